@@ -1,0 +1,27 @@
+"""dataflow_reference: a small, honest DataFlow on SQLAlchemy Core and real Kailash nodes."""
+
+from .core import DataFlow
+from .errors import (
+    ConfigurationError,
+    ConflictError,
+    DatabaseError,
+    DataFlowError,
+    IntegrityError,
+    ModelDefinitionError,
+    RecordNotFoundError,
+    ValidationError,
+)
+
+__version__ = "0.1.0"
+__all__ = [
+    "ConfigurationError",
+    "ConflictError",
+    "DataFlow",
+    "DataFlowError",
+    "DatabaseError",
+    "IntegrityError",
+    "ModelDefinitionError",
+    "RecordNotFoundError",
+    "ValidationError",
+    "__version__",
+]

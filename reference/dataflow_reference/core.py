@@ -1,0 +1,160 @@
+"""The DataFlow class: configuration, model registration and lifecycle."""
+
+import asyncio
+import os
+import threading
+
+from .crud import ModelStore
+from .database import Database
+from .errors import ConfigurationError, DataFlowError, ModelDefinitionError
+from .model import ModelSpec, parse_model
+from .nodes import generate_nodes
+from .runner import HomeLoop
+from .urls import parse_database_url
+
+ZERO_CONFIG_URL = "sqlite:///:memory:"
+
+
+class DataFlow:
+    """A DataFlow instance: one database, one connection pool, one home event loop."""
+
+    def __init__(
+        self,
+        database_url: str | None = None,
+        *,
+        multi_tenant: bool = False,
+        pool_size: int | None = None,
+        pool_max_overflow: int | None = None,
+        pool_timeout: float | None = None,
+        echo: bool = False,
+        auto_migrate: bool = True,
+    ):
+        url = database_url if database_url is not None else os.environ.get("DATABASE_URL") or ZERO_CONFIG_URL
+        self.target = parse_database_url(url)
+        _check_option("pool_size", pool_size, minimum=1)
+        _check_option("pool_max_overflow", pool_max_overflow, minimum=0)
+        if pool_timeout is not None and (isinstance(pool_timeout, bool) or not isinstance(pool_timeout, (int, float)) or pool_timeout <= 0):
+            raise ConfigurationError(f"pool_timeout must be a positive number of seconds, got {pool_timeout!r}")
+        self.multi_tenant = bool(multi_tenant)
+        self.auto_migrate = bool(auto_migrate)
+        self.database = Database(
+            self.target, pool_size=pool_size, pool_max_overflow=pool_max_overflow, pool_timeout=pool_timeout, echo=echo
+        )
+        self.runner = HomeLoop(name=f"dataflow-{self.target.backend}-{id(self):x}")
+        self.models: dict[str, ModelSpec] = {}
+        self.nodes: dict[str, type] = {}
+        self._stores: dict[str, ModelStore] = {}
+        self._schema_lock: asyncio.Lock | None = None
+        self._define_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"DataFlow({self.target.url.render_as_string(hide_password=True)!r})"
+
+    @property
+    def backend(self) -> str:
+        return self.target.backend
+
+    # -- models ------------------------------------------------------------------------------
+
+    def model(self, cls: type) -> type:
+        """Class decorator: register a model and generate its workflow nodes."""
+        spec = parse_model(cls, multi_tenant_default=self.multi_tenant)
+        with self._define_lock:
+            if spec.name in self.models:
+                raise ModelDefinitionError(f"model {spec.name} is already registered on this DataFlow instance")
+            clash = [m for m in self.models.values() if m.table_name == spec.table_name]
+            if clash:
+                raise ModelDefinitionError(f"model {spec.name}: table {spec.table_name!r} is already used by {clash[0].name}")
+            self.models[spec.name] = spec
+            self.nodes.update(generate_nodes(self, spec))
+        cls.__dataflow_model__ = spec
+        return cls
+
+    # -- runtime -----------------------------------------------------------------------------
+
+    async def store(self, model_name: str) -> ModelStore:
+        """The operations of a model, with its table ready (runs on the home loop)."""
+        store = self._stores.get(model_name)
+        if store is None:
+            await self._ensure_schema()
+            store = self._stores[model_name]
+        return store
+
+    async def _ensure_schema(self) -> None:
+        if self._schema_lock is None:
+            self._schema_lock = asyncio.Lock()
+        async with self._schema_lock:
+            pending = [spec for name, spec in self.models.items() if name not in self._stores]
+            if not pending:
+                return
+            await self.database.connect()
+            tables = [spec.build_table(self.database.metadata, self.database.server) for spec in pending]
+            if self.auto_migrate:
+                await self.database.create_tables(tables)
+            for spec, table in zip(pending, tables):
+                self._stores[spec.name] = ModelStore(spec, table, self.database)
+
+    def instance_for(self, model_name: str, context_instance) -> "DataFlow":
+        """The instance a node should use: the one in the workflow context when it has the model."""
+        if isinstance(context_instance, DataFlow) and context_instance is not self:
+            if model_name not in context_instance.models:
+                raise DataFlowError(f"the workflow's dataflow_instance has no model {model_name}")
+            return context_instance
+        return self
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def initialize(self) -> bool:
+        """Connect and create the tables of every registered model."""
+        await self.runner.run(self._ensure_schema())
+        return True
+
+    def create_tables(self) -> None:
+        self.runner.run_sync(self._ensure_schema())
+
+    def health_check(self) -> dict:
+        try:
+            self.runner.run_sync(self._ping())
+        except Exception as exc:  # report, never raise: this is a probe
+            return {"status": "unhealthy", "backend": self.backend, "error": f"{type(exc).__name__}: {exc}"}
+        return {"status": "healthy", "backend": self.backend, "server_version": self.database.server_version}
+
+    async def _ping(self) -> None:
+        from sqlalchemy import text
+
+        async with self.database.transaction(write=False) as conn:
+            await conn.execute(text("select 1"))
+
+    def close(self) -> None:
+        if self.runner.on_home_thread():
+            raise RuntimeError("close() was called from the DataFlow's own loop; use await close_async()")
+        self.runner.run_sync(self._dispose())
+        self.runner.stop()
+
+    async def close_async(self) -> None:
+        await self.runner.run(self._dispose())
+        self.runner.stop()
+
+    async def _dispose(self) -> None:
+        self._stores.clear()
+        await self.database.dispose()
+        self.database.metadata.clear()
+        self._schema_lock = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    async def __aenter__(self):
+        await self.initialize()
+        return self
+
+    async def __aexit__(self, *exc):
+        await self.close_async()
+
+
+def _check_option(name: str, value, *, minimum: int) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < minimum):
+        raise ConfigurationError(f"{name} must be an integer >= {minimum}, got {value!r}")

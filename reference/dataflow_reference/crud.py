@@ -1,0 +1,208 @@
+"""The single-record operations of one model: validate everything first, then one transaction.
+
+All coroutines here run on the instance's home loop.
+"""
+
+import datetime as dt
+
+from sqlalchemy import delete, func, insert, select, update
+
+from .errors import ConflictError, IntegrityError, RecordNotFoundError, ValidationError
+from .fieldtypes import check_value
+from .model import SOFT_DELETE_FIELD, ModelSpec
+from .query import FilterCompiler
+
+UPSERT_RETRIES = 3
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class ModelStore:
+    def __init__(self, spec: ModelSpec, table, database):
+        self.spec, self.table, self.db = spec, table, database
+        self.filters = FilterCompiler(spec, table, database.backend, visible=set(spec.column_names) - {SOFT_DELETE_FIELD})
+        self._visible_columns = [table.c[name] for name in spec.column_names if name != SOFT_DELETE_FIELD]
+
+    # -- validation --------------------------------------------------------------------------
+
+    def fail(self, field, problem):
+        raise ValidationError(self.spec.name, field, problem)
+
+    def check_id(self, value, *, where="id"):
+        if value is None:
+            self.fail(where, "is required")
+        if problem := check_value(self.spec.id_kind, value):
+            self.fail(where, problem)
+        return value
+
+    def check_fields(self, data, *, where: str, partial: bool) -> dict:
+        """Validate user field values; `partial` (updates) allows omitting required fields."""
+        if not isinstance(data, dict):
+            self.fail(where, f"must be a dict of field values, got {type(data).__name__}")
+        allowed = set(self.spec.fields) | ({"id"} if self.spec.id_supplied and not partial else set())
+        for name in data:
+            if name not in allowed:
+                if name in ("id", "created_at", "updated_at", SOFT_DELETE_FIELD):
+                    self.fail(name, f"is managed by DataFlow and cannot be set in {where}")
+                self.fail(name, f"unknown field in {where}; fields: {sorted(allowed)}")
+        values = {}
+        if "id" in allowed:
+            values["id"] = self.check_id(data.get("id"))
+        for name, spec in self.spec.fields.items():
+            if name not in data:
+                if partial:
+                    continue
+                if spec.required:
+                    self.fail(name, "is required")
+                values[name] = spec.default_value()
+                continue
+            value = data[name]
+            if value is None:
+                if not spec.nullable:
+                    self.fail(name, "cannot be None (the field is not Optional)")
+            elif problem := check_value(spec.kind, value, indexed=spec.indexed):
+                self.fail(name, problem)
+            values[name] = value
+        return values
+
+    def check_page(self, limit, offset):
+        for name, value in (("limit", limit), ("offset", offset)):
+            if value is None and name == "limit":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                self.fail(name, f"must be a non-negative integer, got {value!r}")
+
+    # -- statements --------------------------------------------------------------------------
+
+    def visible(self, stmt):
+        if self.spec.soft_delete:
+            stmt = stmt.where(self.table.c[SOFT_DELETE_FIELD].is_(None))
+        return stmt
+
+    def record(self, row) -> dict:
+        return dict(row._mapping)
+
+    async def _fetch(self, conn, record_id, *, lock=False):
+        stmt = self.visible(select(*self._visible_columns).where(self.table.c.id == record_id))
+        if lock and self.db.backend != "sqlite":
+            stmt = stmt.with_for_update()
+        row = (await conn.execute(stmt)).first()
+        return None if row is None else self.record(row)
+
+    async def _insert(self, conn, values: dict) -> dict:
+        now = utc_now()
+        row = {**values, "created_at": now, "updated_at": now}
+        if conn.dialect.insert_returning:
+            result = await conn.execute(insert(self.table).values(row).returning(*self._visible_columns))
+            return self.record(result.one())
+        result = await conn.execute(insert(self.table).values(row))
+        record_id = row.get("id", result.inserted_primary_key[0])
+        return await self._fetch(conn, record_id)
+
+    # -- operations --------------------------------------------------------------------------
+
+    async def create(self, data: dict) -> dict:
+        values = self.check_fields(data, where="create", partial=False)
+        async with self.db.transaction(write=True) as conn:
+            return await self._insert(conn, values)
+
+    async def read(self, record_id, raise_on_not_found=True) -> dict:
+        self.check_id(record_id)
+        async with self.db.transaction(write=False) as conn:
+            found = await self._fetch(conn, record_id)
+        if found is None:
+            if raise_on_not_found:
+                raise RecordNotFoundError(f"{self.spec.name}: no record with id {record_id!r}")
+            return {"id": record_id, "found": False}
+        return {**found, "found": True}
+
+    async def update(self, filter_spec, fields) -> dict:
+        if not isinstance(filter_spec, dict) or "id" not in filter_spec:
+            self.fail("filter", "must identify the record with an 'id' key (plus optional guard keys)")
+        record_id = self.check_id(filter_spec["id"], where="filter.id")
+        where = self.filters.compile(filter_spec)
+        values = self.check_fields(fields, where="fields", partial=True)
+        if not values:
+            self.fail("fields", "names no field to update")
+        values["updated_at"] = utc_now()
+        async with self.db.transaction(write=True) as conn:
+            result = await conn.execute(self.visible(update(self.table).where(where)).values(values))
+            if result.rowcount == 0:
+                return {"id": record_id, "updated": False}
+            return {**await self._fetch(conn, record_id), "updated": True}
+
+    async def delete(self, record_id) -> dict:
+        self.check_id(record_id)
+        async with self.db.transaction(write=True) as conn:
+            if self.spec.soft_delete:
+                stmt = self.visible(update(self.table).where(self.table.c.id == record_id))
+                result = await conn.execute(stmt.values({SOFT_DELETE_FIELD: utc_now()}))
+            else:
+                result = await conn.execute(delete(self.table).where(self.table.c.id == record_id))
+        return {"id": record_id, "deleted": result.rowcount > 0}
+
+    async def list(self, filter_spec=None, order_by=None, limit=None, offset=0) -> dict:
+        where = self.filters.compile(filter_spec)
+        ordering = self.filters.order_by(order_by)
+        self.check_page(limit, offset)
+        stmt = self.visible(select(*self._visible_columns).where(where)).order_by(*ordering)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        if offset:
+            stmt = stmt.offset(offset)
+        async with self.db.transaction(write=False) as conn:
+            records = [self.record(row) for row in (await conn.execute(stmt)).all()]
+        return {"records": records, "count": len(records), "limit": limit, "offset": offset}
+
+    async def count(self, filter_spec=None) -> dict:
+        where = self.filters.compile(filter_spec)
+        stmt = self.visible(select(func.count()).select_from(self.table).where(where))
+        async with self.db.transaction(write=False) as conn:
+            return {"count": int((await conn.execute(stmt)).scalar_one())}
+
+    async def upsert(self, where, create=None, update_fields=None, conflict_on=None) -> dict:
+        if not isinstance(where, dict) or not where:
+            self.fail("where", "must be a non-empty dict of field values that identify the record")
+        conflict_on = list(where) if conflict_on is None else conflict_on
+        self._check_conflict_target(conflict_on, where)
+        create_values = self.check_fields({**where, **(create or {})}, where="create", partial=False)
+        update_values = self.check_fields(update_fields or {}, where="update", partial=True)
+        match = self.filters.compile({name: where[name] for name in conflict_on}, where="where")
+        for attempt in range(UPSERT_RETRIES):
+            try:
+                return await self._upsert_once(match, create_values, update_values)
+            except (IntegrityError, ConflictError):
+                # A concurrent writer inserted the same key between our read and insert (or the
+                # server broke a deadlock between two such writers): the next attempt finds the row.
+                if attempt == UPSERT_RETRIES - 1:
+                    raise
+
+    async def _upsert_once(self, match, create_values, update_values):
+        async with self.db.transaction(write=True) as conn:
+            stmt = self.visible(select(*self._visible_columns).where(match))
+            if self.db.backend != "sqlite":
+                stmt = stmt.with_for_update()
+            existing = (await conn.execute(stmt)).first()
+            if existing is None:
+                return {"created": True, "action": "created", "record": await self._insert(conn, create_values)}
+            record_id = existing._mapping["id"]
+            if update_values:
+                values = {**update_values, "updated_at": utc_now()}
+                await conn.execute(update(self.table).where(self.table.c.id == record_id).values(values))
+            return {"created": False, "action": "updated", "record": await self._fetch(conn, record_id)}
+
+    def _check_conflict_target(self, conflict_on, where):
+        if not isinstance(conflict_on, list) or not conflict_on:
+            self.fail("conflict_on", "must be a non-empty list of field names")
+        missing = [name for name in conflict_on if name not in where]
+        if missing:
+            self.fail("conflict_on", f"field(s) {missing} must also appear in where")
+        unique_sets = [{"id"}] + [set(ix["fields"]) for ix in self.spec.indexes if ix["unique"]]
+        if set(conflict_on) not in unique_sets:
+            self.fail(
+                "conflict_on",
+                f"{sorted(conflict_on)} is not backed by a unique index; upserts need one to be atomic "
+                f"(declare it in __dataflow__['indexes'])",
+            )

@@ -1,0 +1,135 @@
+"""One SQLAlchemy async engine (one pool) per DataFlow instance, plus schema creation.
+
+Everything here runs on the instance's home loop (see runner.py).
+"""
+
+import asyncio
+import contextlib
+
+from sqlalchemy import MetaData, event, text
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
+
+from .errors import ConflictError, DatabaseError, IntegrityError
+from .fieldtypes import ServerInfo, json_serializer
+from .urls import DatabaseTarget
+
+_MYSQL_SESSION = "SET SESSION sql_mode='TRADITIONAL,NO_AUTO_VALUE_ON_ZERO', time_zone='+00:00'"
+
+
+class Database:
+    def __init__(self, target: DatabaseTarget, *, pool_size=None, pool_max_overflow=None, pool_timeout=None, echo=False):
+        self.target = target
+        self.engine: AsyncEngine | None = None
+        self.server: ServerInfo | None = None
+        self.server_version: str | None = None
+        self.metadata = MetaData()
+        self._options = {"pool_size": pool_size, "max_overflow": pool_max_overflow, "pool_timeout": pool_timeout}
+        self._echo = echo
+        # SQLite allows one writer; serialising writers here avoids lock-upgrade failures.
+        # An in-memory database is a single shared connection, so it serialises everything.
+        self._sqlite_lock: asyncio.Lock | None = None
+
+    @property
+    def backend(self) -> str:
+        return self.target.backend
+
+    async def connect(self) -> None:
+        if self.engine is not None:
+            return
+        self.engine = self._create_engine()
+        async with self.engine.connect() as conn:
+            version = await conn.run_sync(lambda sync: sync.dialect.server_version_info)
+            mariadb = bool(getattr(conn.sync_connection.dialect, "is_mariadb", False))
+            self.server_version = await self._version_string(conn)
+        self.server = ServerInfo(self.backend, mariadb=mariadb)
+        self._version_info = version
+        if self.backend == "sqlite":
+            self._sqlite_lock = asyncio.Lock()
+
+    def _create_engine(self) -> AsyncEngine:
+        options: dict = {"echo": self._echo, "json_serializer": json_serializer}
+        connect_args: dict = {}
+        if self.backend == "sqlite":
+            if self.target.is_memory:
+                options["poolclass"] = StaticPool
+            connect_args["timeout"] = 30
+        else:
+            options["pool_pre_ping"] = True
+            for key in ("pool_size", "max_overflow", "pool_timeout"):
+                if self._options[key] is not None:
+                    options[key] = self._options[key]
+        url = self.target.url
+        if self.backend == "mysql":
+            url = url.update_query_dict({"charset": "utf8mb4"})
+            connect_args["init_command"] = _MYSQL_SESSION
+        engine = create_async_engine(url, connect_args=connect_args, **options)
+        if self.backend == "sqlite":
+            _configure_sqlite(engine, in_memory=self.target.is_memory)
+        return engine
+
+    async def _version_string(self, conn: AsyncConnection) -> str:
+        query = "select sqlite_version()" if self.backend == "sqlite" else "select version()"
+        return str((await conn.execute(text(query))).scalar())
+
+    async def create_tables(self, tables) -> None:
+        async with self.transaction(write=True) as conn:
+            await conn.run_sync(lambda sync: self.metadata.create_all(sync, tables=list(tables), checkfirst=True))
+
+    @contextlib.asynccontextmanager
+    async def transaction(self, *, write: bool):
+        """A connection inside a transaction that commits on success and rolls back on error."""
+        await self.connect()
+        lock = self._sqlite_lock if (write or self.target.is_memory) else None
+        async with lock if lock is not None else contextlib.nullcontext():
+            try:
+                async with self.engine.connect() as conn:
+                    if self.backend == "sqlite" and write:
+                        await conn.execution_options(dfr_begin="IMMEDIATE")
+                    async with conn.begin():
+                        yield conn
+            except sa_exc.IntegrityError as exc:
+                raise IntegrityError(f"constraint violated, nothing was written: {_driver_message(exc)}") from None
+            except sa_exc.DBAPIError as exc:
+                if _is_conflict(exc):
+                    raise ConflictError(f"{self.backend} aborted the transaction: {_driver_message(exc)}") from None
+                raise DatabaseError(f"{self.backend} error: {_driver_message(exc)}") from exc
+
+    async def dispose(self) -> None:
+        if self.engine is not None:
+            await self.engine.dispose()
+            self.engine = None
+
+
+def _driver_message(exc: sa_exc.DBAPIError) -> str:
+    message = str(getattr(exc, "orig", exc)) or type(exc.orig).__name__
+    return message.splitlines()[0] if message else type(exc).__name__
+
+
+def _is_conflict(exc: sa_exc.DBAPIError) -> bool:
+    orig = getattr(exc, "orig", None)
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if code in ("40001", "40P01"):  # PostgreSQL serialization failure / deadlock
+        return True
+    args = getattr(orig, "args", ())
+    return bool(args) and args[0] in (1205, 1213)  # MySQL lock wait timeout / deadlock
+
+
+def _configure_sqlite(engine: AsyncEngine, *, in_memory: bool) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def on_connect(dbapi_connection, _record):
+        # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA case_sensitive_like = ON")  # LIKE is case-sensitive on every backend
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA busy_timeout = 30000")
+        if not in_memory:
+            cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def on_begin(conn):
+        mode = conn.get_execution_options().get("dfr_begin", "")
+        conn.exec_driver_sql(f"BEGIN {mode}".strip())

@@ -1,0 +1,42 @@
+"""Errors raised by the reference implementation.
+
+Every message names the model, the field and the problem, so the error is useful
+even after Kailash wraps it in a workflow error.
+"""
+
+
+class DataFlowError(Exception):
+    """Base class of every error this implementation raises on purpose."""
+
+
+class ConfigurationError(DataFlowError):
+    """The DataFlow instance was constructed or configured wrongly (e.g. a bad URL)."""
+
+
+class ModelDefinitionError(DataFlowError):
+    """A @db.model class cannot be mapped to a table."""
+
+
+class ValidationError(DataFlowError):
+    """Input was rejected before anything was written."""
+
+    def __init__(self, model: str, field: str | None, problem: str):
+        self.model, self.field, self.problem = model, field, problem
+        where = f"{model}.{field}" if field else model
+        super().__init__(f"{where}: {problem}")
+
+
+class RecordNotFoundError(DataFlowError):
+    """A read asked for a record that does not exist."""
+
+
+class DatabaseError(DataFlowError):
+    """The database refused a statement; the transaction was rolled back."""
+
+
+class IntegrityError(DatabaseError):
+    """A unique, not-null or foreign-key constraint was violated; nothing was written."""
+
+
+class ConflictError(DatabaseError):
+    """The server aborted the transaction to break a deadlock or a serialisation conflict."""
