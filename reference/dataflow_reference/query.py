@@ -4,9 +4,7 @@ Identifiers come only from the model (a filter key or sort key that is not a col
 error); values are always bound parameters.
 """
 
-from decimal import Decimal
-
-from sqlalchemy import REAL, and_, cast, false, not_, or_, true
+from sqlalchemy import REAL, and_, cast, false, func, not_, or_, true
 
 from .errors import ValidationError
 from .fieldtypes import check_value
@@ -40,7 +38,7 @@ class FilterCompiler:
             parts = [self.compile(item, where=f"{where}.{key}[{i}]") for i, item in enumerate(value)]
             return and_(*parts) if key == "$and" else or_(*parts)
         if key == "$not":
-            return not_(self.compile(value, where=f"{where}.$not"))
+            return _negate(self.compile(value, where=f"{where}.$not"))
         if key.startswith("$"):
             raise ValidationError(self.spec.name, where, f"unknown operator {key!r}")
         if key not in self.visible:
@@ -61,7 +59,7 @@ class FilterCompiler:
         if op == "$not":
             if not isinstance(arg, dict):
                 raise ValidationError(self.spec.name, name, "$not needs an operator dict")
-            return not_(self._field(name, arg, where))
+            return _negate(self._field(name, arg, where))
         if op in ("$exists", "$null"):
             if not isinstance(arg, bool):
                 raise ValidationError(self.spec.name, name, f"{op} needs true or false, got {arg!r}")
@@ -149,5 +147,6 @@ class FilterCompiler:
         return clauses
 
 
-def is_decimal(value) -> bool:
-    return isinstance(value, Decimal)
+def _negate(expression):
+    # SQL's NOT NULL is NULL (row dropped); a comparison with a missing value is false, so its negation is true.
+    return not_(func.coalesce(expression, false()))

@@ -1,0 +1,29 @@
+"""Render a conformance report (the JSON dict) as Markdown."""
+
+
+def render(data: dict) -> str:
+    impl = data["implementation"]
+    backends = [b["name"] for b in data["backends"]]
+    lines = [
+        f"# Conformance report: {impl['module']} {impl['version']}",
+        "",
+        f"Verdict: **{data['verdict']}**" + ("" if data["complete"] else " (partial run)"),
+        f"Generated {data['generated']} on Python {data['environment']['python']}.",
+        "",
+        "| backend | source | server |",
+        "|---|---|---|",
+        *[f"| {b['name']} | {b['source']} | {b['server_version']} |" for b in data["backends"]],
+        "",
+        "| clause | level | " + " | ".join(backends) + " |",
+        "|---|---|" + "---|" * len(backends),
+    ]
+    for clause_id, entry in data["clauses"].items():
+        cells = [entry["results"].get(b, "-") for b in backends]
+        lines.append(f"| {clause_id} | {entry['level']} | " + " | ".join(cells) + " |")
+    failures = [t for t in data["tests"] if t["outcome"] not in ("passed", "skipped")]
+    if failures:
+        lines += ["", "## Tests that did not pass", ""]
+        lines += [f"- `{t['nodeid']}` ({t['outcome']}): {t['message']}" for t in failures]
+    packages = ", ".join(f"{k} {v}" for k, v in data["environment"]["packages"].items())
+    lines += ["", f"Packages: {packages}", ""]
+    return "\n".join(lines)

@@ -1,0 +1,188 @@
+"""The pytest plugin: options, backends, fixtures, clause bookkeeping and the report.
+
+Activated with `-p dataflow_conformance` (it is also registered as a pytest11 entry point).
+The conformance suite is collected when --dataflow-impl, --db or --dburi is given.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from . import backends as backends_mod
+from . import clauses as clauses_mod
+from . import implementation as impl_mod
+from .flow import Flow
+from .probe import Probe
+from .report import ConformanceReport
+
+SUITE_DIR = Path(__file__).with_name("suite")
+_STATE = pytest.StashKey[dict]()
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("dataflow-conformance")
+    group.addoption("--dataflow-impl", default=None, metavar="MODULE",
+                    help="module exposing the DataFlow class under test (default: dataflow_reference)")
+    group.addoption("--db", action="append", default=[], choices=(*backends_mod.BACKENDS, "all"),
+                    help="backend to run on; repeatable (default: sqlite plus every backend with a URL configured)")
+    group.addoption("--dburi", action="append", default=[], metavar="URL",
+                    help="server URL for a backend (postgresql://..., mysql://...); repeatable")
+    group.addoption("--conformance-report", default="conformance-report.json", metavar="PATH",
+                    help="where to write the JSON report (default: %(default)s)")
+    group.addoption("--conformance-markdown", default=None, metavar="PATH", help="also write a Markdown report")
+
+
+def _wants_suite(config) -> bool:
+    opt = config.option
+    return bool(opt.dataflow_impl or opt.db or opt.dburi)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "clause(*ids): the contract clauses a conformance test checks")
+    if not _wants_suite(config) and not any(str(SUITE_DIR) in str(a) or "dataflow_conformance" in str(a) for a in config.args):
+        return
+    state = {"impl_name": config.option.dataflow_impl or "dataflow_reference", "containers": []}
+    config.stash[_STATE] = state
+    requested = [b for name in config.option.db for b in (backends_mod.BACKENDS if name == "all" else [name])]
+    worker_input = getattr(config, "workerinput", None)
+    try:
+        state["impl"] = impl_mod.load(state["impl_name"])
+        if worker_input is None:
+            found, state["containers"] = backends_mod.resolve(requested, config.option.dburi)
+            # Workers inherit the environment: hand them the resolved servers (containers included).
+            os.environ["DFC_RESOLVED_BACKENDS"] = ";".join(f"{b.name}|{b.server_url or ''}|{b.source}|{b.server_version}" for b in found)
+        else:
+            found = [backends_mod.Backend(*part.split("|", 3)) for part in os.environ["DFC_RESOLVED_BACKENDS"].split(";")]
+            for backend in found:
+                backend.server_url = backend.server_url or None
+    except (impl_mod.ImplementationError, backends_mod.BackendUnavailable) as exc:
+        raise pytest.UsageError(f"dataflow-conformance: {exc}") from None
+    state["backends"] = found
+    state["clauses"] = clauses_mod.load()
+    if _wants_suite(config) and config.args_source != pytest.Config.ArgsSource.ARGS:
+        config.args[:] = [str(SUITE_DIR)]  # the pack replaces the project's own test paths
+    if worker_input is None:
+        state["report"] = ConformanceReport(state["impl"], found, state["clauses"], impl_mod.package_versions())
+        config.pluginmanager.register(state["report"], "dataflow-conformance-report")
+
+
+def pytest_unconfigure(config):
+    state = config.stash.get(_STATE, None)
+    for container in (state or {}).get("containers", []):
+        container.stop()
+
+
+def _state(config) -> dict:
+    state = config.stash.get(_STATE, None)
+    if state is None:
+        raise pytest.UsageError("dataflow-conformance fixtures need --dataflow-impl, --db or --dburi")
+    return state
+
+
+def pytest_generate_tests(metafunc):
+    if "backend" in metafunc.fixturenames:
+        found = _state(metafunc.config)["backends"]
+        metafunc.parametrize("backend", found, ids=[b.name for b in found], scope="session", indirect=True)
+    if "flow" in metafunc.fixturenames:
+        metafunc.parametrize("flow", ["local", "async"], indirect=True)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    state = config.stash.get(_STATE, None)
+    if state is None:
+        return
+    known = state["clauses"]
+    for item in items:
+        marks = [m for m in item.iter_markers("clause")]
+        ids = [clause for mark in marks for clause in mark.args]
+        if not ids and Path(str(item.fspath)).is_relative_to(SUITE_DIR):
+            raise pytest.UsageError(f"conformance test {item.nodeid} names no clause (@pytest.mark.clause)")
+        unknown = [c for c in ids if c not in known]
+        if unknown:
+            raise pytest.UsageError(f"{item.nodeid} names unknown clause(s) {unknown}; define them in docs/contract/")
+        callspec = getattr(item, "callspec", None)
+        backend = callspec.params.get("backend") if callspec else None
+        runtime = callspec.params.get("flow") if callspec else None
+        item.user_properties.append(("dfc", {
+            "clauses": ids,
+            "backend": backend.name if backend is not None else "any",
+            "path": runtime or "-",
+        }))
+
+
+# -- fixtures ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def dataflow_impl(request):
+    """The implementation under test (an Implementation with .DataFlow)."""
+    return _state(request.config)["impl"]
+
+
+@pytest.fixture(scope="session")
+def backend(request):
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def _worker_database(request, backend):
+    if backend.name == "sqlite":
+        yield None
+        return
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    database = backends_mod.WorkerDatabase(backend, worker)
+    database.create()
+    yield database
+    database.drop()
+
+
+@pytest.fixture
+def database_url(backend, _worker_database, tmp_path):
+    """A URL of an empty database on the backend, in the documented DataFlow form."""
+    if backend.name == "sqlite":
+        return f"sqlite:///{tmp_path / 'conformance.db'}"
+    _worker_database.reset()
+    return _worker_database.url
+
+
+@pytest.fixture
+def probe(backend, _worker_database, database_url):
+    """Independent connection to the test's database (a different driver from the implementation's)."""
+    if backend.name == "sqlite":
+        url = "sqlite:///" + database_url.removeprefix("sqlite:///")
+    else:
+        url = _worker_database.probe_url
+    checker = Probe(url, backend.name)
+    yield checker
+    checker.close()
+
+
+@pytest.fixture
+def make_dataflow(dataflow_impl, database_url):
+    """Factory: DataFlow instances on the test database, closed at teardown."""
+    created = []
+
+    def factory(*args, **options):
+        """DataFlow(database_url, **options), or DataFlow(*args, **options) when args are given."""
+        db = dataflow_impl.DataFlow(*(args or (database_url,)), **options)
+        created.append(db)
+        return db
+
+    yield factory
+    for db in reversed(created):
+        close = getattr(db, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception as exc:  # an implementation's failing close() must not hide the test result
+                sys.stderr.write(f"dataflow-conformance: close() failed: {type(exc).__name__}: {exc}\n")
+
+
+@pytest.fixture
+def flow(request):
+    """Runs workflows through one runtime; parametrised over LocalRuntime and AsyncLocalRuntime."""
+    runner = Flow(getattr(request, "param", "local"))
+    yield runner
+    runner.close()

@@ -1,0 +1,60 @@
+"""An independent view of the database: a synchronous SQLAlchemy connection through a
+different driver than the implementation's, used to check what was really written."""
+
+from sqlalchemy import MetaData, Table, create_engine, func, inspect, select, text
+from sqlalchemy.pool import NullPool
+
+
+class Probe:
+    def __init__(self, url, backend: str):
+        self.backend = backend
+        # NullPool: the probe holds no idle connection that could be mistaken for a leak.
+        self.engine = create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def tables(self) -> set[str]:
+        return set(inspect(self.engine).get_table_names())
+
+    def columns(self, table: str) -> dict[str, dict]:
+        return {c["name"]: c for c in inspect(self.engine).get_columns(table)}
+
+    def indexes(self, table: str) -> list[dict]:
+        found = list(inspect(self.engine).get_indexes(table))
+        # Some backends report unique constraints separately from unique indexes.
+        for constraint in inspect(self.engine).get_unique_constraints(table):
+            found.append({"name": constraint["name"], "column_names": constraint["column_names"], "unique": True})
+        return found
+
+    def _table(self, name: str) -> Table:
+        return Table(name, MetaData(), autoload_with=self.engine)
+
+    def rows(self, table: str, *, where: str | None = None, **params) -> list[dict]:
+        """Every row of `table` ordered by id, as dicts of the raw driver's values."""
+        t = self._table(table)
+        stmt = select(t).order_by(t.c.id)
+        if where:
+            stmt = stmt.where(text(where)).params(**params)
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(stmt)]
+
+    def count(self, table: str) -> int:
+        """Rows in `table`; 0 when the table does not exist (nothing was ever written)."""
+        if table not in self.tables():
+            return 0
+        t = self._table(table)
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(t)).scalar_one()
+
+    def scalar(self, sql: str, **params):
+        with self.engine.connect() as conn:
+            return conn.execute(text(sql), params).scalar()
+
+    def execute(self, sql: str, **params) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(text(sql), params)
+
+    def snapshot(self, table: str) -> list[tuple]:
+        """A comparable picture of a table, to prove that a failed operation changed nothing."""
+        return [tuple(sorted((k, repr(v)) for k, v in row.items())) for row in self.rows(table)]

@@ -1,0 +1,86 @@
+"""Models and helpers shared by the conformance tests."""
+
+import datetime as dt
+from decimal import Decimal
+from typing import Optional
+
+import pytest
+
+from ..flow import WorkflowFailed
+
+__all__ = ["Decimal", "Optional", "WorkflowFailed", "define_user", "define_everything", "expect_failure", "seed"]
+
+
+def define_user(db):
+    @db.model
+    class User:
+        name: str
+        email: str
+        age: int = 0
+        active: bool = True
+        score: Optional[float] = None
+        nickname: Optional[str] = None
+        __dataflow__ = {"indexes": [{"name": "uq_users_email", "fields": ["email"], "unique": True}]}
+
+    return User
+
+
+def define_everything(db):
+    """A model with one field of every documented type."""
+
+    @db.model
+    class Sample:
+        text: str
+        number: int
+        ratio: float
+        flag: bool
+        moment: dt.datetime
+        day: dt.date
+        amount: Decimal
+        doc: dict
+        items: list
+        maybe: Optional[str] = None
+
+    return Sample
+
+
+def seed(flow, model: str, rows: list[dict], *, db=None) -> list[dict]:
+    """Create `rows` one after another (so ids follow the list order); return the created records."""
+    return [flow.node(f"{model}CreateNode", row, db=db) for row in rows]
+
+
+def expect_failure(call, *fragments: str) -> str:
+    """`call()` must fail; its error message must contain every fragment (case-insensitive)."""
+    with pytest.raises(Exception) as info:
+        call()
+    message = _full_message(info.value)
+    missing = [f for f in fragments if f.lower() not in message.lower()]
+    assert not missing, f"error does not name {missing}: {message[:500]}"
+    return message
+
+
+def _full_message(exc: BaseException) -> str:
+    parts, seen = [], set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        parts.append(f"{type(exc).__name__}: {exc}")
+        exc = exc.__cause__ or exc.__context__
+    return " <- ".join(parts)
+
+
+def exception_chain(exc: BaseException) -> list[BaseException]:
+    chain, seen = [], set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        chain.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return chain
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def as_utc(value: dt.datetime) -> dt.datetime:
+    """Naive datetimes from an implementation are read as UTC."""
+    return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)

@@ -1,0 +1,130 @@
+"""CONF: construction, URLs and lifecycle."""
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from .support import define_user, expect_failure
+
+@pytest.mark.clause("CONF-001")
+def test_zero_config_defaults_to_sqlite(dataflow_impl, flow, monkeypatch, tmp_path):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.chdir(tmp_path)  # a file-based default must not litter the caller's directory
+    db = dataflow_impl.DataFlow()
+    try:
+        define_user(db)
+        created = flow.node("UserCreateNode", {"name": "Zero", "email": "zero@example.com"})
+        read = flow.node("UserReadNode", {"id": created["id"]})
+        assert (read["name"], read["email"]) == ("Zero", "zero@example.com")
+    finally:
+        db.close()
+
+
+@pytest.mark.clause("CONF-002")
+def test_database_url_environment_variable(dataflow_impl, database_url, probe, flow, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    db = dataflow_impl.DataFlow()
+    try:
+        define_user(db)
+        flow.node("UserCreateNode", {"name": "Env", "email": "env@example.com"})
+        assert [row["name"] for row in probe.rows("users")] == ["Env"]
+    finally:
+        db.close()
+
+
+def _url_forms(backend, database_url, tmp_path):
+    if backend.name == "sqlite":
+        absolute = tmp_path / "absolute.db"
+        return [
+            ("sqlite:///relative.db", tmp_path / "relative.db"),
+            (f"sqlite:///{absolute}", absolute),
+            ("sqlite:///:memory:", None),
+        ]
+    url = make_url(database_url)
+    schemes = {"postgresql": ["postgresql", "postgres", "postgresql+asyncpg"], "mysql": ["mysql", "mysql+aiomysql", "mariadb"]}
+    rendered = url.render_as_string(hide_password=False).split("://", 1)[1]
+    return [(f"{scheme}://{rendered}", "server") for scheme in schemes[backend.name]]
+
+
+@pytest.mark.clause("CONF-003")
+def test_documented_url_forms(dataflow_impl, backend, database_url, probe, flow, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    for index, (url, where) in enumerate(_url_forms(backend, database_url, tmp_path)):
+        db = dataflow_impl.DataFlow(url)
+        try:
+            define_user(db)
+            email = f"form{index}@example.com"
+            created = flow.node("UserCreateNode", {"name": url.split(":", 1)[0], "email": email}, db=db)
+            assert flow.node("UserReadNode", {"id": created["id"]}, db=db)["email"] == email
+        finally:
+            db.close()
+        if where == "server":
+            assert email in [row["email"] for row in probe.rows("users")], f"{url}: the record is not in the database"
+            probe.execute("DELETE FROM users")
+        elif where is not None:
+            assert Path(where).exists(), f"{url}: no database file at {where}"
+
+
+@pytest.mark.clause("CONF-004")
+@pytest.mark.parametrize(
+    "url, named",
+    [("nosuchdb://host/db", "nosuchdb"), ("oracle+cx://scott@host/db", "oracle"), ("just some words", "url")],
+)
+def test_bad_url_fails_at_construction(dataflow_impl, url, named):
+    def construct():
+        db = dataflow_impl.DataFlow(url)
+        close = getattr(db, "close", None)
+        if close:
+            close()
+
+    expect_failure(construct, named)
+
+
+@pytest.mark.clause("CONF-005")
+def test_create_tables_creates_at_once(make_dataflow, probe):
+    db = make_dataflow()
+    define_user(db)
+    db.create_tables()
+    assert "users" in probe.tables()
+
+
+@pytest.mark.clause("CONF-006")
+def test_health_check_reports_healthy(make_dataflow):
+    db = make_dataflow()
+    define_user(db)
+    status = db.health_check()
+    if isinstance(status, dict):
+        healthy = status.get("healthy") is True or str(status.get("status", "")).lower() in ("healthy", "ok")
+    else:
+        healthy = status is True
+    assert healthy, f"health_check() returned {status!r}"
+
+
+def _open_connections(backend, probe, database_url) -> int:
+    if backend.name == "postgresql":
+        return probe.scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    if backend.name == "mysql":
+        return probe.scalar(
+            "SELECT count(*) FROM information_schema.PROCESSLIST WHERE DB = DATABASE() AND ID <> CONNECTION_ID()"
+        )
+    # SQLite: count this process's open file descriptors on the database file.
+    path = os.path.realpath(database_url.removeprefix("sqlite:///"))
+    fds = Path("/proc/self/fd")
+    return sum(1 for fd in fds.iterdir() if os.path.realpath(fd).startswith(path)) if fds.exists() else -1
+
+
+@pytest.mark.clause("CONF-007")
+def test_close_releases_connections(dataflow_impl, backend, database_url, probe, flow):
+    if backend.name == "sqlite" and not sys.platform.startswith("linux"):
+        pytest.skip("counting SQLite file handles needs Linux /proc")
+    db = dataflow_impl.DataFlow(database_url)
+    define_user(db)
+    for index in range(3):
+        flow.node("UserCreateNode", {"name": "c", "email": f"c{index}@example.com"}, db=db)
+    db.close()
+    assert _open_connections(backend, probe, database_url) == 0, "connections are still open after close()"

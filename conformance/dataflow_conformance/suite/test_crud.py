@@ -1,0 +1,70 @@
+"""CRUD: single-record operations, checked against the table through an independent connection."""
+
+import pytest
+
+from .support import define_user, expect_failure, seed
+
+
+@pytest.mark.clause("CRUD-001")
+def test_create_stores_and_returns_record(make_dataflow, probe, flow):
+    define_user(make_dataflow())
+    created = flow.node("UserCreateNode", {"name": "Ann", "email": "ann@x.org", "age": 31, "score": 9.5})
+    assert (created["name"], created["email"], created["age"], created["score"]) == ("Ann", "ann@x.org", 31, 9.5)
+    assert created["active"] is True and created["nickname"] is None
+    assert created["created_at"] is not None and created["updated_at"] is not None
+    (row,) = probe.rows("users")
+    assert (row["id"], row["name"], row["email"], row["age"], row["score"]) == (created["id"], "Ann", "ann@x.org", 31, 9.5)
+
+
+@pytest.mark.clause("CRUD-002")
+def test_read_existing_and_missing(make_dataflow, probe, flow):
+    define_user(make_dataflow())
+    created = flow.node("UserCreateNode", {"name": "Bo", "email": "bo@x.org"})
+    probe.execute("UPDATE users SET age = 77 WHERE id = :id", id=created["id"])  # written outside the implementation
+    read = flow.node("UserReadNode", {"id": created["id"]})
+    assert read["found"] is True and read["name"] == "Bo" and read["age"] == 77
+    expect_failure(lambda: flow.node("UserReadNode", {"id": created["id"] + 1000}))
+
+
+@pytest.mark.clause("CRUD-003")
+def test_read_missing_without_raising(make_dataflow, flow):
+    define_user(make_dataflow())
+    missing = flow.node("UserReadNode", {"id": 424242, "raise_on_not_found": False})
+    assert missing["found"] is False and missing["id"] == 424242
+
+
+@pytest.mark.clause("CRUD-004")
+def test_update_changes_only_named_fields(make_dataflow, probe, flow):
+    define_user(make_dataflow())
+    target, other = seed(flow, "User", [{"name": "T", "email": "t@x.org", "age": 1, "nickname": "tt"},
+                                        {"name": "O", "email": "o@x.org", "age": 1}])
+    before_other = probe.rows("users", where="id = :id", id=other["id"])
+    result = flow.node("UserUpdateNode", {"filter": {"id": target["id"]}, "fields": {"age": 2, "nickname": None}})
+    assert result["updated"] is True and result["age"] == 2 and result["nickname"] is None and result["name"] == "T"
+    (row,) = probe.rows("users", where="id = :id", id=target["id"])
+    assert (row["age"], row["nickname"], row["name"], row["email"]) == (2, None, "T", "t@x.org")
+    assert probe.rows("users", where="id = :id", id=other["id"]) == before_other
+
+
+@pytest.mark.clause("CRUD-005")
+def test_update_matching_nothing_changes_nothing(make_dataflow, probe, flow):
+    define_user(make_dataflow())
+    (user,) = seed(flow, "User", [{"name": "G", "email": "g@x.org", "age": 10}])
+    snapshot = probe.snapshot("users")
+    missing = flow.node("UserUpdateNode", {"filter": {"id": user["id"] + 99}, "fields": {"age": 11}})
+    assert missing["updated"] is False
+    guarded = flow.node("UserUpdateNode", {"filter": {"id": user["id"], "age": 99}, "fields": {"age": 11}})
+    assert guarded["updated"] is False, "the guard key was ignored"
+    assert probe.snapshot("users") == snapshot
+    matched = flow.node("UserUpdateNode", {"filter": {"id": user["id"], "age": 10}, "fields": {"age": 11}})
+    assert matched["updated"] is True and probe.rows("users")[0]["age"] == 11
+
+
+@pytest.mark.clause("CRUD-006")
+def test_delete(make_dataflow, probe, flow):
+    define_user(make_dataflow())
+    gone, kept = seed(flow, "User", [{"name": "D", "email": "d@x.org"}, {"name": "K", "email": "k@x.org"}])
+    assert flow.node("UserDeleteNode", {"id": gone["id"]})["deleted"] is True
+    assert [row["id"] for row in probe.rows("users")] == [kept["id"]]
+    assert flow.node("UserDeleteNode", {"id": gone["id"]})["deleted"] is False
+    assert flow.node("UserReadNode", {"id": gone["id"], "raise_on_not_found": False})["found"] is False

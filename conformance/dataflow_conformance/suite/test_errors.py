@@ -1,0 +1,83 @@
+"""ERR: bad input is refused with an error that names the problem, and nothing is written."""
+
+import pytest
+from kailash.workflow.builder import WorkflowBuilder
+
+from .support import define_user, exception_chain, expect_failure, seed
+
+
+@pytest.mark.clause("ERR-001")
+def test_missing_required_field(make_dataflow, probe, flow):
+    define_user(make_dataflow())
+    expect_failure(lambda: flow.node("UserCreateNode", {"name": "no email"}), "User", "email")
+    assert probe.count("users") == 0
+
+
+@pytest.mark.clause("ERR-002")
+@pytest.mark.parametrize("field, value", [("age", "42"), ("age", 4.0), ("active", 1), ("active", "true"),
+                                           ("email", 12), ("score", "1.5"), ("age", True)])
+def test_wrong_type_is_not_coerced(make_dataflow, probe, flow, field, value):
+    define_user(make_dataflow())
+    db_values = {"name": "n", "email": "e@x.org", field: value}
+    expect_failure(lambda: flow.node("UserCreateNode", db_values), "User", field)
+    assert probe.count("users") == 0
+    (user,) = seed(flow, "User", [{"name": "n", "email": "e@x.org", "age": 5}])
+    snapshot = probe.snapshot("users")
+    expect_failure(lambda: flow.node("UserUpdateNode", {"filter": {"id": user["id"]}, "fields": {field: value}}), field)
+    assert probe.snapshot("users") == snapshot
+
+
+@pytest.mark.clause("ERR-003")
+def test_unknown_field(make_dataflow, probe, flow):
+    define_user(make_dataflow())
+    expect_failure(lambda: flow.node("UserCreateNode", {"name": "n", "email": "e@x.org", "emial": "typo"}), "emial")
+    assert probe.count("users") == 0
+    (user,) = seed(flow, "User", [{"name": "n", "email": "e@x.org"}])
+    snapshot = probe.snapshot("users")
+    expect_failure(lambda: flow.node("UserUpdateNode", {"filter": {"id": user["id"]}, "fields": {"agee": 3}}), "agee")
+    assert probe.snapshot("users") == snapshot
+
+
+@pytest.mark.clause("ERR-004")
+@pytest.mark.parametrize("filter_spec, named", [
+    ({"agee": 3}, "agee"), ({"age": {"$gtx": 3}}, "$gtx"), ({"$nor": [{"age": 1}]}, "$nor"),
+    ({"age": {"$in": 3}}, "$in"),
+])
+def test_invalid_filter(make_dataflow, flow, filter_spec, named):
+    define_user(make_dataflow())
+    seed(flow, "User", [{"name": "n", "email": "e@x.org", "age": 3}])
+    expect_failure(lambda: flow.node("UserListNode", {"filter": filter_spec}), named)
+    expect_failure(lambda: flow.node("UserCountNode", {"filter": filter_spec}), named)
+
+
+@pytest.mark.clause("ERR-005")
+def test_unknown_node_type(make_dataflow, flow):
+    define_user(make_dataflow())
+
+    def run():
+        builder = WorkflowBuilder()
+        builder.add_node("UserFrobnicateNode", "bad", {})
+        flow.run(builder)
+
+    expect_failure(run, "UserFrobnicateNode")
+
+
+@pytest.mark.clause("ERR-006")
+@pytest.mark.parametrize("params, named", [({"limit": -1}, "limit"), ({"offset": -5}, "offset"), ({"limit": "ten"}, "limit")])
+def test_invalid_paging(make_dataflow, flow, params, named):
+    define_user(make_dataflow())
+    expect_failure(lambda: flow.node("UserListNode", params), named)
+
+
+@pytest.mark.clause("ERR-007")
+def test_unique_violation_is_an_implementation_error(make_dataflow, dataflow_impl, probe, flow):
+    define_user(make_dataflow())
+    seed(flow, "User", [{"name": "first", "email": "dup@x.org"}])
+    with pytest.raises(Exception) as info:
+        flow.node("UserCreateNode", {"name": "second", "email": "dup@x.org"})
+    package = dataflow_impl.module_name.split(".")[0]
+    raised_by = [type(e).__module__ for e in exception_chain(info.value)]
+    assert any(module.split(".")[0] == package for module in raised_by), (
+        f"no {package} error in the chain {raised_by}: the driver's exception leaked through"
+    )
+    assert [r["name"] for r in probe.rows("users")] == ["first"]

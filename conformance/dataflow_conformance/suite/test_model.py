@@ -1,0 +1,159 @@
+"""MODEL: declaration, ids, timestamps, defaults, indexes, soft delete."""
+
+import pytest
+
+from .support import Optional, as_utc, define_user, expect_failure, seed, utc_now
+
+
+@pytest.mark.clause("MODEL-001")
+def test_table_names(make_dataflow, probe, flow):
+    db = make_dataflow()
+
+    @db.model
+    class OrderItem:
+        sku: str
+
+    @db.model
+    class Category:
+        title: str
+
+    @db.model
+    class Box:
+        label: str
+
+    @db.model
+    class Ledger:
+        entry: str
+        __tablename__ = "custom_ledger"
+
+    flow.node("OrderItemCreateNode", {"sku": "a"})
+    flow.node("CategoryCreateNode", {"title": "b"})
+    flow.node("BoxCreateNode", {"label": "c"})
+    flow.node("LedgerCreateNode", {"entry": "d"})
+    assert {"order_items", "categories", "boxes", "custom_ledger"} <= probe.tables()
+    assert [r["sku"] for r in probe.rows("order_items")] == ["a"]
+    assert [r["entry"] for r in probe.rows("custom_ledger")] == ["d"]
+
+
+@pytest.mark.clause("MODEL-002")
+def test_auto_increment_integer_id(make_dataflow, probe, flow):
+    define_user(make_dataflow())
+    records = seed(flow, "User", [{"name": f"n{i}", "email": f"e{i}@x.org"} for i in range(3)])
+    ids = [r["id"] for r in records]
+    assert all(isinstance(i, int) and not isinstance(i, bool) for i in ids)
+    assert len(set(ids)) == 3
+    assert sorted(ids) == [row["id"] for row in probe.rows("users")]
+
+
+@pytest.mark.clause("MODEL-003")
+def test_string_primary_key(make_dataflow, probe, flow):
+    db = make_dataflow()
+
+    @db.model
+    class Token:
+        id: str
+        owner: str
+
+    created = flow.node("TokenCreateNode", {"id": "tok-Ä-001", "owner": "ann"})
+    assert created["id"] == "tok-Ä-001"
+    assert flow.node("TokenReadNode", {"id": "tok-Ä-001"})["owner"] == "ann"
+    assert [row["id"] for row in probe.rows("tokens")] == ["tok-Ä-001"]
+
+
+@pytest.mark.clause("MODEL-004")
+def test_timestamps(make_dataflow, flow):
+    define_user(make_dataflow())
+    before = utc_now().replace(microsecond=0)
+    created = flow.node("UserCreateNode", {"name": "t", "email": "t@x.org"})
+    after = utc_now()
+    created_at, updated_at = as_utc(created["created_at"]), as_utc(created["updated_at"])
+    assert before <= created_at <= after and before <= updated_at <= after
+    updated = flow.node("UserUpdateNode", {"filter": {"id": created["id"]}, "fields": {"age": 5}})
+    read = flow.node("UserReadNode", {"id": created["id"]})
+    assert as_utc(read["created_at"]) == created_at, "update changed created_at"
+    assert as_utc(read["updated_at"]) > updated_at, "update did not advance updated_at"
+    assert as_utc(updated["updated_at"]) == as_utc(read["updated_at"])
+
+
+@pytest.mark.clause("MODEL-005")
+def test_defaults_applied_and_not_shared(make_dataflow, flow):
+    db = make_dataflow()
+
+    @db.model
+    class Profile:
+        name: str
+        level: int = 3
+        active: bool = True
+        tags: list = []
+        settings: dict = {"theme": "dark"}
+
+    first = flow.node("ProfileCreateNode", {"name": "a"})
+    assert (first["level"], first["active"], first["tags"], first["settings"]) == (3, True, [], {"theme": "dark"})
+    flow.node("ProfileUpdateNode", {"filter": {"id": first["id"]}, "fields": {"tags": ["x"], "settings": {"theme": "light"}}})
+    second = flow.node("ProfileCreateNode", {"name": "b"})
+    assert (second["tags"], second["settings"]) == ([], {"theme": "dark"}), "a mutable default was shared"
+    assert Profile.__dict__.get("tags", []) == [], "the class default itself was mutated"
+
+
+@pytest.mark.clause("MODEL-006")
+def test_optional_and_required_fields(make_dataflow, probe, flow):
+    db = make_dataflow()
+
+    @db.model
+    class Note:
+        title: str
+        body: Optional[str] = None
+        rating: Optional[int] = None
+
+    created = flow.node("NoteCreateNode", {"title": "t", "body": None})
+    read = flow.node("NoteReadNode", {"id": created["id"]})
+    assert read["body"] is None and read["rating"] is None
+    assert probe.rows("notes")[0]["body"] is None
+    expect_failure(lambda: flow.node("NoteCreateNode", {"body": "no title"}), "title")
+    assert probe.count("notes") == 1
+
+
+@pytest.mark.clause("MODEL-007")
+def test_unique_index(make_dataflow, probe, flow):
+    define_user(make_dataflow())
+    flow.node("UserCreateNode", {"name": "a", "email": "same@x.org"})
+    expect_failure(lambda: flow.node("UserCreateNode", {"name": "b", "email": "same@x.org"}))
+    assert [r["name"] for r in probe.rows("users")] == ["a"]
+    unique = [ix for ix in probe.indexes("users") if ix["unique"] and ix["column_names"] == ["email"]]
+    assert any(ix["name"] == "uq_users_email" for ix in unique), probe.indexes("users")
+
+
+@pytest.mark.clause("MODEL-008")
+def test_plain_index(make_dataflow, probe, flow):
+    db = make_dataflow()
+
+    @db.model
+    class Event:
+        kind: str
+        at: int
+        __dataflow__ = {"indexes": [{"name": "ix_events_kind_at", "fields": ["kind", "at"]}]}
+
+    flow.node("EventCreateNode", {"kind": "k", "at": 1})
+    flow.node("EventCreateNode", {"kind": "k", "at": 1})
+    found = {ix["name"]: ix for ix in probe.indexes("events")}
+    assert "ix_events_kind_at" in found
+    assert found["ix_events_kind_at"]["column_names"] == ["kind", "at"]
+    assert not found["ix_events_kind_at"]["unique"]
+    assert probe.count("events") == 2
+
+
+@pytest.mark.clause("MODEL-009")
+def test_soft_delete(make_dataflow, probe, flow):
+    db = make_dataflow()
+
+    @db.model
+    class Doc:
+        title: str
+        __dataflow__ = {"soft_delete": True}
+
+    kept, gone = seed(flow, "Doc", [{"title": "kept"}, {"title": "gone"}])
+    assert flow.node("DocDeleteNode", {"id": gone["id"]})["deleted"] is True
+    assert flow.node("DocReadNode", {"id": gone["id"], "raise_on_not_found": False})["found"] is False
+    assert [r["title"] for r in flow.node("DocListNode", {})["records"]] == ["kept"]
+    assert flow.node("DocCountNode", {})["count"] == 1
+    assert sorted(r["title"] for r in probe.rows("docs")) == ["gone", "kept"], "soft delete removed the row"

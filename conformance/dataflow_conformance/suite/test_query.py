@@ -1,0 +1,195 @@
+"""QUERY: filters, ordering, paging, Count and Upsert."""
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ..filtermodel import matches
+from .support import define_user, seed
+
+PEOPLE = [
+    {"name": "alice", "email": "alice@x.org", "age": 30, "score": 1.5, "nickname": "Al"},
+    {"name": "Alice", "email": "alice2@x.org", "age": 25, "score": None, "nickname": None},
+    {"name": "bob", "email": "bob@x.org", "age": 35, "score": 2.5, "nickname": "B_b", "active": False},
+    {"name": "carol", "email": "carol@x.org", "age": 30, "score": -1.0, "nickname": "100%"},
+    {"name": "dave", "email": "dave@x.org", "age": 0, "score": None, "nickname": None, "active": False},
+    {"name": "eve", "email": "eve@x.org", "age": 41, "score": 0.0, "nickname": "e"},
+]
+
+
+@pytest.fixture
+def people(make_dataflow, flow):
+    define_user(make_dataflow())
+    records = seed(flow, "User", PEOPLE)
+    return {r["name"]: r for r in records}
+
+
+def names(flow, filter_spec, **extra):
+    result = flow.node("UserListNode", {"filter": filter_spec, "limit": 100, **extra})
+    return sorted(record["name"] for record in result["records"])
+
+
+def expected(filter_spec):
+    return sorted(p["name"] for p in PEOPLE if matches({"active": True, **p}, filter_spec))
+
+
+@pytest.mark.clause("QUERY-001")
+def test_equality_and_null(people, flow):
+    assert names(flow, {"age": 30}) == ["alice", "carol"]
+    assert names(flow, {"name": "alice"}) == ["alice"], "text equality must be case-sensitive"
+    assert names(flow, {"nickname": None}) == ["Alice", "dave"]
+    assert names(flow, {"active": False}) == ["bob", "dave"]
+    assert names(flow, {"age": 30, "active": True}) == ["alice", "carol"]
+
+
+@pytest.mark.clause("QUERY-002")
+@pytest.mark.parametrize("filter_spec", [
+    {"age": {"$eq": 30}}, {"age": {"$gt": 30}}, {"age": {"$gte": 30}}, {"age": {"$lt": 30}}, {"age": {"$lte": 25}},
+    {"age": {"$gt": 0, "$lt": 35}}, {"name": {"$gt": "bob"}}, {"name": {"$lt": "a"}}, {"score": {"$gte": 0.0}},
+    {"score": {"$lt": 2.5}}, {"age": {"$ne": 30}},
+])
+def test_comparisons(people, flow, filter_spec):
+    assert names(flow, filter_spec) == expected(filter_spec)
+
+
+@pytest.mark.clause("QUERY-003")
+def test_membership(people, flow):
+    assert names(flow, {"age": {"$in": [25, 41, 99]}}) == ["Alice", "eve"]
+    assert names(flow, {"name": {"$nin": ["alice", "bob"]}}) == ["Alice", "carol", "dave", "eve"]
+    assert names(flow, {"age": {"$in": []}}) == []
+    assert names(flow, {"age": {"$nin": []}}) == sorted(p["name"] for p in PEOPLE)
+
+
+@pytest.mark.clause("QUERY-004")
+def test_like(people, flow):
+    assert names(flow, {"name": {"$like": "a%"}}) == ["alice"], "$like must be case-sensitive"
+    assert names(flow, {"name": {"$like": "%li%"}}) == ["Alice", "alice"]
+    assert names(flow, {"name": {"$like": "_ob"}}) == ["bob"]
+    assert names(flow, {"nickname": {"$like": "100\\%"}}) == ["carol"], "escaped % must match literally"
+    assert names(flow, {"nickname": {"$like": "B\\_b"}}) == ["bob"]
+
+
+@pytest.mark.clause("QUERY-005")
+def test_exists_and_null(people, flow):
+    assert names(flow, {"score": {"$exists": True}}) == ["alice", "bob", "carol", "eve"]
+    assert names(flow, {"score": {"$exists": False}}) == ["Alice", "dave"]
+    assert names(flow, {"nickname": {"$null": True}}) == ["Alice", "dave"]
+    assert names(flow, {"nickname": {"$null": False}}) == ["alice", "bob", "carol", "eve"]
+
+
+@pytest.mark.clause("QUERY-006")
+@pytest.mark.parametrize("filter_spec", [
+    {"$or": [{"age": 25}, {"name": "eve"}]},
+    {"$and": [{"age": {"$gte": 30}}, {"active": True}]},
+    {"$not": {"age": 30}},
+    {"$or": [{"$and": [{"age": 30}, {"score": {"$gt": 0.0}}]}, {"active": False}]},
+    {"age": {"$not": {"$gt": 30}}},
+    {"$not": {"score": {"$gt": 0.0}}},
+])
+def test_logical_operators(people, flow, filter_spec):
+    assert names(flow, filter_spec) == expected(filter_spec)
+
+
+@pytest.mark.clause("QUERY-007")
+def test_ne_and_nin_match_null(people, flow):
+    assert names(flow, {"nickname": {"$ne": "Al"}}) == ["Alice", "bob", "carol", "dave", "eve"]
+    assert names(flow, {"score": {"$nin": [1.5, 2.5]}}) == ["Alice", "carol", "dave", "eve"]
+
+
+@pytest.mark.clause("QUERY-008")
+def test_ordering(people, flow):
+    def order(spec):
+        return [r["name"] for r in flow.node("UserListNode", {"order_by": spec, "limit": 100})["records"]]
+
+    assert order(["-age", "name"]) == ["eve", "bob", "alice", "carol", "Alice", "dave"]
+    assert order([{"age": -1}, {"name": 1}]) == ["eve", "bob", "alice", "carol", "Alice", "dave"]
+    assert order(["age", "-name"]) == ["dave", "Alice", "carol", "alice", "bob", "eve"]
+    by_id = flow.node("UserListNode", {"limit": 100})["records"]
+    assert [r["id"] for r in by_id] == sorted(r["id"] for r in by_id), "default order is not ascending id"
+    assert [r["name"] for r in by_id] == [p["name"] for p in PEOPLE]
+
+
+@pytest.mark.clause("QUERY-009")
+def test_paging(people, flow):
+    seen = []
+    for offset in range(0, 8, 4):
+        page = flow.node("UserListNode", {"order_by": ["name"], "limit": 4, "offset": offset})
+        assert page["count"] == len(page["records"])
+        seen += [r["name"] for r in page["records"]]
+    assert seen == sorted(p["name"] for p in PEOPLE)
+    assert flow.node("UserListNode", {"limit": 0})["records"] == []
+    assert flow.node("UserListNode", {"limit": 2, "offset": 5, "order_by": ["id"]})["count"] == 1
+
+
+@pytest.mark.clause("QUERY-010")
+def test_count(people, flow, probe):
+    assert flow.node("UserCountNode", {})["count"] == probe.count("users") == len(PEOPLE)
+    assert flow.node("UserCountNode", {"filter": {"age": 30}})["count"] == 2
+    assert flow.node("UserCountNode", {"filter": {"score": None}})["count"] == 2
+    probe.execute("DELETE FROM users WHERE age = 30")  # a write outside the implementation
+    assert flow.node("UserCountNode", {"filter": {"age": 30}})["count"] == 0
+
+
+@pytest.mark.clause("QUERY-011")
+def test_upsert(make_dataflow, probe, flow):
+    define_user(make_dataflow())
+    params = {"where": {"email": "u@x.org"}, "create": {"name": "new", "age": 1}, "update": {"age": 2}}
+    first = flow.node("UserUpsertNode", params)
+    assert (first["created"], first["action"]) == (True, "created")
+    assert (first["record"]["name"], first["record"]["age"], first["record"]["email"]) == ("new", 1, "u@x.org")
+    second = flow.node("UserUpsertNode", params)
+    assert (second["created"], second["action"]) == (False, "updated")
+    assert second["record"]["id"] == first["record"]["id"]
+    assert (second["record"]["name"], second["record"]["age"]) == ("new", 2), "upsert applied create values on update"
+    rows = probe.rows("users")
+    assert [(r["email"], r["name"], r["age"]) for r in rows] == [("u@x.org", "new", 2)]
+
+
+_FIELD_VALUES = {
+    "age": st.sampled_from([0, 25, 30, 35, 41, 99]),
+    "name": st.sampled_from(["alice", "Alice", "bob", "zed", "a"]),
+    "score": st.sampled_from([None, -1.0, 0.0, 1.5, 2.5]),
+    "nickname": st.sampled_from([None, "Al", "e", "100%"]),
+    "active": st.booleans(),
+}
+
+
+def _leaf():
+    def comparison(field):
+        values = _FIELD_VALUES[field]
+        plain = values.filter(lambda v: v is not None)
+        ops = [values.map(lambda v: v), values.map(lambda v: {"$eq": v}), values.map(lambda v: {"$ne": v}),
+               st.lists(values, max_size=3).map(lambda vs: {"$in": vs}),
+               st.lists(values, max_size=3).map(lambda vs: {"$nin": vs}),
+               st.booleans().map(lambda b: {"$exists": b})]
+        if field != "active":
+            ops += [st.tuples(st.sampled_from(["$gt", "$gte", "$lt", "$lte"]), plain).map(lambda t: {t[0]: t[1]})]
+        if field in ("name", "nickname"):
+            ops += [st.sampled_from(["a%", "%e", "_ob", "%l%", "A%", "%"]).map(lambda p: {"$like": p})]
+        return st.one_of(ops).map(lambda cond: {field: cond})
+
+    return st.sampled_from(sorted(_FIELD_VALUES)).flatmap(comparison)
+
+
+FILTERS = st.recursive(
+    _leaf(),
+    lambda children: st.one_of(
+        st.lists(children, min_size=1, max_size=3).map(lambda parts: {"$and": parts}),
+        st.lists(children, min_size=1, max_size=3).map(lambda parts: {"$or": parts}),
+        children.map(lambda part: {"$not": part}),
+    ),
+    max_leaves=5,
+)
+
+
+@pytest.mark.clause("QUERY-012")
+def test_generated_filters_match_python_model(people, flow):
+    rows = [{"active": True, **p} for p in PEOPLE]
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @given(filter_spec=FILTERS)
+    def check(filter_spec):
+        want = sorted(r["name"] for r in rows if matches(r, filter_spec))
+        assert names(flow, filter_spec) == want, f"filter {filter_spec!r}"
+
+    check()

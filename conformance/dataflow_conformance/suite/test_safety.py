@@ -1,0 +1,69 @@
+"""SAFE: values are data, identifiers are checked against the model."""
+
+import pytest
+
+from .support import define_user, expect_failure, seed
+
+PAYLOADS = [
+    "'; DROP TABLE users; --",
+    "\" OR 1=1 --",
+    "x') OR ('1'='1",
+    "1; DELETE FROM users",
+    "`users`; TRUNCATE users",
+    "\\'; SELECT pg_sleep(5); --",
+]
+
+
+@pytest.mark.clause("SAFE-001")
+def test_values_are_stored_verbatim(make_dataflow, probe, flow):
+    define_user(make_dataflow())
+    for index, payload in enumerate(PAYLOADS):
+        flow.node("UserCreateNode", {"name": payload, "email": f"{index}{payload}@x.org", "nickname": payload})
+    rows = probe.rows("users")
+    assert [r["name"] for r in rows] == PAYLOADS
+    assert [r["nickname"] for r in rows] == PAYLOADS
+
+
+@pytest.mark.clause("SAFE-002")
+@pytest.mark.parametrize("key", ["1=1 OR name", "name; DROP TABLE users", "users.name", "name)--", "\"name\""])
+def test_filter_keys_are_checked(make_dataflow, probe, flow, key):
+    define_user(make_dataflow())
+    seed(flow, "User", [{"name": "n", "email": "e@x.org"}])
+    expect_failure(lambda: flow.node("UserListNode", {"filter": {key: "n"}}))
+    expect_failure(lambda: flow.node("UserCountNode", {"filter": {key: "n"}}))
+    assert probe.count("users") == 1
+
+
+@pytest.mark.clause("SAFE-003")
+@pytest.mark.parametrize("key", ["name; DROP TABLE users", "(SELECT 1)", "name DESC, id", "-name--", "1"])
+def test_order_by_keys_are_checked(make_dataflow, probe, flow, key):
+    define_user(make_dataflow())
+    seed(flow, "User", [{"name": "n", "email": "e@x.org"}])
+    expect_failure(lambda: flow.node("UserListNode", {"order_by": [key]}))
+    assert probe.count("users") == 1
+
+
+@pytest.mark.clause("SAFE-004")
+@pytest.mark.parametrize("key", ["name) VALUES ('x'); --", "email, age", "age = 1, name"])
+def test_field_names_are_checked(make_dataflow, probe, flow, key):
+    define_user(make_dataflow())
+    (user,) = seed(flow, "User", [{"name": "n", "email": "e@x.org"}])
+    snapshot = probe.snapshot("users")
+    expect_failure(lambda: flow.node("UserCreateNode", {"name": "m", "email": "m@x.org", key: "v"}))
+    expect_failure(lambda: flow.node("UserUpdateNode", {"filter": {"id": user["id"]}, "fields": {key: "v"}}))
+    assert probe.snapshot("users") == snapshot
+
+
+@pytest.mark.clause("SAFE-005")
+def test_operator_arguments_are_data(make_dataflow, probe, flow):
+    define_user(make_dataflow())
+    seed(flow, "User", [{"name": PAYLOADS[0], "email": "p@x.org"}, {"name": "other", "email": "o@x.org"}])
+
+    def names(filter_spec):
+        return [r["name"] for r in flow.node("UserListNode", {"filter": filter_spec})["records"]]
+
+    assert names({"name": {"$like": "%' OR '1'='1"}}) == []
+    assert names({"name": {"$in": [PAYLOADS[0], "' OR 1=1 --"]}}) == [PAYLOADS[0]]
+    assert names({"name": {"$gt": "z' OR '1'='1"}}) == []
+    assert names({"name": PAYLOADS[0]}) == [PAYLOADS[0]]
+    assert probe.count("users") == 2
