@@ -82,8 +82,11 @@ def _state(config) -> dict:
 
 
 def pytest_generate_tests(metafunc):
+    state = metafunc.config.stash.get(_STATE, None)
+    if state is None:  # the pack is not active in this run: leave other projects' fixtures alone
+        return
     if "backend" in metafunc.fixturenames:
-        found = _state(metafunc.config)["backends"]
+        found = state["backends"]
         metafunc.parametrize("backend", found, ids=[b.name for b in found], scope="session", indirect=True)
     if "flow" in metafunc.fixturenames:
         metafunc.parametrize("flow", ["local", "async"], indirect=True)

@@ -1,0 +1,46 @@
+"""Entry points: `nox -s conformance` (the main job) and `nox -s tests` (everything CI runs)."""
+
+import nox
+
+nox.options.sessions = ["conformance"]
+nox.options.reuse_existing_virtualenvs = True
+
+PACK = ["-p", "dataflow_conformance", "-p", "no:cacheprovider", "-n", "auto", "--timeout", "300"]
+
+
+def _install(session, extras="dev"):
+    session.install("-e", f".[{extras}]")
+
+
+@nox.session
+def conformance(session):
+    """The conformance pack against an implementation (default: the reference, on SQLite).
+
+    Pass pytest options after `--`: `nox -s conformance -- --dataflow-impl=dataflow --db all`.
+    """
+    upstream = any(arg.replace(" ", "=") == "--dataflow-impl=dataflow" for arg in session.posargs)
+    _install(session, "dev,upstream" if upstream else "dev")
+    impl = [] if any(a.startswith("--dataflow-impl") for a in session.posargs) else ["--dataflow-impl=dataflow_reference"]
+    session.run("pytest", *PACK, *impl, "--junitxml=junit-conformance.xml",
+                "--conformance-markdown=conformance-report.md", *session.posargs)
+
+
+@nox.session
+def tests(session):
+    """Self-tests of the kit, then the pack on every configured backend (DFC_POSTGRESQL_URL, DFC_MYSQL_URL)."""
+    _install(session)
+    session.run("pytest", "tests", "-p", "no:cacheprovider", "-n", "auto", *session.posargs)
+    session.run("pytest", *PACK, "--dataflow-impl=dataflow_reference", "--junitxml=junit-conformance.xml")
+
+
+@nox.session
+def bench(session):
+    """Per-operation cost of the reference vs a no-op workflow plus the raw driver (prints ratios)."""
+    _install(session)
+    session.run("python", "benchmarks/node_overhead.py", *session.posargs, env={"PYTHONHASHSEED": "0"})
+
+
+@nox.session
+def lint(session):
+    session.install("ruff>=0.6,<1")
+    session.run("ruff", "check", "reference", "conformance", "tests", "benchmarks", "noxfile.py")

@@ -1,0 +1,88 @@
+"""The plugin end to end, in subprocesses: errors for unreachable backends, fake implementations,
+the report and the summary."""
+
+import json
+import textwrap
+
+import pytest
+
+BROKEN_IMPL = """
+class DataFlow:
+    '''An implementation whose every operation fails: the pack must report it, not crash.'''
+    def __init__(self, url=None, **options):
+        self.url = url
+    def model(self, cls):
+        raise RuntimeError("models are not supported by this fake")
+    def create_tables(self):
+        raise RuntimeError("no tables")
+    def health_check(self):
+        return {"status": "unhealthy"}
+    def close(self):
+        raise RuntimeError("close failed too")
+"""
+
+
+@pytest.fixture
+def run_pack(pytester, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path))
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")  # no testcontainers fallback here
+    for name in ("DFC_POSTGRESQL_URL", "DFC_MYSQL_URL", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+    def run(*args):
+        return pytester.runpytest_subprocess("-p", "dataflow_conformance", "-p", "no:cacheprovider", *args)
+
+    return run
+
+
+def test_unreachable_requested_backend_is_an_error(run_pack):
+    result = run_pack("--dburi", "postgresql://nobody@127.0.0.1:1/nothing")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*postgresql was requested*cannot be reached*"])
+
+
+def test_requested_backend_without_url_or_docker_is_an_error(run_pack):
+    result = run_pack("--db", "mysql")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*mysql was requested*DFC_MYSQL_URL*no Docker engine*"])
+
+
+def test_unknown_implementation_is_an_error(run_pack):
+    result = run_pack("--dataflow-impl=no_such_module_xyz")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*no_such_module_xyz*cannot be imported*"])
+
+
+def test_broken_implementation_is_reported_not_crashed(pytester, run_pack):
+    pytester.makepyfile(brokenflow=BROKEN_IMPL)
+    result = run_pack("--dataflow-impl=brokenflow", "-k", "test_create or test_health or test_bad_url", "-q")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    result.stdout.fnmatch_lines(["*DataFlow conformance*", "*verdict: failure*"])
+    report = json.loads((pytester.path / "conformance-report.json").read_text())
+    assert report["implementation"]["module"] == "brokenflow"
+    assert report["verdict"] == "failure" and not report["complete"]
+    assert report["clauses"]["CRUD-001"]["results"] == {"sqlite": "failed"}
+    assert report["clauses"]["CONF-006"]["results"] == {"sqlite": "failed"}
+
+
+def test_reference_subset_report(pytester, run_pack):
+    result = run_pack("--dataflow-impl=dataflow_reference", "-k", "test_create_stores or test_count",
+                      "--conformance-markdown=report.md")
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["*area*sqlite*", "*CRUD*2/0/0/0*", "*QUERY*2/0/0/0*", "*verdict: success (partial run*"])
+    report = json.loads((pytester.path / "conformance-report.json").read_text())
+    assert report["clauses"]["CRUD-001"]["results"] == {"sqlite": "passed"}
+    assert report["backends"][0]["name"] == "sqlite" and report["backends"][0]["server_version"]
+    assert "kailash" in report["environment"]["packages"]
+    assert "| CRUD-001 | MUST | passed |" in (pytester.path / "report.md").read_text()
+
+
+def test_plugin_stays_out_of_other_test_runs(pytester):
+    pytester.makepyfile(test_plain=textwrap.dedent("""
+        def test_plain():
+            assert True
+    """))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    assert "DataFlow conformance" not in result.stdout.str()
