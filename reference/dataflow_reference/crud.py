@@ -5,7 +5,7 @@ All coroutines here run on the instance's home loop.
 
 import datetime as dt
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 
 from .errors import ConflictError, IntegrityError, RecordNotFoundError, ValidationError
 from .fieldtypes import check_value
@@ -24,6 +24,9 @@ class ModelStore:
         self.spec, self.table, self.db = spec, table, database
         self.filters = FilterCompiler(spec, table, database.backend, visible=set(spec.column_names) - {SOFT_DELETE_FIELD})
         self._visible_columns = [table.c[name] for name in spec.column_names if name != SOFT_DELETE_FIELD]
+        # Built once: reusing a statement object reuses its compiled form and cache key.
+        self._by_id = self.visible(select(*self._visible_columns).where(table.c.id == bindparam("record_id")))
+        self._by_id_for_update = self._by_id.with_for_update()
 
     # -- validation --------------------------------------------------------------------------
 
@@ -85,10 +88,8 @@ class ModelStore:
         return dict(row._mapping)
 
     async def _fetch(self, conn, record_id, *, lock=False):
-        stmt = self.visible(select(*self._visible_columns).where(self.table.c.id == record_id))
-        if lock and self.db.backend != "sqlite":
-            stmt = stmt.with_for_update()
-        row = (await conn.execute(stmt)).first()
+        stmt = self._by_id_for_update if lock and self.db.backend != "sqlite" else self._by_id
+        row = (await conn.execute(stmt, {"record_id": record_id})).first()
         return None if row is None else self.record(row)
 
     async def _insert(self, conn, values: dict) -> dict:

@@ -56,7 +56,6 @@ class Database:
                 options["poolclass"] = StaticPool
             connect_args["timeout"] = 30
         else:
-            options["pool_pre_ping"] = True
             for key in ("pool_size", "max_overflow", "pool_timeout"):
                 if self._options[key] is not None:
                     options[key] = self._options[key]
@@ -85,8 +84,13 @@ class Database:
         async with lock if lock is not None else contextlib.nullcontext():
             try:
                 async with self.engine.connect() as conn:
-                    if self.backend == "sqlite" and write:
-                        await conn.execution_options(dfr_begin="IMMEDIATE")
+                    # A read is one statement: it needs no BEGIN/COMMIT round trips. asyncpg switches to
+                    # autocommit on the client side; SQLite just skips BEGIN (see _configure_sqlite);
+                    # aiomysql would pay two round trips to switch, more than it saves.
+                    if self.backend == "sqlite":
+                        await conn.execution_options(dfr_begin="IMMEDIATE" if write else "NONE")
+                    elif not write and self.backend == "postgresql":
+                        await conn.execution_options(isolation_level="AUTOCOMMIT")
                     async with conn.begin():
                         yield conn
             except sa_exc.IntegrityError as exc:
@@ -132,4 +136,5 @@ def _configure_sqlite(engine: AsyncEngine, *, in_memory: bool) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def on_begin(conn):
         mode = conn.get_execution_options().get("dfr_begin", "")
-        conn.exec_driver_sql(f"BEGIN {mode}".strip())
+        if mode != "NONE":
+            conn.exec_driver_sql(f"BEGIN {mode}".strip())
