@@ -9,6 +9,7 @@ from .errors import (
     IntegrityError,
     ModelDefinitionError,
     RecordNotFoundError,
+    TransactionError,
     ValidationError,
 )
 
@@ -22,6 +23,7 @@ __all__ = [
     "IntegrityError",
     "ModelDefinitionError",
     "RecordNotFoundError",
+    "TransactionError",
     "ValidationError",
     "__version__",
 ]

@@ -4,6 +4,7 @@ import asyncio
 import os
 import threading
 
+from .bulk import BulkOperations
 from .crud import ModelStore
 from .database import Database
 from .errors import ConfigurationError, DataFlowError, ModelDefinitionError
@@ -92,7 +93,9 @@ class DataFlow:
             if self.auto_migrate:
                 await self.database.create_tables(tables)
             for spec, table in zip(pending, tables):
-                self._stores[spec.name] = ModelStore(spec, table, self.database)
+                store = ModelStore(spec, table, self.database)
+                store.bulk = BulkOperations(store)
+                self._stores[spec.name] = store
 
     def instance_for(self, model_name: str, context_instance) -> "DataFlow":
         """The instance a node should use: the one in the workflow context when it has the model."""

@@ -13,6 +13,7 @@ from sqlalchemy.pool import StaticPool
 
 from .errors import ConflictError, DatabaseError, IntegrityError
 from .fieldtypes import ServerInfo, json_serializer
+from .transactions import CURRENT
 from .urls import DatabaseTarget
 
 _MYSQL_SESSION = "SET SESSION sql_mode='TRADITIONAL,NO_AUTO_VALUE_ON_ZERO', time_zone='+00:00'"
@@ -76,13 +77,26 @@ class Database:
         async with self.transaction(write=True) as conn:
             await conn.run_sync(lambda sync: self.metadata.create_all(sync, tables=list(tables), checkfirst=True))
 
+    @property
+    def sqlite_lock(self) -> asyncio.Lock | None:
+        return self._sqlite_lock
+
     @contextlib.asynccontextmanager
     async def transaction(self, *, write: bool):
-        """A connection inside a transaction that commits on success and rolls back on error."""
+        """A connection inside a transaction that commits on success and rolls back on error.
+
+        Inside an open transaction scope (transactions.CURRENT), the scope's connection is used
+        instead; the scope itself decides about commit and rollback.
+        """
+        scope = CURRENT.get()
+        if scope is not None and scope.database is self:
+            async with self._within(scope) as conn:
+                yield conn
+            return
         await self.connect()
         lock = self._sqlite_lock if (write or self.target.is_memory) else None
         async with lock if lock is not None else contextlib.nullcontext():
-            try:
+            with _translated_errors(self.backend):
                 async with self.engine.connect() as conn:
                     # A read is one statement: it needs no BEGIN/COMMIT round trips. asyncpg switches to
                     # autocommit on the client side; SQLite just skips BEGIN (see _configure_sqlite);
@@ -93,17 +107,29 @@ class Database:
                         await conn.execution_options(isolation_level="AUTOCOMMIT")
                     async with conn.begin():
                         yield conn
-            except sa_exc.IntegrityError as exc:
-                raise IntegrityError(f"constraint violated, nothing was written: {_driver_message(exc)}") from None
-            except sa_exc.DBAPIError as exc:
-                if _is_conflict(exc):
-                    raise ConflictError(f"{self.backend} aborted the transaction: {_driver_message(exc)}") from None
-                raise DatabaseError(f"{self.backend} error: {_driver_message(exc)}") from exc
+
+    @contextlib.asynccontextmanager
+    async def _within(self, scope):
+        scope.require_active("run a database node")
+        with _translated_errors(self.backend):
+            yield scope.connection
 
     async def dispose(self) -> None:
         if self.engine is not None:
             await self.engine.dispose()
             self.engine = None
+
+
+@contextlib.contextmanager
+def _translated_errors(backend: str):
+    try:
+        yield
+    except sa_exc.IntegrityError as exc:
+        raise IntegrityError(f"constraint violated: {_driver_message(exc)}") from None
+    except sa_exc.DBAPIError as exc:
+        if _is_conflict(exc):
+            raise ConflictError(f"{backend} aborted the transaction: {_driver_message(exc)}") from None
+        raise DatabaseError(f"{backend} error: {_driver_message(exc)}") from exc
 
 
 def _driver_message(exc: sa_exc.DBAPIError) -> str:

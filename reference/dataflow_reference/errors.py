@@ -40,3 +40,7 @@ class IntegrityError(DatabaseError):
 
 class ConflictError(DatabaseError):
     """The server aborted the transaction to break a deadlock or a serialisation conflict."""
+
+
+class TransactionError(DataFlowError):
+    """A transaction node was used out of order (no open scope, unknown savepoint, already ended)."""

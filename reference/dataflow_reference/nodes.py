@@ -1,4 +1,5 @@
-"""Generate the workflow nodes of a model as real Kailash AsyncNode subclasses."""
+"""Generate the workflow nodes of a model as real Kailash AsyncNode subclasses, and the
+transaction nodes shared by every model."""
 
 from typing import Any
 
@@ -6,33 +7,48 @@ from kailash.nodes.base import NodeParameter, NodeRegistry
 from kailash.nodes.base_async import AsyncNode
 from kailash.sdk_exceptions import NodeValidationError
 
+from .errors import TransactionError
 from .model import ModelSpec
+from .transactions import CONTEXT_KEY, CURRENT, ActiveTransaction, TransactionHandle
+
+# AsyncLocalRuntime has no workflow context of its own: execute_workflow_async(...,
+# inputs={"workflow_context": {...}}) hands the same dict to every node as this input.
+CONTEXT_INPUT = "workflow_context"
+# Orders the nodes of a transaction scope: the scope outputs it, every node accepts it, and a
+# model node inside a scope passes it on, so `add_connection(a, "transaction_id", b, "transaction_id")`
+# chains them.
+TXN_INPUT = "transaction_id"
+_FRAMEWORK_INPUTS = {CONTEXT_INPUT, TXN_INPUT}
 
 
-def _param(name: str, description: str, default=None) -> NodeParameter:
+def _param(name: str, description: str) -> NodeParameter:
     # type=Any and required=False: Kailash would otherwise coerce values ("42" -> 42) and
     # reject inputs that arrive later through connections; validation is the model's job.
-    return NodeParameter(name=name, type=Any, required=False, default=default, description=description)
+    return NodeParameter(name=name, type=Any, required=False, default=None, description=description)
 
 
-class DataFlowNode(AsyncNode):
-    """Base of every generated node: strict inputs, typed (not JSON-only) outputs."""
+class StrictNode(AsyncNode):
+    """Strict inputs (unknown ones are errors), typed (not JSON-only) outputs, shared context."""
 
-    dataflow = None  # the DataFlow instance that generated the class
-    model: ModelSpec = None
-    operation: str = ""
     parameters: dict[str, str] = {}
+    subject = "DataFlow"  # names the model (or "transaction") in errors
 
     def get_parameters(self) -> dict[str, NodeParameter]:
-        return {name: _param(name, text) for name, text in self.parameters.items()}
+        cached = type(self).__dict__.get("_parameter_objects")
+        if cached is None:
+            cached = {name: _param(name, text) for name, text in self.parameters.items()}
+            cached[CONTEXT_INPUT] = _param(CONTEXT_INPUT, "workflow context (AsyncLocalRuntime inputs)")
+            cached[TXN_INPUT] = _param(TXN_INPUT, "the open transaction scope (orders nodes inside it)")
+            type(self)._parameter_objects = cached
+        return cached
 
     def validate_inputs(self, **inputs) -> dict[str, Any]:
         # Kailash drops unknown inputs with a warning; a misspelt field must be an error instead.
-        known = set(self.parameters)
+        known = set(self.parameters) | _FRAMEWORK_INPUTS
         unknown = sorted(k for k in inputs if k not in known and k not in self._SPECIAL_PARAMS and not k.startswith("_"))
         if unknown:
             raise NodeValidationError(
-                f"{self.model.name}: unknown input(s) {unknown} for {type(self).__name__}; accepted: {sorted(known)}"
+                f"{self.subject}: unknown input(s) {unknown} for {type(self).__name__}; accepted: {sorted(self.parameters)}"
             )
         return {k: v for k, v in inputs.items() if k in known}
 
@@ -42,79 +58,156 @@ class DataFlowNode(AsyncNode):
             raise NodeValidationError(f"{type(self).__name__} produced {type(outputs).__name__}, not a dict")
         return outputs
 
+    def check_chain(self, handle, inputs) -> None:
+        """A transaction_id wired in must name the scope that is open in this workflow."""
+        wired = inputs.pop(TXN_INPUT, None)
+        if wired is not None and (handle is None or wired != handle.id):
+            open_id = handle.id if handle is not None else "none"
+            raise TransactionError(f"{type(self).__name__}: transaction_id {wired!r} is not the open scope ({open_id})")
+
+    def shared_context(self, inputs) -> dict:
+        context = inputs.pop(CONTEXT_INPUT, None)
+        if isinstance(context, dict):
+            return context
+        context = getattr(self, "_workflow_context", None)
+        return context if isinstance(context, dict) else {}
+
+
+class DataFlowNode(StrictNode):
+    """Base of every generated model node."""
+
+    dataflow = None  # the DataFlow instance that generated the class
+    model: ModelSpec = None
+    method: str = ""  # the store coroutine this node calls
+    bulk = False
+
+    @property
+    def subject(self) -> str:
+        return self.model.name
+
     async def async_run(self, **inputs) -> dict[str, Any]:
-        db = self.dataflow.instance_for(self.model.name, self.get_workflow_context("dataflow_instance"))
-        return await db.runner.run(self._on_home_loop(db, inputs))
+        context = self.shared_context(inputs)
+        db = self.dataflow.instance_for(self.model.name, context.get("dataflow_instance"))
+        handle = context.get(CONTEXT_KEY)
+        handle = handle if isinstance(handle, TransactionHandle) and handle.dataflow is db else None
+        self.check_chain(handle, inputs)
+        output = await db.runner.run(self._on_home_loop(db, handle and handle.transaction, inputs))
+        return output if handle is None else {**output, TXN_INPUT: handle.id}
 
-    async def _on_home_loop(self, db, inputs):
-        return await self.call(await db.store(self.model.name), inputs)
+    async def _on_home_loop(self, db, scope, inputs):
+        token = CURRENT.set(scope if scope is not None and scope.active else None)
+        try:
+            store = await db.store(self.model.name)
+            target = store.bulk if self.bulk else store
+            return await getattr(target, self.method)(**self.arguments(inputs))
+        except Exception as exc:
+            if scope is not None and scope.active and scope.rollback_on_error:
+                await scope.rollback(f"rolled back because {type(self).__name__} failed: {exc}")
+            raise
+        finally:
+            CURRENT.reset(token)
 
-    async def call(self, store, inputs):
-        raise NotImplementedError
+    def arguments(self, inputs: dict) -> dict:
+        return {name: inputs.get(name) for name in self.parameters if inputs.get(name) is not None}
 
 
 class CreateNode(DataFlowNode):
-    operation = "create"
+    method = "create"
 
-    async def call(self, store, inputs):
-        return await store.create(inputs)
+    def arguments(self, inputs):
+        return {"data": inputs}
 
 
 class ReadNode(DataFlowNode):
-    operation = "read"
+    method = "read"
     parameters = {"id": "primary key of the record", "raise_on_not_found": "error when missing (default true)"}
 
-    async def call(self, store, inputs):
-        return await store.read(inputs.get("id"), inputs.get("raise_on_not_found", True))
+    def arguments(self, inputs):
+        flag = inputs.get("raise_on_not_found")
+        return {"record_id": inputs.get("id"), "raise_on_not_found": True if flag is None else flag}
 
 
 class UpdateNode(DataFlowNode):
-    operation = "update"
+    method = "update"
     parameters = {"filter": "{'id': ..., guard keys...}", "fields": "field values to set"}
 
-    async def call(self, store, inputs):
-        return await store.update(inputs.get("filter"), inputs.get("fields"))
+    def arguments(self, inputs):
+        return {"filter_spec": inputs.get("filter"), "fields": inputs.get("fields")}
 
 
 class DeleteNode(DataFlowNode):
-    operation = "delete"
+    method = "delete"
     parameters = {"id": "primary key of the record"}
 
-    async def call(self, store, inputs):
-        return await store.delete(inputs.get("id"))
+    def arguments(self, inputs):
+        return {"record_id": inputs.get("id")}
 
 
 class ListNode(DataFlowNode):
-    operation = "list"
-    parameters = {"filter": "MongoDB-style filter", "order_by": "['field', '-field']", "limit": "page size", "offset": "rows to skip"}
+    method = "list"
+    parameters = {"filter": "MongoDB-style filter", "order_by": "['field', '-field']", "limit": "page size",
+                  "offset": "rows to skip"}
 
-    async def call(self, store, inputs):
-        return await store.list(inputs.get("filter"), inputs.get("order_by"), inputs.get("limit"), inputs.get("offset", 0))
+    def arguments(self, inputs):
+        offset = inputs.get("offset")
+        return {"filter_spec": inputs.get("filter"), "order_by": inputs.get("order_by"), "limit": inputs.get("limit"),
+                "offset": 0 if offset is None else offset}
 
 
 class CountNode(DataFlowNode):
-    operation = "count"
+    method = "count"
     parameters = {"filter": "MongoDB-style filter"}
 
-    async def call(self, store, inputs):
-        return await store.count(inputs.get("filter"))
+    def arguments(self, inputs):
+        return {"filter_spec": inputs.get("filter")}
 
 
 class UpsertNode(DataFlowNode):
-    operation = "upsert"
-    parameters = {
-        "where": "field values identifying the record",
-        "create": "values for a new record",
-        "update": "values to change on an existing record",
-        "conflict_on": "unique fields to match on (default: the keys of where)",
-    }
+    method = "upsert"
+    parameters = {"where": "field values identifying the record", "create": "values for a new record",
+                  "update": "values to change on an existing record",
+                  "conflict_on": "unique fields to match on (default: the keys of where)"}
 
-    async def call(self, store, inputs):
-        return await store.upsert(inputs.get("where"), inputs.get("create"), inputs.get("update"), inputs.get("conflict_on"))
+    def arguments(self, inputs):
+        return {"where": inputs.get("where"), "create": inputs.get("create"), "update_fields": inputs.get("update"),
+                "conflict_on": inputs.get("conflict_on")}
+
+
+class BulkCreateNode(DataFlowNode):
+    method, bulk = "bulk_create", True
+    parameters = {"data": "list of records", "batch_size": "records per statement (default 1000)"}
+
+
+class BulkUpdateNode(DataFlowNode):
+    method, bulk = "bulk_update", True
+    parameters = {"filter": "which records", "fields": "values to set", "confirmed": "required for an empty filter"}
+
+    def arguments(self, inputs):
+        return {"filter_spec": inputs.get("filter"), "fields": inputs.get("fields"), "confirmed": inputs.get("confirmed")}
+
+
+class BulkDeleteNode(DataFlowNode):
+    method, bulk = "bulk_delete", True
+    parameters = {"filter": "which records", "confirmed": "required for an empty filter"}
+
+    def arguments(self, inputs):
+        return {"filter_spec": inputs.get("filter"), "confirmed": inputs.get("confirmed")}
+
+
+class BulkUpsertNode(DataFlowNode):
+    method, bulk = "bulk_upsert", True
+    parameters = {"data": "list of records", "conflict_on": "unique fields that identify a record",
+                  "conflict_resolution": "'update' (default) or 'skip'", "batch_size": "records per statement"}
+
+    def arguments(self, inputs):
+        args = super().arguments(inputs)
+        args.setdefault("conflict_resolution", "update")
+        return args
 
 
 NODE_KINDS = {"Create": CreateNode, "Read": ReadNode, "Update": UpdateNode, "Delete": DeleteNode,
-              "List": ListNode, "Count": CountNode, "Upsert": UpsertNode}
+              "List": ListNode, "Count": CountNode, "Upsert": UpsertNode, "BulkCreate": BulkCreateNode,
+              "BulkUpdate": BulkUpdateNode, "BulkDelete": BulkDeleteNode, "BulkUpsert": BulkUpsertNode}
 
 
 def generate_nodes(dataflow, spec: ModelSpec) -> dict[str, type]:
@@ -126,10 +219,111 @@ def generate_nodes(dataflow, spec: ModelSpec) -> dict[str, type]:
                  "__doc__": f"{kind} {spec.name} records ({spec.table_name})."}
         if base is CreateNode:
             fields = ({"id": "primary key (declared on the model)"} if spec.id_supplied else {}) | {
-                name: f"{field.kind} field" for name, field in spec.fields.items()
+                field_name: f"{field.kind} field" for field_name, field in spec.fields.items()
             }
             attrs["parameters"] = fields
         cls = type(name, (base,), attrs)
         NodeRegistry.register(cls, alias=name, allow_override=True)
         generated[name] = cls
     return generated
+
+
+# -- transaction nodes ----------------------------------------------------------------------
+
+
+class TransactionNode(StrictNode):
+    subject = "transaction"
+
+    def dataflow_from(self, context):
+        from .core import DataFlow
+
+        db = context.get("dataflow_instance")
+        if not isinstance(db, DataFlow):
+            raise TransactionError(
+                f"{type(self).__name__} needs the DataFlow instance: run the workflow with "
+                "parameters={'workflow_context': {'dataflow_instance': db}} (LocalRuntime) or "
+                "inputs={'workflow_context': {'dataflow_instance': db}} (AsyncLocalRuntime)"
+            )
+        return db
+
+    def open_scope(self, context) -> TransactionHandle:
+        handle = context.get(CONTEXT_KEY)
+        if not isinstance(handle, TransactionHandle) or not handle.transaction.active:
+            reason = f" (transaction {handle.id} {handle.transaction.reason or handle.transaction.state})" if handle else ""
+            raise TransactionError(f"{type(self).__name__}: no open transaction scope in this workflow{reason}")
+        return handle
+
+    async def async_run(self, **inputs):
+        context = self.shared_context(inputs)
+        if not isinstance(self, TransactionScopeNode):
+            handle = context.get(CONTEXT_KEY)
+            self.check_chain(handle if isinstance(handle, TransactionHandle) else None, inputs)
+        else:
+            inputs.pop(TXN_INPUT, None)
+        return await self.run_in(context, inputs)
+
+
+class TransactionScopeNode(TransactionNode):
+    parameters = {"isolation_level": "accepted for compatibility; the server default is used",
+                  "timeout": "seconds before an unfinished scope is rolled back (default 30)",
+                  "rollback_on_error": "roll back when a database node in the scope fails (default true)"}
+
+    async def run_in(self, context, inputs):
+        db = self.dataflow_from(context)
+        existing = context.get(CONTEXT_KEY)
+        if isinstance(existing, TransactionHandle) and existing.transaction.active:
+            raise TransactionError(f"a transaction scope ({existing.id}) is already open in this workflow")
+        timeout = inputs.get("timeout") or 30
+        rollback_on_error = inputs.get("rollback_on_error")
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+            raise TransactionError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        transaction = ActiveTransaction(db.database, rollback_on_error=rollback_on_error is not False, timeout=timeout)
+        await db.runner.run(transaction.begin())
+        handle = TransactionHandle(db, transaction)
+        context[CONTEXT_KEY] = handle
+        return {"status": "started", "transaction_id": handle.id, "rollback_on_error": transaction.rollback_on_error}
+
+
+class TransactionCommitNode(TransactionNode):
+    async def run_in(self, context, inputs):
+        handle = self.open_scope(context)
+        await handle.dataflow.runner.run(handle.transaction.commit())
+        context.pop(CONTEXT_KEY, None)
+        return {"status": "committed", "transaction_id": handle.id}
+
+
+class TransactionRollbackNode(TransactionNode):
+    parameters = {"reason": "why (kept in the result)"}
+
+    async def run_in(self, context, inputs):
+        handle = self.open_scope(context)
+        await handle.dataflow.runner.run(handle.transaction.rollback(inputs.get("reason") or "rolled back"))
+        context.pop(CONTEXT_KEY, None)
+        return {"status": "rolled_back", "transaction_id": handle.id}
+
+
+class TransactionSavepointNode(TransactionNode):
+    parameters = {"name": "savepoint name"}
+
+    async def run_in(self, context, inputs):
+        handle = self.open_scope(context)
+        name = inputs.get("name")
+        if not isinstance(name, str) or not name:
+            raise TransactionError(f"savepoint name must be a non-empty string, got {name!r}")
+        await handle.dataflow.runner.run(handle.transaction.savepoint(name))
+        return {"status": "created", "savepoint": name, "transaction_id": handle.id}
+
+
+class TransactionRollbackToSavepointNode(TransactionNode):
+    parameters = {"savepoint": "savepoint name"}
+
+    async def run_in(self, context, inputs):
+        handle = self.open_scope(context)
+        name = inputs.get("savepoint")
+        await handle.dataflow.runner.run(handle.transaction.rollback_to(name))
+        return {"status": "rolled_back_to_savepoint", "savepoint": name, "transaction_id": handle.id}
+
+
+for _node in (TransactionScopeNode, TransactionCommitNode, TransactionRollbackNode, TransactionSavepointNode,
+              TransactionRollbackToSavepointNode):
+    NodeRegistry.register(_node, alias=_node.__name__, allow_override=True)

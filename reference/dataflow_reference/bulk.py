@@ -1,0 +1,213 @@
+"""Bulk operations of one model: all-or-nothing, with exact counts.
+
+A bulk write runs in one transaction (or inside the open scope, under a savepoint), so a
+failure part-way leaves the table as it was. When the database refuses a batch, the batch is
+replayed row by row under a savepoint to name the first record that fails.
+"""
+
+from sqlalchemy import insert, literal_column, select, tuple_, update
+from sqlalchemy import delete as sql_delete
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects.mysql import insert as mysql_insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from .crud import ModelStore, utc_now
+from .errors import DatabaseError, IntegrityError, ValidationError
+from .model import SOFT_DELETE_FIELD
+
+DEFAULT_BATCH_SIZE = 1000
+MAX_BIND_PARAMETERS = 32_000  # under PostgreSQL's 65,535 and SQLite's 32,766 per statement
+RESOLUTIONS = ("update", "skip")
+_INSERT = {"postgresql": pg_insert, "mysql": mysql_insert, "sqlite": sqlite_insert}
+
+
+class BulkOperations:
+    def __init__(self, store: ModelStore):
+        self.store, self.spec, self.table, self.db = store, store.spec, store.table, store.db
+
+    # -- validation --------------------------------------------------------------------------
+
+    def records(self, data) -> list[dict]:
+        if not isinstance(data, list):
+            self.store.fail("data", f"must be a list of records, got {type(data).__name__}")
+        checked = []
+        for index, record in enumerate(data):
+            try:
+                checked.append(self.store.check_fields(record, where="create", partial=False))
+            except ValidationError as exc:
+                raise ValidationError(self.spec.name, exc.field, f"data[{index}]: {exc.problem}") from None
+        return checked
+
+    def batch_size(self, value) -> int:
+        value = DEFAULT_BATCH_SIZE if value is None else value
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            self.store.fail("batch_size", f"must be a positive integer, got {value!r}")
+        # Stay under the server's bind-parameter limit whatever batch size was asked for.
+        return min(value, max(1, MAX_BIND_PARAMETERS // len(self.table.columns)))
+
+    def where(self, filter_spec, confirmed):
+        if not filter_spec and confirmed is not True:
+            self.store.fail("filter", "is empty: this would touch every row; pass confirmed=True to mean it")
+        if confirmed is not None and not isinstance(confirmed, bool):
+            self.store.fail("confirmed", f"must be true or false, got {confirmed!r}")
+        return self.store.filters.compile(filter_spec or {})
+
+    # -- operations --------------------------------------------------------------------------
+
+    async def bulk_create(self, data, batch_size=None) -> dict:
+        rows = self.records(data)
+        size = self.batch_size(batch_size)
+        now = utc_now()
+        for row in rows:
+            row["created_at"] = row["updated_at"] = now
+        if rows:
+            async with self.db.transaction(write=True) as conn:
+                await self._write_batches(conn, insert(self.table), rows, size)
+        return {"processed": len(rows), "inserted": len(rows), "success": True}
+
+    async def bulk_update(self, filter_spec=None, fields=None, confirmed=None) -> dict:
+        where = self.where(filter_spec, confirmed)
+        values = self.store.check_fields(fields, where="fields", partial=True)
+        if not values:
+            self.store.fail("fields", "names no field to update")
+        values["updated_at"] = utc_now()
+        async with self.db.transaction(write=True) as conn:
+            result = await conn.execute(self.store.visible(update(self.table).where(where)).values(values))
+        return {"processed": result.rowcount, "updated": result.rowcount, "success": True}
+
+    async def bulk_delete(self, filter_spec=None, confirmed=None) -> dict:
+        where = self.where(filter_spec, confirmed)
+        if self.spec.soft_delete:
+            stmt = self.store.visible(update(self.table).where(where)).values({SOFT_DELETE_FIELD: utc_now()})
+        else:
+            stmt = sql_delete(self.table).where(where)
+        async with self.db.transaction(write=True) as conn:
+            result = await conn.execute(stmt)
+        return {"processed": result.rowcount, "deleted": result.rowcount, "success": True}
+
+    async def bulk_upsert(self, data, conflict_on=None, conflict_resolution="update", batch_size=None) -> dict:
+        if conflict_resolution not in RESOLUTIONS:
+            self.store.fail("conflict_resolution", f"must be one of {list(RESOLUTIONS)}, got {conflict_resolution!r}")
+        rows = self.records(data)
+        keys = self._conflict_keys(conflict_on, rows)
+        size = self.batch_size(batch_size)
+        now = utc_now()
+        for row in rows:
+            row["created_at"] = row["updated_at"] = now
+        counts = {"inserted": 0, "updated": 0, "skipped": 0}
+        if rows:
+            async with self.db.transaction(write=True) as conn:
+                existing = await self._count_existing(conn, keys, rows, conflict_resolution)
+                statement = self._upsert_statement(keys, conflict_resolution, rows[0])
+                affected = await self._write_batches(conn, statement, rows, size, tally=self._upsert_tally)
+            counts = self._upsert_counts(len(rows), existing, affected, conflict_resolution)
+        return {"processed": len(rows), **counts, "success": True}
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    async def _write_batches(self, conn, statement, rows, size, tally=None) -> int:
+        """Execute `statement` for every row, batch by batch; all or nothing.
+
+        Returns the sum of `tally(result)` (default: affected rows) over the batches."""
+        tally = tally or (lambda result: max(result.rowcount, 0))
+        savepoint = await conn.begin_nested()
+        total, start = 0, 0
+        try:
+            for start in range(0, len(rows), size):
+                total += tally(await conn.execute(statement, rows[start:start + size]))
+        except sa_exc.DBAPIError as exc:
+            await savepoint.rollback()
+            culprit = await self._first_failing_row(conn, statement, rows, start, size)
+            error = IntegrityError if isinstance(exc, sa_exc.IntegrityError) else DatabaseError
+            raise error(f"{self.spec.name}: record data[{culprit}] was refused, nothing was written: {_reason(exc)}") from None
+        await savepoint.commit()
+        return total
+
+    async def _first_failing_row(self, conn, statement, rows, batch_start, size) -> int:
+        """Replay the batches before the failing one, then its rows one by one; undo it all."""
+        savepoint = await conn.begin_nested()
+        try:
+            if batch_start:
+                await conn.execute(statement, rows[:batch_start])
+            for index in range(batch_start, min(batch_start + size, len(rows))):
+                try:
+                    await conn.execute(statement, [rows[index]])
+                except Exception:
+                    return index
+            return batch_start
+        finally:
+            await savepoint.rollback()
+
+    def _conflict_keys(self, conflict_on, rows) -> list[str]:
+        keys = conflict_on if conflict_on is not None else (["id"] if self.spec.id_supplied else None)
+        if not isinstance(keys, list) or not keys:
+            self.store.fail("conflict_on", "must be a non-empty list of the unique fields that identify a record")
+        self.store._check_conflict_target(keys, {k: None for k in keys})
+        seen = {}
+        for index, row in enumerate(rows):
+            key = tuple(row.get(k) for k in keys)
+            if key in seen:
+                self.store.fail("data", f"records data[{seen[key]}] and data[{index}] have the same {keys} {list(key)}")
+            seen[key] = index
+        return keys
+
+    def _upsert_statement(self, keys, resolution, sample):
+        backend = self.db.backend
+        stmt = _INSERT[backend](self.table)
+        changing = [c for c in sample if c not in keys and c not in ("id", "created_at")]
+        if backend == "mysql":
+            if resolution == "skip":  # a no-op assignment: 0 affected rows for an existing record
+                return stmt.on_duplicate_key_update({keys[0]: self.table.c[keys[0]]})
+            return stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in changing})
+        if resolution == "skip":
+            stmt = stmt.on_conflict_do_nothing(index_elements=keys)
+        else:
+            stmt = stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in changing})
+        if backend == "postgresql":  # xmax = 0 marks a row this statement inserted (not updated)
+            stmt = stmt.returning(literal_column("xmax = 0").label("inserted"))
+        return stmt
+
+    def _upsert_tally(self, result) -> int:
+        """PostgreSQL: rows inserted, read from RETURNING; elsewhere: affected rows."""
+        if self.db.backend == "postgresql":
+            return sum(1 for row in result if row.inserted)
+        return max(result.rowcount, 0)
+
+    async def _count_existing(self, conn, keys, rows, resolution) -> int:
+        """Records whose key already exists, where the server's own result cannot tell: SQLite
+        (its write lock is held) and MySQL skips (locked FOR UPDATE; with FOUND_ROWS a skipped
+        duplicate counts as one affected row, like an insert)."""
+        mysql_skip = self.db.backend == "mysql" and resolution == "skip"
+        if self.db.backend != "sqlite" and not mysql_skip:
+            return 0
+        columns = [self.table.c[k] for k in keys]
+        total = 0
+        chunk = max(1, 900 // len(keys))
+        for start in range(0, len(rows), chunk):
+            values = [tuple(row[k] for k in keys) for row in rows[start:start + chunk]]
+            target = tuple_(*columns).in_(values) if len(keys) > 1 else columns[0].in_([v[0] for v in values])
+            stmt = select(self.table.c.id).where(target)
+            stmt = stmt.with_for_update() if mysql_skip else stmt
+            total += len((await conn.execute(stmt)).all())
+        return total
+
+    def _upsert_counts(self, processed, existing, affected, resolution) -> dict:
+        backend = self.db.backend
+        if backend == "mysql":  # affected rows: 1 per insert, 2 per update (updated_at always changes)
+            if resolution == "skip":
+                return {"inserted": processed - existing, "updated": 0, "skipped": existing}
+            updated = affected - processed
+            return {"inserted": processed - updated, "updated": updated, "skipped": 0}
+        if backend == "postgresql":
+            other = processed - affected
+            return {"inserted": affected, "updated": 0 if resolution == "skip" else other, "skipped": other if resolution == "skip" else 0}
+        if resolution == "skip":
+            return {"inserted": processed - existing, "updated": 0, "skipped": existing}
+        return {"inserted": processed - existing, "updated": existing, "skipped": 0}
+
+
+def _reason(exc) -> str:
+    message = str(getattr(exc, "orig", exc)) or type(exc).__name__
+    return message.splitlines()[0]
+
