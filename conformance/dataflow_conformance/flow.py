@@ -38,7 +38,7 @@ class Flow:
             if self._local is not None:
                 results, _ = self._local.execute(workflow, parameters=context)
             else:
-                results, _ = self._loop_runner.run(self._run_async(workflow))
+                results, _ = self._loop_runner.run(self._run_async(workflow, db))
         except Exception as exc:
             raise WorkflowFailed(f"{type(exc).__name__}: {exc}") from exc
         for node_id, output in (results or {}).items():
@@ -46,10 +46,12 @@ class Flow:
                 raise WorkflowFailed(f"node {node_id!r} failed: {output['error']}") from output.get("_exception")
         return results
 
-    async def _run_async(self, workflow):
+    async def _run_async(self, workflow, db):
         if self._async is None:
             self._async = AsyncLocalRuntime()
-        return await self._async.execute_workflow_async(workflow, inputs={})
+        # AsyncLocalRuntime has no workflow context; this input reaches every node (see docs/contract/txn.md).
+        inputs = {"workflow_context": {"dataflow_instance": db}} if db is not None else {}
+        return await self._async.execute_workflow_async(workflow, inputs=inputs)
 
     def node(self, node_type: str, params: dict, *, db=None) -> dict:
         """Run a one-node workflow and return that node's output."""

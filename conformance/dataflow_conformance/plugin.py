@@ -12,6 +12,7 @@ import pytest
 
 from . import backends as backends_mod
 from . import clauses as clauses_mod
+from . import checkpoint  # noqa: F401 - registers ConformanceCheckpointNode with Kailash
 from . import implementation as impl_mod
 from .flow import Flow
 from .probe import Probe

@@ -11,6 +11,7 @@ from .errors import ConfigurationError, DataFlowError, ModelDefinitionError
 from .model import ModelSpec, parse_model
 from .nodes import generate_nodes
 from .runner import HomeLoop
+from .transactions import TransactionRegistry
 from .urls import parse_database_url
 
 ZERO_CONFIG_URL = "sqlite:///:memory:"
@@ -45,6 +46,7 @@ class DataFlow:
         self.models: dict[str, ModelSpec] = {}
         self.nodes: dict[str, type] = {}
         self._stores: dict[str, ModelStore] = {}
+        self.transactions = TransactionRegistry()
         self._schema_lock: asyncio.Lock | None = None
         self._define_lock = threading.Lock()
 

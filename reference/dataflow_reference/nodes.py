@@ -9,7 +9,7 @@ from kailash.sdk_exceptions import NodeValidationError
 
 from .errors import TransactionError
 from .model import ModelSpec
-from .transactions import CONTEXT_KEY, CURRENT, ActiveTransaction, TransactionHandle
+from .transactions import CONTEXT_KEY, CURRENT, ActiveTransaction
 
 # AsyncLocalRuntime has no workflow context of its own: execute_workflow_async(...,
 # inputs={"workflow_context": {...}}) hands the same dict to every node as this input.
@@ -58,12 +58,20 @@ class StrictNode(AsyncNode):
             raise NodeValidationError(f"{type(self).__name__} produced {type(outputs).__name__}, not a dict")
         return outputs
 
-    def check_chain(self, handle, inputs) -> None:
-        """A transaction_id wired in must name the scope that is open in this workflow."""
+    def find_scope(self, db, context, inputs, *, required: bool):
+        """The scope this node runs in: the transaction_id wired into it, else the workflow context's."""
+        action = f"run {type(self).__name__}"
         wired = inputs.pop(TXN_INPUT, None)
-        if wired is not None and (handle is None or wired != handle.id):
-            open_id = handle.id if handle is not None else "none"
-            raise TransactionError(f"{type(self).__name__}: transaction_id {wired!r} is not the open scope ({open_id})")
+        if wired is not None:
+            if not isinstance(wired, str):
+                raise TransactionError(f"{type(self).__name__}: transaction_id must be a string, got {wired!r}")
+            return db.transactions.get(wired, action)
+        from_context = context.get(CONTEXT_KEY)
+        if from_context is not None and db is not None and (from_context in db.transactions.open_ids() or required):
+            return db.transactions.get(from_context, action)
+        if required:
+            raise TransactionError(f"{type(self).__name__}: no open transaction scope (wire its transaction_id in)")
+        return None
 
     def shared_context(self, inputs) -> dict:
         context = inputs.pop(CONTEXT_INPUT, None)
@@ -88,11 +96,9 @@ class DataFlowNode(StrictNode):
     async def async_run(self, **inputs) -> dict[str, Any]:
         context = self.shared_context(inputs)
         db = self.dataflow.instance_for(self.model.name, context.get("dataflow_instance"))
-        handle = context.get(CONTEXT_KEY)
-        handle = handle if isinstance(handle, TransactionHandle) and handle.dataflow is db else None
-        self.check_chain(handle, inputs)
-        output = await db.runner.run(self._on_home_loop(db, handle and handle.transaction, inputs))
-        return output if handle is None else {**output, TXN_INPUT: handle.id}
+        scope = self.find_scope(db, context, inputs, required=False)
+        output = await db.runner.run(self._on_home_loop(db, scope, inputs))
+        return output if scope is None else {**output, TXN_INPUT: scope.id}
 
     async def _on_home_loop(self, db, scope, inputs):
         token = CURRENT.set(scope if scope is not None and scope.active else None)
@@ -246,21 +252,14 @@ class TransactionNode(StrictNode):
             )
         return db
 
-    def open_scope(self, context) -> TransactionHandle:
-        handle = context.get(CONTEXT_KEY)
-        if not isinstance(handle, TransactionHandle) or not handle.transaction.active:
-            reason = f" (transaction {handle.id} {handle.transaction.reason or handle.transaction.state})" if handle else ""
-            raise TransactionError(f"{type(self).__name__}: no open transaction scope in this workflow{reason}")
-        return handle
-
     async def async_run(self, **inputs):
         context = self.shared_context(inputs)
-        if not isinstance(self, TransactionScopeNode):
-            handle = context.get(CONTEXT_KEY)
-            self.check_chain(handle if isinstance(handle, TransactionHandle) else None, inputs)
-        else:
+        db = self.dataflow_from(context)
+        if isinstance(self, TransactionScopeNode):
             inputs.pop(TXN_INPUT, None)
-        return await self.run_in(context, inputs)
+            return await self.begin(db, context, inputs)
+        scope = self.find_scope(db, context, inputs, required=True)
+        return {**await db.runner.run(self.act(scope, inputs)), "transaction_id": scope.id}
 
 
 class TransactionScopeNode(TransactionNode):
@@ -268,60 +267,51 @@ class TransactionScopeNode(TransactionNode):
                   "timeout": "seconds before an unfinished scope is rolled back (default 30)",
                   "rollback_on_error": "roll back when a database node in the scope fails (default true)"}
 
-    async def run_in(self, context, inputs):
-        db = self.dataflow_from(context)
-        existing = context.get(CONTEXT_KEY)
-        if isinstance(existing, TransactionHandle) and existing.transaction.active:
-            raise TransactionError(f"a transaction scope ({existing.id}) is already open in this workflow")
-        timeout = inputs.get("timeout") or 30
-        rollback_on_error = inputs.get("rollback_on_error")
+    async def begin(self, db, context, inputs):
+        timeout = 30 if inputs.get("timeout") is None else inputs["timeout"]
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
             raise TransactionError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        rollback_on_error = inputs.get("rollback_on_error")
+        if rollback_on_error is not None and not isinstance(rollback_on_error, bool):
+            raise TransactionError(f"rollback_on_error must be true or false, got {rollback_on_error!r}")
         transaction = ActiveTransaction(db.database, rollback_on_error=rollback_on_error is not False, timeout=timeout)
         await db.runner.run(transaction.begin())
-        handle = TransactionHandle(db, transaction)
-        context[CONTEXT_KEY] = handle
-        return {"status": "started", "transaction_id": handle.id, "rollback_on_error": transaction.rollback_on_error}
+        db.transactions.add(transaction)
+        context[CONTEXT_KEY] = transaction.id  # LocalRuntime: later nodes also find it without a connection
+        return {"status": "started", "transaction_id": transaction.id, "rollback_on_error": transaction.rollback_on_error}
 
 
 class TransactionCommitNode(TransactionNode):
-    async def run_in(self, context, inputs):
-        handle = self.open_scope(context)
-        await handle.dataflow.runner.run(handle.transaction.commit())
-        context.pop(CONTEXT_KEY, None)
-        return {"status": "committed", "transaction_id": handle.id}
+    async def act(self, scope, inputs):
+        await scope.commit()
+        return {"status": "committed"}
 
 
 class TransactionRollbackNode(TransactionNode):
     parameters = {"reason": "why (kept in the result)"}
 
-    async def run_in(self, context, inputs):
-        handle = self.open_scope(context)
-        await handle.dataflow.runner.run(handle.transaction.rollback(inputs.get("reason") or "rolled back"))
-        context.pop(CONTEXT_KEY, None)
-        return {"status": "rolled_back", "transaction_id": handle.id}
+    async def act(self, scope, inputs):
+        await scope.rollback(inputs.get("reason") or "rolled back by TransactionRollbackNode")
+        return {"status": "rolled_back"}
 
 
 class TransactionSavepointNode(TransactionNode):
     parameters = {"name": "savepoint name"}
 
-    async def run_in(self, context, inputs):
-        handle = self.open_scope(context)
+    async def act(self, scope, inputs):
         name = inputs.get("name")
         if not isinstance(name, str) or not name:
             raise TransactionError(f"savepoint name must be a non-empty string, got {name!r}")
-        await handle.dataflow.runner.run(handle.transaction.savepoint(name))
-        return {"status": "created", "savepoint": name, "transaction_id": handle.id}
+        await scope.savepoint(name)
+        return {"status": "created", "savepoint": name}
 
 
 class TransactionRollbackToSavepointNode(TransactionNode):
     parameters = {"savepoint": "savepoint name"}
 
-    async def run_in(self, context, inputs):
-        handle = self.open_scope(context)
-        name = inputs.get("savepoint")
-        await handle.dataflow.runner.run(handle.transaction.rollback_to(name))
-        return {"status": "rolled_back_to_savepoint", "savepoint": name, "transaction_id": handle.id}
+    async def act(self, scope, inputs):
+        await scope.rollback_to(inputs.get("savepoint"))
+        return {"status": "rolled_back_to_savepoint", "savepoint": inputs.get("savepoint")}
 
 
 for _node in (TransactionScopeNode, TransactionCommitNode, TransactionRollbackNode, TransactionSavepointNode,

@@ -1,22 +1,21 @@
 """Transaction scopes that span several workflow nodes.
 
 A scope checks out one connection and begins a transaction on the instance's home loop.
-Database nodes that run while it is open (same workflow context, same DataFlow instance) use
-that connection. The scope ends with commit or rollback; it is rolled back by itself when a
-database node inside it fails (rollback_on_error), when its timeout passes, or when the
-workflow context that held it is garbage collected without ending it.
+Database nodes chained to it (by its `transaction_id`, or through LocalRuntime's workflow
+context) use that connection. The scope ends with commit or rollback; it is rolled back by
+itself when a database node inside it fails (rollback_on_error) or when its timeout passes
+(a workflow that never reaches its commit node).
 """
 
 import asyncio
 import contextvars
 import itertools
-import weakref
 
 from .errors import TransactionError
 
 # The transaction the current home-loop task runs in (set per node execution).
 CURRENT = contextvars.ContextVar("dataflow_reference_transaction", default=None)
-CONTEXT_KEY = "dataflow_transaction"
+CONTEXT_KEY = "dataflow_transaction_id"
 _ids = itertools.count(1)
 
 
@@ -35,6 +34,7 @@ class ActiveTransaction:
         self._savepoints: dict[str, object] = {}
         self._lock = None
         self._timer = None
+        self.on_end = None  # set by the registry
 
     @property
     def active(self) -> bool:
@@ -99,6 +99,8 @@ class ActiveTransaction:
         await self._savepoints.pop(name).rollback()
 
     async def _release(self) -> None:
+        if self.on_end is not None:
+            self.on_end(self)
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -112,21 +114,32 @@ class ActiveTransaction:
             self._lock = None
 
 
-class TransactionHandle:
-    """What the workflow context holds: rolls the transaction back if dropped while still open."""
+class TransactionRegistry:
+    """The scopes of one DataFlow instance by id: how nodes find the scope they were chained to
+    (AsyncLocalRuntime gives nodes no shared context, only their connected inputs)."""
 
-    def __init__(self, dataflow, transaction: ActiveTransaction):
-        self.dataflow = dataflow
-        self.transaction = transaction
-        self._finalizer = weakref.finalize(self, _rollback_abandoned, dataflow.runner, transaction)
+    KEEP_ENDED = 200  # ended scopes kept to explain "not open" errors
 
-    @property
-    def id(self) -> str:
-        return self.transaction.id
+    def __init__(self):
+        self._open: dict[str, ActiveTransaction] = {}
+        self._ended: dict[str, ActiveTransaction] = {}
 
+    def add(self, transaction: ActiveTransaction) -> None:
+        self._open[transaction.id] = transaction
+        transaction.on_end = self._ended_callback
 
-def _rollback_abandoned(runner, transaction: ActiveTransaction) -> None:
-    if transaction.active:
-        loop = runner.loop_if_running()
-        if loop is not None:
-            asyncio.run_coroutine_threadsafe(transaction.rollback("abandoned: the workflow ended without commit"), loop)
+    def _ended_callback(self, transaction: ActiveTransaction) -> None:
+        self._open.pop(transaction.id, None)
+        self._ended[transaction.id] = transaction
+        while len(self._ended) > self.KEEP_ENDED:
+            self._ended.pop(next(iter(self._ended)))
+
+    def get(self, transaction_id: str, action: str) -> ActiveTransaction:
+        transaction = self._open.get(transaction_id) or self._ended.get(transaction_id)
+        if transaction is None:
+            raise TransactionError(f"cannot {action}: no transaction scope {transaction_id!r} on this DataFlow instance")
+        transaction.require_active(action)
+        return transaction
+
+    def open_ids(self) -> list[str]:
+        return list(self._open)

@@ -80,3 +80,13 @@ def test_one_instance_across_call_contexts(make_dataflow, probe):
     results, _ = local.execute(_count_workflow())
     assert results["count"]["count"] == 6
     assert probe.count("users") == 6
+
+
+@pytest.mark.clause("NODE-005")
+def test_bulk_and_transaction_nodes_registered(make_dataflow):
+    define_user(make_dataflow())
+    names = [f"User{op}Node" for op in ("BulkCreate", "BulkUpdate", "BulkDelete", "BulkUpsert")] + [
+        "TransactionScopeNode", "TransactionCommitNode", "TransactionRollbackNode",
+        "TransactionSavepointNode", "TransactionRollbackToSavepointNode"]
+    for name in names:
+        assert issubclass(NodeRegistry.get(name), Node), f"{name} is not a registered Kailash node"

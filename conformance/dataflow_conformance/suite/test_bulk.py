@@ -1,0 +1,151 @@
+"""BULK: bulk nodes are exact, atomic and indifferent to batch boundaries."""
+
+import pytest
+
+from ..flow import Flow
+from .support import define_user, expect_failure, seed
+
+BATCH = 7
+
+
+def users(count, start=0, **extra):
+    return [{"name": f"u{i}", "email": f"u{i}@x.org", "age": i % 50, **extra} for i in range(start, start + count)]
+
+
+@pytest.mark.clause("BULK-001")
+@pytest.mark.parametrize("count", [0, 1, BATCH - 1, BATCH, BATCH + 1, 3 * BATCH + 2])
+def test_bulk_create_counts_across_batch_boundaries(make_dataflow, probe, flow, count):
+    define_user(make_dataflow())
+    result = flow.node("UserBulkCreateNode", {"data": users(count), "batch_size": BATCH})
+    assert (result["processed"], result["inserted"]) == (count, count)
+    assert probe.count("users") == count
+    assert sorted(r["email"] for r in probe.rows("users")) == sorted(u["email"] for u in users(count))
+
+
+@pytest.mark.clause("BULK-002")
+def test_bulk_create_100k(make_dataflow, probe):
+    define_user(make_dataflow())
+    runner = Flow("local")
+    try:
+        result = runner.node("UserBulkCreateNode", {"data": users(100_000)})
+    finally:
+        runner.close()
+    assert result["inserted"] == 100_000
+    assert probe.count("users") == 100_000
+    assert probe.scalar("SELECT count(DISTINCT email) FROM users") == 100_000
+    assert probe.scalar("SELECT age FROM users WHERE email = 'u99999@x.org'") == 99_999 % 50
+
+
+@pytest.mark.clause("BULK-003")
+def test_bulk_create_is_atomic_and_names_the_record(make_dataflow, probe, flow):
+    define_user(make_dataflow())
+    seed(flow, "User", [{"name": "existing", "email": "u17@x.org"}])
+    before = probe.snapshot("users")
+    # Record 17 collides with the existing row: it sits in the third batch of 7.
+    message = expect_failure(lambda: flow.node("UserBulkCreateNode", {"data": users(30), "batch_size": BATCH}), "17")
+    assert probe.snapshot("users") == before, f"a failed bulk create left rows behind ({message[:200]})"
+    duplicate_inside = users(10) + [users(1, start=3)[0]]  # record 10 repeats record 3's email
+    expect_failure(lambda: flow.node("UserBulkCreateNode", {"data": duplicate_inside, "batch_size": BATCH}), "10")
+    assert probe.snapshot("users") == before
+
+
+@pytest.mark.clause("BULK-004")
+def test_bulk_update_exact(make_dataflow, probe, flow):
+    define_user(make_dataflow())
+    flow.node("UserBulkCreateNode", {"data": users(40)})
+    expected = {r["email"] for r in probe.rows("users") if r["age"] >= 30 or r["name"] == "u3"}
+    result = flow.node("UserBulkUpdateNode", {"filter": {"$or": [{"age": {"$gte": 30}}, {"name": "u3"}]},
+                                             "fields": {"nickname": "bulk"}})
+    assert result["updated"] == len(expected) == 11
+    changed = {r["email"] for r in probe.rows("users") if r["nickname"] == "bulk"}
+    assert changed == expected
+
+
+@pytest.mark.clause("BULK-005")
+def test_bulk_delete_exact(make_dataflow, probe, flow):
+    define_user(make_dataflow())
+    flow.node("UserBulkCreateNode", {"data": users(40)})
+    result = flow.node("UserBulkDeleteNode", {"filter": {"age": {"$in": [1, 2, 3]}}})
+    assert result["deleted"] == 3
+    assert probe.count("users") == 37
+    assert probe.scalar("SELECT count(*) FROM users WHERE age IN (1, 2, 3)") == 0
+
+
+@pytest.mark.clause("BULK-006")
+@pytest.mark.parametrize("empty", [{}, None])
+def test_empty_filter_needs_confirmation(make_dataflow, probe, flow, empty):
+    define_user(make_dataflow())
+    flow.node("UserBulkCreateNode", {"data": users(5)})
+    before = probe.snapshot("users")
+    params = {} if empty is None else {"filter": empty}
+    expect_failure(lambda: flow.node("UserBulkUpdateNode", {**params, "fields": {"age": 99}}), "confirm")
+    expect_failure(lambda: flow.node("UserBulkDeleteNode", params), "confirm")
+    assert probe.snapshot("users") == before
+    assert flow.node("UserBulkUpdateNode", {**params, "fields": {"age": 99}, "confirmed": True})["updated"] == 5
+    assert {r["age"] for r in probe.rows("users")} == {99}
+    assert flow.node("UserBulkDeleteNode", {**params, "confirmed": True})["deleted"] == 5
+    assert probe.count("users") == 0
+
+
+@pytest.mark.clause("BULK-007")
+def test_bulk_upsert_update(make_dataflow, probe, flow):
+    define_user(make_dataflow())
+    flow.node("UserBulkCreateNode", {"data": users(10)})
+    created_at = {r["email"]: r["created_at"] for r in probe.rows("users")}
+    data = [{"name": f"new-{i}", "email": f"u{i}@x.org", "age": 77} for i in range(5, 15)]
+    result = flow.node("UserBulkUpsertNode", {"data": data, "conflict_on": ["email"], "batch_size": 3})
+    assert (result["processed"], result["inserted"], result["updated"]) == (10, 5, 5)
+    rows = {r["email"]: r for r in probe.rows("users")}
+    assert len(rows) == 15
+    assert all(rows[f"u{i}@x.org"]["age"] == 77 and rows[f"u{i}@x.org"]["name"] == f"new-{i}" for i in range(5, 15))
+    assert all(rows[f"u{i}@x.org"]["age"] == i for i in range(5))
+    assert all(rows[email]["created_at"] == created_at[email] for email in created_at), "upsert changed created_at"
+
+
+@pytest.mark.clause("BULK-008")
+def test_bulk_upsert_skip(make_dataflow, probe, flow):
+    define_user(make_dataflow())
+    flow.node("UserBulkCreateNode", {"data": users(10)})
+    before = {r["email"]: (r["name"], r["age"]) for r in probe.rows("users")}
+    data = [{"name": f"new-{i}", "email": f"u{i}@x.org", "age": 77} for i in range(5, 15)]
+    result = flow.node("UserBulkUpsertNode", {"data": data, "conflict_on": ["email"], "conflict_resolution": "skip"})
+    assert (result["inserted"], result["updated"], result["skipped"]) == (5, 0, 5)
+    rows = {r["email"]: (r["name"], r["age"]) for r in probe.rows("users")}
+    assert len(rows) == 15
+    assert all(rows[email] == before[email] for email in before), "skip changed an existing record"
+
+
+@pytest.mark.clause("BULK-009")
+def test_bulk_on_soft_delete_model(make_dataflow, probe, flow):
+    db = make_dataflow()
+
+    @db.model
+    class Task:
+        title: str
+        done: bool = False
+        __dataflow__ = {"soft_delete": True}
+
+    flow.node("TaskBulkCreateNode", {"data": [{"title": f"t{i}"} for i in range(6)]})
+    assert flow.node("TaskBulkDeleteNode", {"filter": {"title": {"$in": ["t0", "t1"]}}})["deleted"] == 2
+    assert probe.count("tasks") == 6, "bulk delete removed soft-delete rows"
+    assert flow.node("TaskCountNode", {})["count"] == 4
+    assert flow.node("TaskBulkUpdateNode", {"filter": {}, "fields": {"done": True}, "confirmed": True})["updated"] == 4
+    hidden = probe.rows("tasks", where="title IN ('t0', 't1')")
+    assert all(not row["done"] for row in hidden), "bulk update changed soft-deleted rows"
+
+
+@pytest.mark.clause("BULK-010")
+def test_bulk_bad_input(make_dataflow, probe, flow):
+    define_user(make_dataflow())
+    bad_type = users(9) + [{"name": "x", "email": "x@x.org", "age": "nine"}]
+    expect_failure(lambda: flow.node("UserBulkCreateNode", {"data": bad_type, "batch_size": 4}), "9", "age")
+    missing = users(3) + [{"name": "no email"}]
+    expect_failure(lambda: flow.node("UserBulkCreateNode", {"data": missing}), "3", "email")
+    expect_failure(lambda: flow.node("UserBulkCreateNode", {"data": users(2), "batch_size": 0}), "batch_size")
+    assert probe.count("users") == 0
+    flow.node("UserBulkCreateNode", {"data": users(3)})
+    before = probe.snapshot("users")
+    expect_failure(lambda: flow.node("UserBulkUpdateNode", {"filter": {"agee": 1}, "fields": {"age": 2}}), "agee")
+    expect_failure(lambda: flow.node("UserBulkDeleteNode", {"filter": {"age": {"$bad": 1}}}), "$bad")
+    expect_failure(lambda: flow.node("UserBulkUpdateNode", {"filter": {"age": 1}, "fields": {"age": "2"}}), "age")
+    assert probe.snapshot("users") == before

@@ -1,0 +1,196 @@
+"""TXN: transaction scopes across workflow nodes, checked from an independent connection."""
+
+import threading
+
+import pytest
+from kailash.workflow.builder import WorkflowBuilder
+
+from .. import checkpoint
+from ..flow import Flow, WorkflowFailed
+from .support import define_user, expect_failure, seed
+
+SCOPE_NODES = ("TransactionScopeNode", "TransactionCommitNode", "TransactionRollbackNode",
+               "TransactionSavepointNode", "TransactionRollbackToSavepointNode")
+
+
+class Scope:
+    """Builds a workflow whose nodes run in order inside one transaction scope."""
+
+    def __init__(self, **scope_params):
+        self.builder = WorkflowBuilder()
+        self.builder.add_node("TransactionScopeNode", "begin", scope_params)
+        self.last = "begin"
+        self.count = 0
+
+    def then(self, node_type, params=None, node_id=None):
+        self.count += 1
+        node_id = node_id or f"step{self.count}"
+        self.builder.add_node(node_type, node_id, params or {})
+        self.builder.add_connection(self.last, "transaction_id", node_id, "transaction_id")
+        self.last = node_id
+        return self
+
+    def check(self, callback):
+        return self.then("ConformanceCheckpointNode", {"key": checkpoint.register(callback)}, node_id=f"check{self.count}")
+
+
+def user(i):
+    return {"name": f"t{i}", "email": f"t{i}@x.org"}
+
+
+@pytest.mark.clause("TXN-001")
+def test_commit_persists_everything(make_dataflow, probe, flow):
+    db = make_dataflow()
+    define_user(db)
+    scope = Scope().then("UserCreateNode", user(1)).then("UserCreateNode", user(2))
+    scope.then("UserBulkCreateNode", {"data": [user(3), user(4)]}).then("TransactionCommitNode")
+    results = flow.run(scope.builder, db=db)
+    assert results[scope.last]["transaction_id"] == results["begin"]["transaction_id"]
+    assert sorted(r["email"] for r in probe.rows("users")) == [f"t{i}@x.org" for i in range(1, 5)]
+
+
+@pytest.mark.clause("TXN-002")
+def test_rollback_discards_everything(make_dataflow, probe, flow):
+    db = make_dataflow()
+    define_user(db)
+    seed(flow, "User", [user(0)], db=db)
+    scope = Scope().then("UserCreateNode", user(1)).then("UserUpdateNode", {"filter": {"id": 1}, "fields": {"age": 9}})
+    flow.run(scope.then("TransactionRollbackNode").builder, db=db)
+    rows = probe.rows("users")
+    assert [(r["email"], r["age"]) for r in rows] == [("t0@x.org", 0)]
+
+
+@pytest.mark.clause("TXN-003")
+def test_failing_node_rolls_back_the_scope(make_dataflow, probe, flow):
+    db = make_dataflow()
+    define_user(db)
+    seed(flow, "User", [user(0)], db=db)
+    scope = Scope().then("UserCreateNode", user(1)).then("UserCreateNode", {"name": "dup", "email": "t0@x.org"})
+    scope.then("TransactionCommitNode")
+    with pytest.raises(WorkflowFailed):
+        flow.run(scope.builder, db=db)
+    assert [r["email"] for r in probe.rows("users")] == ["t0@x.org"], "a write of the failed scope persisted"
+
+
+@pytest.mark.clause("TXN-004")
+def test_savepoint(make_dataflow, probe, flow):
+    db = make_dataflow()
+    define_user(db)
+    scope = Scope().then("UserCreateNode", user(1)).then("TransactionSavepointNode", {"name": "sp1"})
+    scope.then("UserCreateNode", user(2)).then("UserBulkCreateNode", {"data": [user(3), user(4)]})
+    scope.then("TransactionRollbackToSavepointNode", {"savepoint": "sp1"}).then("UserCreateNode", user(5))
+    flow.run(scope.then("TransactionCommitNode").builder, db=db)
+    assert sorted(r["email"] for r in probe.rows("users")) == ["t1@x.org", "t5@x.org"]
+
+
+@pytest.mark.clause("TXN-005")
+def test_uncommitted_writes_are_invisible(make_dataflow, probe, flow):
+    db = make_dataflow()
+    define_user(db)
+    db.create_tables()
+    scope = Scope().then("UserCreateNode", user(1)).then("UserBulkCreateNode", {"data": [user(2), user(3)]})
+    scope.check(lambda: probe.count("users"))
+    results = flow.run(scope.then("TransactionCommitNode").builder, db=db)
+    observed = [v["observed"] for k, v in results.items() if k.startswith("check")]
+    assert observed == [0], "another connection saw writes before the commit"
+    assert probe.count("users") == 3
+
+
+def _connections(backend, probe):
+    if backend.name == "postgresql":
+        return probe.scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                            "AND pid <> pg_backend_pid() AND state <> 'idle'")
+    if backend.name == "mysql":
+        return probe.scalar("SELECT count(*) FROM information_schema.PROCESSLIST WHERE DB = DATABASE() "
+                            "AND ID <> CONNECTION_ID() AND COMMAND <> 'Sleep'")
+    return 0
+
+
+@pytest.mark.clause("TXN-006")
+def test_usable_after_failure(make_dataflow, backend, probe, flow):
+    db = make_dataflow()
+    define_user(db)
+    seed(flow, "User", [user(0)], db=db)
+    for attempt in range(3):  # repeated failures must not exhaust the pool or leave locks behind
+        scope = Scope().then("UserCreateNode", user(10 + attempt)).then("UserCreateNode", {"name": "d", "email": "t0@x.org"})
+        with pytest.raises(WorkflowFailed):
+            flow.run(scope.then("TransactionCommitNode").builder, db=db)
+    assert _connections(backend, probe) == 0, "a connection is still busy (in a transaction) after the failed scopes"
+    flow.run(Scope().then("UserCreateNode", user(1)).then("TransactionCommitNode").builder, db=db)
+    flow.node("UserCreateNode", user(2), db=db)
+    assert sorted(r["email"] for r in probe.rows("users")) == ["t0@x.org", "t1@x.org", "t2@x.org"]
+
+
+@pytest.mark.clause("TXN-007")
+def test_bulk_nodes_join_the_scope(make_dataflow, probe, flow):
+    db = make_dataflow()
+    define_user(db)
+    seed(flow, "User", [user(0), {"name": "keep", "email": "keep@x.org", "age": 1}], db=db)
+    scope = Scope().then("UserBulkCreateNode", {"data": [user(i) for i in range(1, 20)]})
+    scope.then("UserBulkUpdateNode", {"filter": {"age": 1}, "fields": {"age": 2}})
+    scope.then("UserBulkDeleteNode", {"filter": {"email": "t0@x.org"}})
+    scope.then("UserBulkUpsertNode", {"data": [user(50)], "conflict_on": ["email"]})
+    before = probe.snapshot("users")
+    flow.run(scope.then("TransactionRollbackNode").builder, db=db)
+    assert probe.snapshot("users") == before
+
+
+def _run_concurrently(runtime, db, builders):
+    outcomes = [None] * len(builders)
+    barrier = threading.Barrier(len(builders))
+
+    def worker(index):
+        runner = Flow(runtime)
+        try:
+            barrier.wait(timeout=30)
+            runner.run(builders[index], db=db)
+            outcomes[index] = "committed"
+        except WorkflowFailed as exc:
+            outcomes[index] = f"failed: {exc}"
+        finally:
+            runner.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(builders))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(t.is_alive() for t in threads), "a concurrent scope hung"
+    return outcomes
+
+
+@pytest.mark.clause("TXN-008")
+def test_concurrent_scopes_on_different_rows(make_dataflow, probe, flow):
+    db = make_dataflow()
+    define_user(db)
+    db.create_tables()
+    builders = [Scope().then("UserCreateNode", user(i)).then("UserCreateNode", user(i + 10)).then("TransactionCommitNode").builder
+                for i in range(2)]
+    assert _run_concurrently(flow.runtime, db, builders) == ["committed", "committed"]
+    assert sorted(r["email"] for r in probe.rows("users")) == ["t0@x.org", "t10@x.org", "t11@x.org", "t1@x.org"]
+
+
+@pytest.mark.clause("TXN-009")
+def test_concurrent_scopes_on_the_same_key(make_dataflow, probe, flow):
+    db = make_dataflow()
+    define_user(db)
+    db.create_tables()
+    builders = [Scope().then("UserCreateNode", user(100 + i)).then("UserCreateNode", {"name": f"w{i}", "email": "same@x.org"})
+                .then("TransactionCommitNode").builder for i in range(2)]
+    outcomes = _run_concurrently(flow.runtime, db, builders)
+    assert sorted(o.split(":")[0] for o in outcomes) == ["committed", "failed"], outcomes
+    winner = outcomes.index("committed")
+    rows = {r["email"]: r["name"] for r in probe.rows("users")}
+    assert rows == {"same@x.org": f"w{winner}", f"t{100 + winner}@x.org": f"t{100 + winner}"}, "the losing scope left writes"
+
+
+@pytest.mark.clause("TXN-003")
+def test_commit_after_failure_is_refused(make_dataflow, probe, flow):
+    db = make_dataflow()
+    define_user(db)
+    seed(flow, "User", [user(0)], db=db)
+    builder = Scope().then("UserCreateNode", user(1)).builder
+    builder.add_node("UserCreateNode", "dup", {"name": "d", "email": "t0@x.org"})
+    builder.add_connection("step1", "transaction_id", "dup", "transaction_id")
+    expect_failure(lambda: flow.run(builder, db=db))
+    assert [r["email"] for r in probe.rows("users")] == ["t0@x.org"]
