@@ -5,7 +5,7 @@ failure part-way leaves the table as it was. When the database refuses a batch, 
 replayed row by row under a savepoint to name the first record that fails.
 """
 
-from sqlalchemy import insert, literal_column, select, tuple_, update
+from sqlalchemy import literal_column, select, tuple_, update
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.mysql import insert as mysql_insert
@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from .crud import ModelStore, utc_now
+from .fastinsert import FastInserter
 from .errors import DatabaseError, IntegrityError, ValidationError
 from .model import SOFT_DELETE_FIELD
 
@@ -63,7 +64,9 @@ class BulkOperations:
             row["created_at"] = row["updated_at"] = now
         if rows:
             async with self.db.transaction(write=True) as conn:
-                await self._write_batches(conn, insert(self.table), rows, size)
+                inserter = FastInserter(self.table, conn.dialect, list(rows[0]))
+                records = inserter.encode(rows, {"created_at": now, "updated_at": now})
+                await self._write_batches(conn, inserter.insert, records, size)
         return {"processed": len(rows), "inserted": len(rows), "success": True}
 
     async def bulk_update(self, filter_spec=None, fields=None, confirmed=None) -> dict:
@@ -100,39 +103,40 @@ class BulkOperations:
             async with self.db.transaction(write=True) as conn:
                 existing = await self._count_existing(conn, keys, rows, conflict_resolution)
                 statement = self._upsert_statement(keys, conflict_resolution, rows[0])
-                affected = await self._write_batches(conn, statement, rows, size, tally=self._upsert_tally)
+
+                async def execute(connection, batch):
+                    return self._upsert_tally(await connection.execute(statement, batch))
+
+                affected = await self._write_batches(conn, execute, rows, size)
             counts = self._upsert_counts(len(rows), existing, affected, conflict_resolution)
         return {"processed": len(rows), **counts, "success": True}
 
     # -- helpers -----------------------------------------------------------------------------
 
-    async def _write_batches(self, conn, statement, rows, size, tally=None) -> int:
-        """Execute `statement` for every row, batch by batch; all or nothing.
-
-        Returns the sum of `tally(result)` (default: affected rows) over the batches."""
-        tally = tally or (lambda result: max(result.rowcount, 0))
+    async def _write_batches(self, conn, execute, rows, size) -> int:
+        """`await execute(conn, batch)` for every batch, all or nothing; returns the sum of its results."""
         savepoint = await conn.begin_nested()
         total, start = 0, 0
         try:
             for start in range(0, len(rows), size):
-                total += tally(await conn.execute(statement, rows[start:start + size]))
-        except sa_exc.DBAPIError as exc:
+                total += await execute(conn, rows[start:start + size])
+        except Exception as exc:  # the driver's own error (COPY bypasses SQLAlchemy) or SQLAlchemy's
             await savepoint.rollback()
-            culprit = await self._first_failing_row(conn, statement, rows, start, size)
-            error = IntegrityError if isinstance(exc, sa_exc.IntegrityError) else DatabaseError
+            culprit = await self._first_failing_row(conn, execute, rows, start, size)
+            error = IntegrityError if _is_integrity_error(exc) else DatabaseError
             raise error(f"{self.spec.name}: record data[{culprit}] was refused, nothing was written: {_reason(exc)}") from None
         await savepoint.commit()
         return total
 
-    async def _first_failing_row(self, conn, statement, rows, batch_start, size) -> int:
+    async def _first_failing_row(self, conn, execute, rows, batch_start, size) -> int:
         """Replay the batches before the failing one, then its rows one by one; undo it all."""
         savepoint = await conn.begin_nested()
         try:
             if batch_start:
-                await conn.execute(statement, rows[:batch_start])
+                await execute(conn, rows[:batch_start])
             for index in range(batch_start, min(batch_start + size, len(rows))):
                 try:
-                    await conn.execute(statement, [rows[index]])
+                    await execute(conn, [rows[index]])
                 except Exception:
                     return index
             return batch_start
@@ -205,6 +209,13 @@ class BulkOperations:
         if resolution == "skip":
             return {"inserted": processed - existing, "updated": 0, "skipped": existing}
         return {"inserted": processed - existing, "updated": existing, "skipped": 0}
+
+
+def _is_integrity_error(exc) -> bool:
+    if isinstance(exc, sa_exc.IntegrityError):
+        return True
+    sqlstate = getattr(exc, "sqlstate", None)  # asyncpg's own errors, raised by COPY
+    return isinstance(sqlstate, str) and sqlstate.startswith("23")
 
 
 def _reason(exc) -> str:

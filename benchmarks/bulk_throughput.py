@@ -1,0 +1,282 @@
+"""Bulk create (1k / 10k / 100k rows) and bulk upsert (10k rows, half new) throughput, side by side:
+the reference through a workflow, the raw driver's fastest path, and the published kailash-dataflow
+package when it is installed. Prints rows/s and ratios; `--markdown PATH` also writes the table.
+
+LocalRuntime runs with enable_monitoring=False. Backends: SQLite (temp file) always; PostgreSQL
+and MySQL when DFC_POSTGRESQL_URL / DFC_MYSQL_URL are set.
+"""
+
+import argparse
+import asyncio
+import datetime as dt
+import importlib.util
+import os
+import platform
+import sqlite3
+import tempfile
+import time
+from importlib.metadata import PackageNotFoundError, version
+
+import aiomysql
+import asyncpg
+from kailash.runtime.local import LocalRuntime
+from kailash.workflow.builder import WorkflowBuilder
+from sqlalchemy.engine import make_url
+
+import dataflow_reference
+
+SIZES = (1_000, 10_000, 100_000)
+UPSERT_SIZE = 10_000
+RAW_TABLE = "bench_rawitems"  # the table define() makes for the "RawItem" model
+
+
+def rows(count, start=0):
+    return [{"sku": f"sku-{i}", "qty": i, "price": i / 4} for i in range(start, start + count)]
+
+
+def workflow(node, params):
+    builder = WorkflowBuilder()
+    builder.add_node(node, "n", params)
+    return builder.build()
+
+
+def define(db, name):
+    """One model per implementation (node names are global in Kailash's registry)."""
+    table = f"bench_{name.lower()}s"
+    db.model(type(name, (), {
+        "__annotations__": {"sku": str, "qty": int, "price": float},
+        "__tablename__": table,
+        "__dataflow__": {"indexes": [{"name": f"uq_{table}_sku", "fields": ["sku"], "unique": True}]},
+    }))
+    return table
+
+
+class Implementation:
+    """Runs BulkCreate / BulkUpsert workflows of one DataFlow implementation."""
+
+    def __init__(self, module, url, model):
+        self.db = module.DataFlow(url)
+        self.model = model
+        self.table = define(self.db, model)
+        self.runtime = LocalRuntime(enable_monitoring=False)
+
+    def bulk_create(self, data):
+        results, _ = self.runtime.execute(workflow(f"{self.model}BulkCreateNode", {"data": data, "batch_size": 1000}))
+        return self._checked(results["n"], "inserted", len(data))
+
+    def bulk_upsert(self, data):
+        results, _ = self.runtime.execute(workflow(f"{self.model}BulkUpsertNode", {"data": data, "conflict_on": ["sku"]}))
+        return self._checked(results["n"], "processed", len(data))
+
+    @staticmethod
+    def _checked(output, key, expected):
+        if output.get("failed") or output.get(key) != expected:
+            raise RuntimeError(str(output.get("error") or output)[:120])
+
+    def close(self):
+        self.runtime.close()
+        self.db.close()
+
+
+class Raw:
+    """The driver's fastest path, on one connection, in one transaction."""
+
+    def __init__(self, backend, url):
+        self.backend, self.url = backend, make_url(url)
+
+    def _now(self):
+        return dt.datetime.now(dt.timezone.utc) if self.backend == "postgresql" else dt.datetime.utcnow()
+
+    def _tuples(self, data):
+        now = self._now()
+        return [(r["sku"], r["qty"], r["price"], now, now) for r in data]
+
+    def bulk_create(self, data):
+        if self.backend == "sqlite":
+            with sqlite3.connect(self.url.database) as conn:
+                conn.executemany(f"INSERT INTO {RAW_TABLE} (sku, qty, price, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+                                 [(a, b, c, str(d), str(e)) for a, b, c, d, e in self._tuples(data)])
+            return
+        asyncio.run(self._server(data, upsert=False))
+
+    def bulk_upsert(self, data):
+        if self.backend == "sqlite":
+            with sqlite3.connect(self.url.database) as conn:
+                conn.executemany(f"INSERT INTO {RAW_TABLE} (sku, qty, price, created_at, updated_at) VALUES (?, ?, ?, ?, ?) "
+                                 "ON CONFLICT (sku) DO UPDATE SET qty = excluded.qty, price = excluded.price, "
+                                 "updated_at = excluded.updated_at", [(a, b, c, str(d), str(e)) for a, b, c, d, e in self._tuples(data)])
+            return
+        asyncio.run(self._server(data, upsert=True))
+
+    async def _server(self, data, upsert):
+        u = self.url
+        if self.backend == "postgresql":
+            conn = await asyncpg.connect(user=u.username, password=u.password, host=u.host, port=u.port or 5432, database=u.database)
+            try:
+                async with conn.transaction():
+                    if upsert:
+                        await conn.executemany(
+                            f"INSERT INTO {RAW_TABLE} (sku, qty, price, created_at, updated_at) VALUES ($1, $2, $3, $4, $5) "
+                            "ON CONFLICT (sku) DO UPDATE SET qty = excluded.qty, price = excluded.price, updated_at = excluded.updated_at",
+                            self._tuples(data))
+                    else:
+                        await conn.copy_records_to_table(RAW_TABLE, records=self._tuples(data),
+                                                         columns=["sku", "qty", "price", "created_at", "updated_at"])
+            finally:
+                await conn.close()
+            return
+        conn = await aiomysql.connect(user=u.username, password=u.password or "", host=u.host, port=u.port or 3306, db=u.database)
+        try:
+            async with conn.cursor() as cur:
+                sql = f"INSERT INTO {RAW_TABLE} (sku, qty, price, created_at, updated_at) VALUES (%s, %s, %s, %s, %s)"
+                if upsert:
+                    sql += " ON DUPLICATE KEY UPDATE qty = VALUES(qty), price = VALUES(price), updated_at = VALUES(updated_at)"
+                await cur.executemany(sql, self._tuples(data))
+            await conn.commit()
+        finally:
+            conn.close()
+
+
+def timed(call, data):
+    start = time.perf_counter()
+    call(data)
+    return time.perf_counter() - start
+
+
+def clear(reference, tables):
+    from sqlalchemy import text
+
+    async def run():
+        async with reference.db.database.transaction(write=True) as conn:
+            for table in tables:
+                await conn.execute(text(f"DELETE FROM {table}"))
+
+    reference.db.runner.run_sync(run())
+
+
+def measure(backend, url, upstream_module):
+    reference = Implementation(dataflow_reference, url, "RefItem")
+    define(reference.db, "RawItem")  # the raw driver's table, created by the reference
+    tables = [reference.table, RAW_TABLE]
+    reference.db.runner.run_sync(_drop(reference, tables + ["bench_pubitems"]))
+    reference.db.create_tables()
+    reference.bulk_create(rows(10))  # warm-up: imports and caches of the first workflow
+    raw = Raw(backend, url)
+    upstream = None
+    if upstream_module is not None:
+        try:
+            upstream = Implementation(upstream_module, url, "PubItem")
+            tables.append(upstream.table)
+        except Exception as exc:  # reported, not fatal: the published package may fail here
+            upstream = f"failed: {type(exc).__name__}: {str(exc)[:80]}"
+    results = []
+    cases = [("bulk create", size) for size in SIZES] + [("bulk upsert (half new)", UPSERT_SIZE)]
+    for label, size in cases:
+        line = {"backend": backend, "operation": label, "rows": size}
+        for name, impl in (("reference", reference), ("raw", raw), ("upstream", upstream)):
+            if impl is None or isinstance(impl, str):
+                line[name] = impl
+                continue
+            clear(reference, [t for t in tables if t in _existing(reference)])
+            try:
+                if label.startswith("bulk upsert"):
+                    impl.bulk_create(rows(size // 2))  # the first half exists, the second half is new
+                    seconds = timed(impl.bulk_upsert, rows(size))
+                else:
+                    seconds = timed(impl.bulk_create, rows(size))
+                table = RAW_TABLE if name == "raw" else impl.table
+                stored = _count(reference, table)  # believe the table, not the reported count
+                line[name] = size / seconds if stored == size else f"wrong: {stored} rows stored, {size} expected"
+            except Exception as exc:
+                line[name] = f"failed: {type(exc).__name__}: {str(exc)[:80]}"
+        results.append(line)
+        print(format_line(line), flush=True)
+    reference.db.runner.run_sync(_drop(reference, tables))
+    server = reference.db.database.server_version
+    reference.close()
+    if isinstance(upstream, Implementation):
+        upstream.close()
+    return results, server
+
+
+async def _drop(reference, tables):
+    from sqlalchemy import text
+
+    async with reference.db.database.transaction(write=True) as conn:
+        for table in tables:
+            await conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
+
+
+def _count(reference, table):
+    from sqlalchemy import text
+
+    async def run():
+        async with reference.db.database.transaction(write=False) as conn:
+            return (await conn.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one()
+
+    return reference.db.runner.run_sync(run())
+
+
+def _existing(reference):
+    from sqlalchemy import inspect
+
+    async def run():
+        async with reference.db.database.transaction(write=False) as conn:
+            return await conn.run_sync(lambda sync: inspect(sync).get_table_names())
+
+    return set(reference.db.runner.run_sync(run()))
+
+
+def _rate(value):
+    return f"{value:,.0f}" if isinstance(value, float) else (value or "not installed")
+
+
+def _ratio(a, b):
+    return f"{a / b:.2f}" if isinstance(a, float) and isinstance(b, float) else "-"
+
+
+def format_line(line):
+    return (f"| {line['backend']} | {line['operation']} | {line['rows']:,} | {_rate(line['reference'])} | {_rate(line['raw'])} "
+            f"| {_ratio(line['reference'], line['raw'])} | {_rate(line['upstream'])} | {_ratio(line['reference'], line['upstream'])} |")
+
+
+HEADER = ("| backend | operation | rows | reference rows/s | raw driver rows/s | reference / raw | "
+          "kailash-dataflow rows/s | reference / kailash-dataflow |\n|---|---|---|---|---|---|---|---|")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--markdown", help="also write the table (with machine and versions) to this file")
+    args = parser.parse_args()
+    upstream = importlib.import_module("dataflow") if importlib.util.find_spec("dataflow") else None
+    backends = [("sqlite", f"sqlite:///{tempfile.mkdtemp(prefix='dfr-bulk-')}/bench.db")]
+    backends += [(n, os.environ[v]) for n, v in (("postgresql", "DFC_POSTGRESQL_URL"), ("mysql", "DFC_MYSQL_URL")) if os.environ.get(v)]
+    versions = {}
+    for name in ("kailash", "kailash-dataflow", "sqlalchemy", "asyncpg", "aiomysql", "aiosqlite"):
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = "not installed"
+    print(HEADER)
+    lines, servers = [], {}
+    for backend, url in backends:
+        found, servers[backend] = measure(backend, url, upstream)
+        lines += found
+    if args.markdown:
+        text = [
+            "# Bulk throughput", "",
+            f"Generated by `benchmarks/bulk_throughput.py` on {dt.date.today()}: {platform.platform()}, "
+            f"{os.cpu_count()} CPUs, Python {platform.python_version()}; LocalRuntime(enable_monitoring=False).", "",
+            "Servers: " + "; ".join(f"{k}: {v}" for k, v in servers.items()), "",
+            "Packages: " + ", ".join(f"{k} {v}" for k, v in versions.items()), "",
+            "Raw driver: asyncpg `copy_records_to_table` (PostgreSQL), aiomysql multi-row `executemany` (MySQL), "
+            "sqlite3 `executemany` in one transaction (SQLite); upserts use each server's native upsert statement. "
+            "One run, one timing per cell.", "",
+            HEADER, *[format_line(line) for line in lines], "",
+        ]
+        with open(args.markdown, "w", encoding="utf-8") as handle:
+            handle.write("\n".join(text))
+
+
+if __name__ == "__main__":
+    main()

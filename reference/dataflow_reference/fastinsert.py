@@ -1,0 +1,52 @@
+"""The fastest insert path each backend offers, for bulk create.
+
+Values are converted with SQLAlchemy's own bind processors for each column (so they are
+stored exactly as a normal insert would store them), then handed to the driver in one call
+per batch: PostgreSQL COPY (asyncpg `copy_records_to_table`), a multi-row INSERT on MySQL
+(aiomysql rewrites `executemany` into multi-row statements within `max_allowed_packet`), and
+`executemany` inside the open transaction on SQLite.
+"""
+
+from operator import itemgetter
+
+from sqlalchemy import insert
+
+
+class FastInserter:
+    def __init__(self, table, dialect, columns: list[str]):
+        self.table, self.columns = table, columns
+        self.backend = dialect.name
+        processors = {}
+        for name in columns:
+            column_type = table.c[name].type
+            processors[name] = column_type.dialect_impl(dialect).bind_processor(dialect)
+        compiled = insert(table).compile(dialect=dialect, column_keys=columns)
+        self.sql = str(compiled)
+        self.order = list(compiled.positiontup) if compiled.positiontup else columns
+        self._processors = [processors[name] for name in self.order]
+
+    def encode(self, rows: list[dict], constants: dict) -> list[tuple]:
+        """Driver values in statement order; `constants` (same value in every row) are encoded once."""
+        getter = itemgetter(*self.order)
+        fixed = [(i, self._processors[i](constants[name]) if self._processors[i] else constants[name])
+                 for i, name in enumerate(self.order) if name in constants]
+        varying = [(i, process) for i, (name, process) in enumerate(zip(self.order, self._processors))
+                   if process is not None and name not in constants]
+        records = []
+        for row in rows:
+            values = list(getter(row)) if len(self.order) > 1 else [getter(row)]
+            for i, process in varying:
+                if values[i] is not None:
+                    values[i] = process(values[i])
+            for i, value in fixed:
+                values[i] = value
+            records.append(tuple(values))
+        return records
+
+    async def insert(self, conn, records: list[tuple]) -> int:
+        if self.backend == "postgresql":
+            raw = await conn.get_raw_connection()
+            await raw.driver_connection.copy_records_to_table(self.table.name, records=records, columns=self.order)
+        else:
+            await conn.exec_driver_sql(self.sql, records)
+        return len(records)
