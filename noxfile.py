@@ -30,14 +30,17 @@ def tests(session):
     """Self-tests of the kit, then the pack on every configured backend (DFC_POSTGRESQL_URL, DFC_MYSQL_URL)."""
     _install(session)
     session.run("pytest", "tests", "-p", "no:cacheprovider", "-n", "auto", *session.posargs)
+    session.run("pytest", "README.md", "docs", "-p", "no:cacheprovider")  # every python block of the docs (Sybil)
     session.run("pytest", *PACK, "--dataflow-impl=dataflow_reference", "--junitxml=junit-conformance.xml")
 
 
 @nox.session
 def bench(session):
-    """Per-operation cost of the reference vs a no-op workflow plus the raw driver (prints ratios)."""
-    _install(session)
-    session.run("python", "benchmarks/node_overhead.py", *session.posargs, env={"PYTHONHASHSEED": "0"})
+    """Benchmarks (not tests): per-operation overhead, then bulk throughput vs the raw driver and the
+    published kailash-dataflow; writes docs/benchmarks/bulk.md."""
+    _install(session, "dev,upstream")
+    session.run("python", "benchmarks/node_overhead.py", *session.posargs)
+    session.run("python", "benchmarks/bulk_throughput.py", "--markdown", "docs/benchmarks/bulk.md")
 
 
 @nox.session

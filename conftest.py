@@ -1,0 +1,10 @@
+"""Docs as tests: Sybil runs every fenced python block of README.md and docs/**/*.md
+(`pytest README.md docs`). Blocks of one document share a namespace and run in order."""
+
+from sybil import Sybil
+from sybil.parsers.markdown import PythonCodeBlockParser, SkipParser
+
+pytest_collect_file = Sybil(
+    parsers=[PythonCodeBlockParser(), SkipParser()],
+    patterns=["README.md", "docs/**/*.md"],
+).pytest()
