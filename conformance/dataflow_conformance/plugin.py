@@ -4,6 +4,8 @@ Activated with `-p dataflow_conformance` (it is also registered as a pytest11 en
 The conformance suite is collected when --dataflow-impl, --db or --dburi is given.
 """
 
+import dataclasses
+import json
 import os
 import sys
 from pathlib import Path
@@ -20,6 +22,7 @@ from .report import ConformanceReport
 
 SUITE_DIR = Path(__file__).with_name("suite")
 _STATE = pytest.StashKey[dict]()
+_RESOLVED = "DFC_RESOLVED_BACKENDS"  # controller -> xdist workers
 
 
 def pytest_addoption(parser):
@@ -53,11 +56,9 @@ def pytest_configure(config):
         if worker_input is None:
             found, state["containers"] = backends_mod.resolve(requested, config.option.dburi)
             # Workers inherit the environment: hand them the resolved servers (containers included).
-            os.environ["DFC_RESOLVED_BACKENDS"] = ";".join(f"{b.name}|{b.server_url or ''}|{b.source}|{b.server_version}" for b in found)
+            os.environ[_RESOLVED] = json.dumps([dataclasses.asdict(b) for b in found])
         else:
-            found = [backends_mod.Backend(*part.split("|", 3)) for part in os.environ["DFC_RESOLVED_BACKENDS"].split(";")]
-            for backend in found:
-                backend.server_url = backend.server_url or None
+            found = [backends_mod.Backend(**item) for item in json.loads(os.environ[_RESOLVED])]
     except (impl_mod.ImplementationError, backends_mod.BackendUnavailable) as exc:
         raise pytest.UsageError(f"dataflow-conformance: {exc}") from None
     state["backends"] = found
