@@ -117,6 +117,21 @@ def pytest_collection_modifyitems(session, config, items):
         }))
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    try:
+        return (yield)
+    except SystemError as exc:
+        # CPython 3.11 can fail to render a traceback (AST recursion-depth SystemError) after the code
+        # under test exhausted the stack: report the failure plainly instead of crashing the run.
+        text = f"{call.excinfo.typename}: {str(call.excinfo.value)[:2000]}" if call.excinfo else "failed"
+        return pytest.TestReport(
+            item.nodeid, item.location, dict.fromkeys(item.keywords, 1), "failed",
+            f"{text}\n(pytest could not render the traceback: {exc})", call.when,
+            duration=call.duration, start=call.start, stop=call.stop, user_properties=item.user_properties,
+        )
+
+
 # -- fixtures ------------------------------------------------------------------------------
 
 
