@@ -6,35 +6,6 @@ import textwrap
 
 import pytest
 
-BROKEN_IMPL = """
-class DataFlow:
-    '''An implementation whose every operation fails: the pack must report it, not crash.'''
-    def __init__(self, url=None, **options):
-        self.url = url
-    def model(self, cls):
-        raise RuntimeError("models are not supported by this fake")
-    def create_tables(self):
-        raise RuntimeError("no tables")
-    def health_check(self):
-        return {"status": "unhealthy"}
-    def close(self):
-        raise RuntimeError("close failed too")
-"""
-
-
-@pytest.fixture
-def run_pack(pytester, monkeypatch):
-    monkeypatch.setenv("PYTHONPATH", str(pytester.path))
-    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")  # no testcontainers fallback here
-    for name in ("DFC_POSTGRESQL_URL", "DFC_MYSQL_URL", "DATABASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-
-    def run(*args):
-        return pytester.runpytest_subprocess("-p", "dataflow_conformance", "-p", "no:cacheprovider", *args)
-
-    return run
-
-
 def test_unreachable_requested_backend_is_an_error(run_pack):
     result = run_pack("--dburi", "postgresql://nobody@127.0.0.1:1/nothing")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
@@ -53,8 +24,7 @@ def test_unknown_implementation_is_an_error(run_pack):
     result.stderr.fnmatch_lines(["*no_such_module_xyz*cannot be imported*"])
 
 
-def test_broken_implementation_is_reported_not_crashed(pytester, run_pack):
-    pytester.makepyfile(brokenflow=BROKEN_IMPL)
+def test_broken_implementation_is_reported_not_crashed(pytester, run_pack, broken_impl):
     result = run_pack("--dataflow-impl=brokenflow", "-k", "test_create or test_health or test_bad_url", "-q")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()

@@ -1,6 +1,7 @@
 """`dataflow-conformance` command line."""
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -13,7 +14,39 @@ def main(argv=None) -> int:
     gen = sub.add_parser("clauses", help="build the clause registry from the contract pages")
     gen.add_argument("--contract-dir", type=Path, default=Path("docs/contract"))
     gen.add_argument("--write", action="store_true", help="write clauses.json (default: check it is up to date)")
+    exp = sub.add_parser("expectations", help="write an expectations file from a conformance report")
+    exp.add_argument("report", type=Path, help="conformance-report.json of the implementation")
+    exp.add_argument("--write", type=Path, required=True, metavar="PATH", help="the expectations file to (over)write")
+    badge = sub.add_parser("badges", help="shields.io endpoint JSON per backend from a conformance report")
+    badge.add_argument("report", type=Path)
+    badge.add_argument("--out", type=Path, required=True, metavar="DIR")
+    mat = sub.add_parser("matrix", help="support matrix (implementation x backend) from conformance reports")
+    mat.add_argument("reports", type=Path, nargs="+")
+    mat.add_argument("--update", type=Path, metavar="DOC", help="rewrite the matrix between the markers of DOC")
     args = parser.parse_args(argv)
+    if args.command == "matrix":
+        from . import matrix
+
+        table = matrix.render([json.loads(path.read_text(encoding="utf-8")) for path in args.reports])
+        if args.update:
+            matrix.update(args.update, table)
+        print(table)
+        return 0
+    if args.command == "badges":
+        from .badges import write_badges
+
+        for path in write_badges(json.loads(args.report.read_text(encoding="utf-8")), args.out):
+            print(f"wrote {path}")
+        return 0
+    if args.command == "expectations":
+        from . import expectations
+
+        report = json.loads(args.report.read_text(encoding="utf-8"))
+        args.write.parent.mkdir(parents=True, exist_ok=True)
+        text = expectations.from_report(report)
+        args.write.write_text(text, encoding="utf-8")
+        print(f"wrote {args.write}: {sum(1 for line in text.splitlines() if line.startswith(chr(34)))} expected failures")
+        return 0
     if args.command == "clauses":
         if not args.contract_dir.is_dir():
             parser.error(f"{args.contract_dir} is not a directory")
