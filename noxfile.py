@@ -20,11 +20,19 @@ def conformance(session):
     """
     upstream = any(arg.replace(" ", "=") == "--dataflow-impl=dataflow" for arg in session.posargs)
     _install(session, "dev,upstream" if upstream else "dev")
-    impl = [] if any(a.startswith("--dataflow-impl") for a in session.posargs) else ["--dataflow-impl=dataflow_reference"]
+    impl = (
+        [] if any(a.startswith("--dataflow-impl") for a in session.posargs) else ["--dataflow-impl=dataflow_reference"]
+    )
     if upstream and not any(a.startswith("--expectations") for a in session.posargs):
         impl += ["--expectations", UPSTREAM_EXPECTATIONS]
-    session.run("pytest", *PACK, *impl, "--junitxml=junit-conformance.xml",
-                "--conformance-markdown=conformance-report.md", *session.posargs)
+    session.run(
+        "pytest",
+        *PACK,
+        *impl,
+        "--junitxml=junit-conformance.xml",
+        "--conformance-markdown=conformance-report.md",
+        *session.posargs,
+    )
 
 
 @nox.session
@@ -47,19 +55,37 @@ def reports(session):
     _install(session, "dev,upstream")
     for module, extra in IMPLEMENTATIONS.items():
         out = f"reports/{module}"
-        session.run("pytest", *PACK, f"--dataflow-impl={module}", f"--conformance-report={out}/conformance-report.json",
-                    f"--conformance-markdown={out}/conformance-report.md", *extra, *session.posargs)
+        session.run(
+            "pytest",
+            *PACK,
+            f"--dataflow-impl={module}",
+            f"--conformance-report={out}/conformance-report.json",
+            f"--conformance-markdown={out}/conformance-report.md",
+            *extra,
+            *session.posargs,
+        )
         session.run("dataflow-conformance", "badges", f"{out}/conformance-report.json", "--out", f"{out}/badges")
-    session.run("dataflow-conformance", "matrix", *[f"reports/{m}/conformance-report.json" for m in IMPLEMENTATIONS],
-                "--update", "README.md")
+    session.run(
+        "dataflow-conformance",
+        "matrix",
+        *[f"reports/{m}/conformance-report.json" for m in IMPLEMENTATIONS],
+        "--update",
+        "README.md",
+    )
 
 
 @nox.session
 def expectations(session):
     """Regenerate the published package's expectations file from a fresh run without it."""
     _install(session, "dev,upstream")
-    session.run("pytest", *PACK, "--dataflow-impl=dataflow", "--conformance-report=upstream-report.json",
-                *session.posargs, success_codes=[0, 1])
+    session.run(
+        "pytest",
+        *PACK,
+        "--dataflow-impl=dataflow",
+        "--conformance-report=upstream-report.json",
+        *session.posargs,
+        success_codes=[0, 1],
+    )
     session.run("dataflow-conformance", "expectations", "upstream-report.json", "--write", UPSTREAM_EXPECTATIONS)
 
 
@@ -75,7 +101,9 @@ def bench(session):
 @nox.session
 def lint(session):
     session.install("ruff>=0.6,<1", "check-jsonschema>=0.29,<1")
-    session.run("ruff", "check", "reference", "conformance", "tests", "benchmarks", "noxfile.py")
+    paths = ["reference", "conformance", "tests", "benchmarks", "noxfile.py", "conftest.py"]
+    session.run("ruff", "check", *paths)
+    session.run("ruff", "format", "--check", *paths)
     session.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", *_workflows())
 
 

@@ -19,11 +19,10 @@ from importlib.metadata import PackageNotFoundError, version
 
 import aiomysql
 import asyncpg
+import dataflow_reference
 from kailash.runtime.local import LocalRuntime
 from kailash.workflow.builder import WorkflowBuilder
 from sqlalchemy.engine import make_url
-
-import dataflow_reference
 
 SIZES = (1_000, 10_000, 100_000)
 UPSERT_SIZE = 10_000
@@ -43,11 +42,17 @@ def workflow(node, params):
 def define(db, name):
     """One model per implementation (node names are global in Kailash's registry)."""
     table = f"bench_{name.lower()}s"
-    db.model(type(name, (), {
-        "__annotations__": {"sku": str, "qty": int, "price": float},
-        "__tablename__": table,
-        "__dataflow__": {"indexes": [{"name": f"uq_{table}_sku", "fields": ["sku"], "unique": True}]},
-    }))
+    db.model(
+        type(
+            name,
+            (),
+            {
+                "__annotations__": {"sku": str, "qty": int, "price": float},
+                "__tablename__": table,
+                "__dataflow__": {"indexes": [{"name": f"uq_{table}_sku", "fields": ["sku"], "unique": True}]},
+            },
+        )
+    )
     return table
 
 
@@ -65,7 +70,9 @@ class Implementation:
         return self._checked(results["n"], "inserted", len(data))
 
     def bulk_upsert(self, data):
-        results, _ = self.runtime.execute(workflow(f"{self.model}BulkUpsertNode", {"data": data, "conflict_on": ["sku"]}))
+        results, _ = self.runtime.execute(
+            workflow(f"{self.model}BulkUpsertNode", {"data": data, "conflict_on": ["sku"]})
+        )
         return self._checked(results["n"], "processed", len(data))
 
     @staticmethod
@@ -94,38 +101,51 @@ class Raw:
     def bulk_create(self, data):
         if self.backend == "sqlite":
             with sqlite3.connect(self.url.database) as conn:
-                conn.executemany(f"INSERT INTO {RAW_TABLE} (sku, qty, price, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-                                 [(a, b, c, str(d), str(e)) for a, b, c, d, e in self._tuples(data)])
+                conn.executemany(
+                    f"INSERT INTO {RAW_TABLE} (sku, qty, price, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+                    [(a, b, c, str(d), str(e)) for a, b, c, d, e in self._tuples(data)],
+                )
             return
         asyncio.run(self._server(data, upsert=False))
 
     def bulk_upsert(self, data):
         if self.backend == "sqlite":
             with sqlite3.connect(self.url.database) as conn:
-                conn.executemany(f"INSERT INTO {RAW_TABLE} (sku, qty, price, created_at, updated_at) VALUES (?, ?, ?, ?, ?) "
-                                 "ON CONFLICT (sku) DO UPDATE SET qty = excluded.qty, price = excluded.price, "
-                                 "updated_at = excluded.updated_at", [(a, b, c, str(d), str(e)) for a, b, c, d, e in self._tuples(data)])
+                conn.executemany(
+                    f"INSERT INTO {RAW_TABLE} (sku, qty, price, created_at, updated_at) VALUES (?, ?, ?, ?, ?) "
+                    "ON CONFLICT (sku) DO UPDATE SET qty = excluded.qty, price = excluded.price, "
+                    "updated_at = excluded.updated_at",
+                    [(a, b, c, str(d), str(e)) for a, b, c, d, e in self._tuples(data)],
+                )
             return
         asyncio.run(self._server(data, upsert=True))
 
     async def _server(self, data, upsert):
         u = self.url
         if self.backend == "postgresql":
-            conn = await asyncpg.connect(user=u.username, password=u.password, host=u.host, port=u.port or 5432, database=u.database)
+            conn = await asyncpg.connect(
+                user=u.username, password=u.password, host=u.host, port=u.port or 5432, database=u.database
+            )
             try:
                 async with conn.transaction():
                     if upsert:
                         await conn.executemany(
                             f"INSERT INTO {RAW_TABLE} (sku, qty, price, created_at, updated_at) VALUES ($1, $2, $3, $4, $5) "
                             "ON CONFLICT (sku) DO UPDATE SET qty = excluded.qty, price = excluded.price, updated_at = excluded.updated_at",
-                            self._tuples(data))
+                            self._tuples(data),
+                        )
                     else:
-                        await conn.copy_records_to_table(RAW_TABLE, records=self._tuples(data),
-                                                         columns=["sku", "qty", "price", "created_at", "updated_at"])
+                        await conn.copy_records_to_table(
+                            RAW_TABLE,
+                            records=self._tuples(data),
+                            columns=["sku", "qty", "price", "created_at", "updated_at"],
+                        )
             finally:
                 await conn.close()
             return
-        conn = await aiomysql.connect(user=u.username, password=u.password or "", host=u.host, port=u.port or 3306, db=u.database)
+        conn = await aiomysql.connect(
+            user=u.username, password=u.password or "", host=u.host, port=u.port or 3306, db=u.database
+        )
         try:
             async with conn.cursor() as cur:
                 sql = f"INSERT INTO {RAW_TABLE} (sku, qty, price, created_at, updated_at) VALUES (%s, %s, %s, %s, %s)"
@@ -236,12 +256,16 @@ def _ratio(a, b):
 
 
 def format_line(line):
-    return (f"| {line['backend']} | {line['operation']} | {line['rows']:,} | {_rate(line['reference'])} | {_rate(line['raw'])} "
-            f"| {_ratio(line['reference'], line['raw'])} | {_rate(line['upstream'])} | {_ratio(line['reference'], line['upstream'])} |")
+    return (
+        f"| {line['backend']} | {line['operation']} | {line['rows']:,} | {_rate(line['reference'])} | {_rate(line['raw'])} "
+        f"| {_ratio(line['reference'], line['raw'])} | {_rate(line['upstream'])} | {_ratio(line['reference'], line['upstream'])} |"
+    )
 
 
-HEADER = ("| backend | operation | rows | reference rows/s | raw driver rows/s | reference / raw | "
-          "kailash-dataflow rows/s | reference / kailash-dataflow |\n|---|---|---|---|---|---|---|---|")
+HEADER = (
+    "| backend | operation | rows | reference rows/s | raw driver rows/s | reference / raw | "
+    "kailash-dataflow rows/s | reference / kailash-dataflow |\n|---|---|---|---|---|---|---|---|"
+)
 
 
 def main():
@@ -250,7 +274,11 @@ def main():
     args = parser.parse_args()
     upstream = importlib.import_module("dataflow") if importlib.util.find_spec("dataflow") else None
     backends = [("sqlite", f"sqlite:///{tempfile.mkdtemp(prefix='dfr-bulk-')}/bench.db")]
-    backends += [(n, os.environ[v]) for n, v in (("postgresql", "DFC_POSTGRESQL_URL"), ("mysql", "DFC_MYSQL_URL")) if os.environ.get(v)]
+    backends += [
+        (n, os.environ[v])
+        for n, v in (("postgresql", "DFC_POSTGRESQL_URL"), ("mysql", "DFC_MYSQL_URL"))
+        if os.environ.get(v)
+    ]
     versions = {}
     for name in ("kailash", "kailash-dataflow", "sqlalchemy", "asyncpg", "aiomysql", "aiosqlite"):
         try:
@@ -264,15 +292,22 @@ def main():
         lines += found
     if args.markdown:
         text = [
-            "# Bulk throughput", "",
+            "# Bulk throughput",
+            "",
             f"Generated by `benchmarks/bulk_throughput.py` on {dt.date.today()}: {platform.platform()}, "
-            f"{os.cpu_count()} CPUs, Python {platform.python_version()}; LocalRuntime(enable_monitoring=False).", "",
-            "Servers: " + "; ".join(f"{k}: {v}" for k, v in servers.items()), "",
-            "Packages: " + ", ".join(f"{k} {v}" for k, v in versions.items()), "",
+            f"{os.cpu_count()} CPUs, Python {platform.python_version()}; LocalRuntime(enable_monitoring=False).",
+            "",
+            "Servers: " + "; ".join(f"{k}: {v}" for k, v in servers.items()),
+            "",
+            "Packages: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
+            "",
             "Raw driver: asyncpg `copy_records_to_table` (PostgreSQL), aiomysql multi-row `executemany` (MySQL), "
             "sqlite3 `executemany` in one transaction (SQLite); upserts use each server's native upsert statement. "
-            "One run, one timing per cell.", "",
-            HEADER, *[format_line(line) for line in lines], "",
+            "One run, one timing per cell.",
+            "",
+            HEADER,
+            *[format_line(line) for line in lines],
+            "",
         ]
         with open(args.markdown, "w", encoding="utf-8") as handle:
             handle.write("\n".join(text))

@@ -20,14 +20,13 @@ from importlib.metadata import version
 import aiomysql
 import aiosqlite
 import asyncpg
+from dataflow_reference import DataFlow
 from kailash.nodes.base import NodeParameter, NodeRegistry
 from kailash.nodes.base_async import AsyncNode
 from kailash.runtime.async_local import AsyncLocalRuntime
 from kailash.runtime.local import LocalRuntime
 from kailash.workflow.builder import WorkflowBuilder
 from sqlalchemy.engine import make_url
-
-from dataflow_reference import DataFlow
 
 TARGET_MS = 0.5
 COLUMNS = "id, name, email, age, created_at, updated_at"
@@ -80,11 +79,18 @@ class RawDriver:
     async def open(self):
         url = make_url(self.url)
         if self.backend == "postgresql":
-            self.conn = await asyncpg.connect(user=url.username, password=url.password, host=url.host,
-                                              port=url.port or 5432, database=url.database)
+            self.conn = await asyncpg.connect(
+                user=url.username, password=url.password, host=url.host, port=url.port or 5432, database=url.database
+            )
         elif self.backend == "mysql":
-            self.conn = await aiomysql.connect(user=url.username, password=url.password or "", host=url.host,
-                                               port=url.port or 3306, db=url.database, autocommit=False)
+            self.conn = await aiomysql.connect(
+                user=url.username,
+                password=url.password or "",
+                host=url.host,
+                port=url.port or 3306,
+                db=url.database,
+                autocommit=False,
+            )
         else:
             self.conn = await aiosqlite.connect(url.database)
 
@@ -97,7 +103,9 @@ class RawDriver:
     async def fetch(self, sql, *args, write=False):
         if self.backend == "postgresql":
             async with self.conn.transaction():
-                return await self.conn.fetch(sql.replace("?", "{}").format(*[f"${i + 1}" for i in range(len(args))]), *args)
+                return await self.conn.fetch(
+                    sql.replace("?", "{}").format(*[f"${i + 1}" for i in range(len(args))]), *args
+                )
         if self.backend == "mysql":
             async with self.conn.cursor() as cur:
                 await cur.execute(sql.replace("?", "%s"), args)
@@ -126,7 +134,11 @@ class RawDriver:
 async def time_raw(raw, iterations):
     await raw.open()
     results = {}
-    for name, call in (("create", raw.create), ("read", lambda i: raw.read(raw.read_id)), ("list20", lambda i: raw.list20())):
+    for name, call in (
+        ("create", raw.create),
+        ("read", lambda i: raw.read(raw.read_id)),
+        ("list20", lambda i: raw.list20()),
+    ):
         samples = []
         for i in range(iterations):
             start = time.perf_counter()
@@ -158,7 +170,7 @@ def time_local(iterations, tag, read_id):
             BenchEchoNode.payloads[name] = runtime.execute(make())[0]["n"]
             results[name] = median_ms(_timed_each(runtime.execute, flows))
             echo = workflow("BenchEchoNode", {"op": name})
-            results[f"echo-{name}"] = median_ms(_timed(lambda: runtime.execute(echo), iterations))
+            results[f"echo-{name}"] = median_ms(_timed_each(runtime.execute, [echo] * iterations))
     return results
 
 
@@ -223,8 +235,10 @@ def run_backend(name, url, iterations):
     db.runner.run_sync(_drop_users(db))  # a table left by an interrupted run
     db.create_tables()
     with LocalRuntime(enable_monitoring=False) as runtime:
-        seeded = [runtime.execute(workflow("UserCreateNode", {"name": "seed", "email": f"seed{i}@x.org"}))[0]["n"]
-                  for i in range(20)]
+        seeded = [
+            runtime.execute(workflow("UserCreateNode", {"name": "seed", "email": f"seed{i}@x.org"}))[0]["n"]
+            for i in range(20)
+        ]
     read_id = seeded[0]["id"]
     local = time_local(iterations, name, read_id)
     remote = asyncio.run(time_async(iterations, name, read_id))
@@ -246,9 +260,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=400)
     args = parser.parse_args()
-    print(f"Python {platform.python_version()}, kailash {version('kailash')}, sqlalchemy {version('sqlalchemy')}, "
-          f"{os.cpu_count()} CPUs; medians of {args.iterations} runs; times in ms per workflow")
-    print("echo wf = a node returning the reference's output without touching the database (Kailash's cost of that output)")
+    print(
+        f"Python {platform.python_version()}, kailash {version('kailash')}, sqlalchemy {version('sqlalchemy')}, "
+        f"{os.cpu_count()} CPUs; medians of {args.iterations} runs; times in ms per workflow"
+    )
+    print(
+        "echo wf = a node returning the reference's output without touching the database (Kailash's cost of that output)"
+    )
     print("runtime   backend     op      reference  no-op wf  echo wf  raw driver  overhead  in-node  target")
     missed = 0
     for name, url in backends():
@@ -260,8 +278,10 @@ def main():
                 in_node = measured[op] - (measured[f"echo-{op}"] + raw[op])  # excluding Kailash's output handling
                 ok = overhead <= TARGET_MS
                 missed += not ok
-                print(f"{runtime:9} {name:11} {op:7} {measured[op]:9.3f}  {measured['noop']:8.3f}  {measured[f'echo-{op}']:7.3f}"
-                      f"  {raw[op]:10.3f}  {overhead:8.3f}  {in_node:7.3f}  {'ok' if ok else 'MISSED'}")
+                print(
+                    f"{runtime:9} {name:11} {op:7} {measured[op]:9.3f}  {measured['noop']:8.3f}  {measured[f'echo-{op}']:7.3f}"
+                    f"  {raw[op]:10.3f}  {overhead:8.3f}  {in_node:7.3f}  {'ok' if ok else 'MISSED'}"
+                )
     print(f"{missed} operation(s) over the {TARGET_MS} ms target")
 
 

@@ -31,8 +31,6 @@ def run_pack(pytester, monkeypatch):
     return run
 
 
-
-
 @pytest.fixture
 def broken_impl(pytester):
     """A module `brokenflow` whose DataFlow fails at everything."""

@@ -6,7 +6,6 @@ import pkgutil
 from pathlib import Path
 
 import pytest
-
 from dataflow_conformance import clauses, suite
 
 CONTRACT = Path(__file__).resolve().parents[1] / "docs" / "contract"
@@ -51,23 +50,34 @@ def _page(tmp_path, body):
     return tmp_path
 
 
-@pytest.mark.parametrize("body, problem", [
-    ("### ABC-001 · MUST\nRule.\n*Source:* s\n### ABC-001 · MUST\nRule.\n*Source:* s\n", "twice"),
-    ("### ABC-002 · SHOULD\nRule.\n*Source:* s\n", "capability"),
-    ("### ABC-003 · MUST\nRule without source.\n", "Source"),
-    ("### ABC-4 · MUST\nRule.\n*Source:* s\n", "malformed"),
-])
+@pytest.mark.parametrize(
+    "body, problem",
+    [
+        ("### ABC-001 · MUST\nRule.\n*Source:* s\n### ABC-001 · MUST\nRule.\n*Source:* s\n", "twice"),
+        ("### ABC-002 · SHOULD\nRule.\n*Source:* s\n", "capability"),
+        ("### ABC-003 · MUST\nRule without source.\n", "Source"),
+        ("### ABC-4 · MUST\nRule.\n*Source:* s\n", "malformed"),
+    ],
+)
 def test_malformed_pages_are_rejected(tmp_path, body, problem):
     with pytest.raises(ValueError, match=problem):
         clauses.parse_pages(_page(tmp_path, body))
 
 
 def test_page_parsing(tmp_path):
-    parsed = clauses.parse_pages(_page(tmp_path, (
-        "# X\n\n### ABC-001 · SHOULD · capability `savepoints`\nFirst line\ncontinued.\n"
-        "```python\nignored = True\n```\n*Source:* the docs.\n"
-    )))
+    parsed = clauses.parse_pages(
+        _page(
+            tmp_path,
+            (
+                "# X\n\n### ABC-001 · SHOULD · capability `savepoints`\nFirst line\ncontinued.\n"
+                "```python\nignored = True\n```\n*Source:* the docs.\n"
+            ),
+        )
+    )
     clause = parsed["ABC-001"]
     assert (clause.level, clause.capability, clause.text, clause.source) == (
-        "SHOULD", "savepoints", "First line continued.", "the docs."
+        "SHOULD",
+        "savepoints",
+        "First line continued.",
+        "the docs.",
     )

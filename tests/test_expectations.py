@@ -3,7 +3,6 @@
 import json
 
 import pytest
-
 from dataflow_conformance import badges, expectations, matrix
 
 HEALTH = "test_conf.py::test_health_check_reports_healthy[sqlite]"
@@ -37,12 +36,15 @@ def test_flaky_entry_is_not_strict(pytester, run_pack):
     assert result.ret == pytest.ExitCode.OK
 
 
-@pytest.mark.parametrize("body, message", [
-    ('[sqlite]\n"test_conf.py::test_gone[sqlite-local]" = "old"\n', "do not exist"),
-    ('[oracle]\n"x" = "y"\n', "unknown table"),
-    (f'[sqlite]\n"{HEALTH}" = ""\n', "without a reason"),
-    ("not toml [", "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ('[sqlite]\n"test_conf.py::test_gone[sqlite-local]" = "old"\n', "do not exist"),
+        ('[oracle]\n"x" = "y"\n', "unknown table"),
+        (f'[sqlite]\n"{HEALTH}" = ""\n', "without a reason"),
+        ("not toml [", "not valid TOML"),
+    ],
+)
 def test_bad_expectations_are_errors(pytester, run_pack, body, message):
     path = write(pytester, body)
     result = run_pack("--dataflow-impl=dataflow_reference", "--expectations", path, "-k", "test_health_check")
@@ -61,11 +63,23 @@ REPORT = {
     "implementation": {"module": "impl", "version": "1.0", "distribution": "impl-dist"},
     "backends": [{"name": "sqlite"}, {"name": "mysql"}],
     "verdict": "failure",
-    "clauses": {"CRUD-001": {"results": {"sqlite": "passed", "mysql": "failed"}},
-                "CRUD-002": {"results": {"sqlite": "passed", "mysql": "xfailed"}}},
+    "clauses": {
+        "CRUD-001": {"results": {"sqlite": "passed", "mysql": "failed"}},
+        "CRUD-002": {"results": {"sqlite": "passed", "mysql": "xfailed"}},
+    },
     "tests": [
-        {"suite_id": "test_crud.py::t[mysql-local]", "backend": "mysql", "outcome": "failed", "message": "E  boom\n  twice"},
-        {"suite_id": "test_crud.py::u[mysql-local]", "backend": "mysql", "outcome": "xfailed", "message": "XFAIL known"},
+        {
+            "suite_id": "test_crud.py::t[mysql-local]",
+            "backend": "mysql",
+            "outcome": "failed",
+            "message": "E  boom\n  twice",
+        },
+        {
+            "suite_id": "test_crud.py::u[mysql-local]",
+            "backend": "mysql",
+            "outcome": "xfailed",
+            "message": "XFAIL known",
+        },
         {"suite_id": "test_crud.py::t[sqlite-local]", "backend": "sqlite", "outcome": "passed", "message": ""},
     ],
 }

@@ -6,6 +6,7 @@ import textwrap
 
 import pytest
 
+
 def test_unreachable_requested_backend_is_an_error(run_pack):
     result = run_pack("--dburi", "postgresql://nobody@127.0.0.1:1/nothing")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
@@ -37,10 +38,16 @@ def test_broken_implementation_is_reported_not_crashed(pytester, run_pack, broke
 
 
 def test_reference_subset_report(pytester, run_pack):
-    result = run_pack("--dataflow-impl=dataflow_reference", "-k", "test_create_stores or test_count",
-                      "--conformance-markdown=report.md")
+    result = run_pack(
+        "--dataflow-impl=dataflow_reference",
+        "-k",
+        "test_create_stores or test_count",
+        "--conformance-markdown=report.md",
+    )
     assert result.ret == pytest.ExitCode.OK
-    result.stdout.fnmatch_lines(["*area*sqlite*", "*CRUD*2/0/0/0*", "*QUERY*2/0/0/0*", "*verdict: success (partial run*"])
+    result.stdout.fnmatch_lines(
+        ["*area*sqlite*", "*CRUD*2/0/0/0*", "*QUERY*2/0/0/0*", "*verdict: success (partial run*"]
+    )
     report = json.loads((pytester.path / "conformance-report.json").read_text())
     assert report["clauses"]["CRUD-001"]["results"] == {"sqlite": "passed"}
     assert report["backends"][0]["name"] == "sqlite" and report["backends"][0]["server_version"]
@@ -49,10 +56,12 @@ def test_reference_subset_report(pytester, run_pack):
 
 
 def test_plugin_stays_out_of_other_test_runs(pytester):
-    pytester.makepyfile(test_plain=textwrap.dedent("""
+    pytester.makepyfile(
+        test_plain=textwrap.dedent("""
         def test_plain():
             assert True
-    """))
+    """)
+    )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
     assert "DataFlow conformance" not in result.stdout.str()

@@ -2,36 +2,44 @@
 
 import datetime as dt
 from decimal import Decimal
-from typing import Optional
 
 import pytest
-
 from dataflow_reference import ConfigurationError, DataFlow, ModelDefinitionError
 from dataflow_reference.fieldtypes import check_value
 from dataflow_reference.model import parse_model, table_name_for
 from dataflow_reference.urls import parse_database_url
 
 
-@pytest.mark.parametrize("url, backend, driver", [
-    ("sqlite:///app.db", "sqlite", "sqlite+aiosqlite"),
-    ("sqlite:////tmp/app.db", "sqlite", "sqlite+aiosqlite"),
-    ("sqlite:///:memory:", "sqlite", "sqlite+aiosqlite"),
-    ("postgresql://u:p@h:5432/db", "postgresql", "postgresql+asyncpg"),
-    ("postgres://u@h/db", "postgresql", "postgresql+asyncpg"),
-    ("postgresql+asyncpg://u@h/db", "postgresql", "postgresql+asyncpg"),
-    ("mysql://root@h/db", "mysql", "mysql+aiomysql"),
-    ("mysql+aiomysql://root@h/db", "mysql", "mysql+aiomysql"),
-    ("mariadb://root@h/db", "mysql", "mysql+aiomysql"),
-])
+@pytest.mark.parametrize(
+    "url, backend, driver",
+    [
+        ("sqlite:///app.db", "sqlite", "sqlite+aiosqlite"),
+        ("sqlite:////tmp/app.db", "sqlite", "sqlite+aiosqlite"),
+        ("sqlite:///:memory:", "sqlite", "sqlite+aiosqlite"),
+        ("postgresql://u:p@h:5432/db", "postgresql", "postgresql+asyncpg"),
+        ("postgres://u@h/db", "postgresql", "postgresql+asyncpg"),
+        ("postgresql+asyncpg://u@h/db", "postgresql", "postgresql+asyncpg"),
+        ("mysql://root@h/db", "mysql", "mysql+aiomysql"),
+        ("mysql+aiomysql://root@h/db", "mysql", "mysql+aiomysql"),
+        ("mariadb://root@h/db", "mysql", "mysql+aiomysql"),
+    ],
+)
 def test_url_forms(url, backend, driver):
     target = parse_database_url(url)
     assert (target.backend, target.url.drivername) == (backend, driver)
 
 
-@pytest.mark.parametrize("url, named", [
-    ("mongodb://h/db", "mongodb"), ("no scheme", "malformed"), ("postgresql://u@/db", "host"),
-    ("mysql://root@h", "database"), ("postgresql://u@h:70000/db", "port"), ("", "non-empty"),
-])
+@pytest.mark.parametrize(
+    "url, named",
+    [
+        ("mongodb://h/db", "mongodb"),
+        ("no scheme", "malformed"),
+        ("postgresql://u@/db", "host"),
+        ("mysql://root@h", "database"),
+        ("postgresql://u@h:70000/db", "port"),
+        ("", "non-empty"),
+    ],
+)
 def test_bad_urls(url, named):
     with pytest.raises(ConfigurationError, match=named):
         parse_database_url(url)
@@ -43,7 +51,9 @@ def test_password_is_not_leaked():
     assert "s3cret" not in str(info.value)
 
 
-@pytest.mark.parametrize("option", [{"pool_size": 0}, {"pool_max_overflow": -1}, {"pool_timeout": 0}, {"pool_size": True}])
+@pytest.mark.parametrize(
+    "option", [{"pool_size": 0}, {"pool_max_overflow": -1}, {"pool_timeout": 0}, {"pool_size": True}]
+)
 def test_bad_pool_options(option):
     with pytest.raises(ConfigurationError, match=next(iter(option))):
         DataFlow("sqlite:///:memory:", **option)
@@ -51,14 +61,20 @@ def test_bad_pool_options(option):
 
 def test_table_names():
     assert [table_name_for(n) for n in ("User", "OrderItem", "Category", "Box", "HTTPLog", "Key")] == [
-        "users", "order_items", "categories", "boxes", "http_logs", "keys"]
+        "users",
+        "order_items",
+        "categories",
+        "boxes",
+        "http_logs",
+        "keys",
+    ]
 
 
 def test_model_parsing():
     class Thing:
         name: str
         count: int = 0
-        note: Optional[str] = None
+        note: str | None = None
         meta: dict = None
         __dataflow__ = {"indexes": [{"name": "uq_things_name", "fields": ["name"], "unique": True}]}
 
@@ -68,33 +84,53 @@ def test_model_parsing():
     assert not spec.fields["count"].required and spec.fields["note"].nullable and spec.fields["meta"].nullable
 
 
-@pytest.mark.parametrize("body, problem", [
-    ({"__annotations__": {"x": set}}, "unsupported type"),
-    ({"__annotations__": {"x": int}, "x": "zero"}, "default"),
-    ({"__annotations__": {"created_at": dt.datetime}}, "managed"),
-    ({"__annotations__": {"x": int}, "__dataflow__": {"indexes": [{"fields": ["y"]}]}}, "unknown field"),
-    ({"__annotations__": {"x": int}, "__dataflow__": {"sharding": True}}, "unknown __dataflow__"),
-])
+@pytest.mark.parametrize(
+    "body, problem",
+    [
+        ({"__annotations__": {"x": set}}, "unsupported type"),
+        ({"__annotations__": {"x": int}, "x": "zero"}, "default"),
+        ({"__annotations__": {"created_at": dt.datetime}}, "managed"),
+        ({"__annotations__": {"x": int}, "__dataflow__": {"indexes": [{"fields": ["y"]}]}}, "unknown field"),
+        ({"__annotations__": {"x": int}, "__dataflow__": {"sharding": True}}, "unknown __dataflow__"),
+    ],
+)
 def test_model_errors(body, problem):
     with pytest.raises(ModelDefinitionError, match=problem):
         parse_model(type("Bad", (), body))
 
 
-@pytest.mark.parametrize("kind, value, problem", [
-    ("int", True, "expected int"), ("int", 2**63, "64-bit"), ("bool", 1, "expected bool"),
-    ("float", float("nan"), "finite"), ("str", "a\x00b", "NUL"), ("str", "\ud800", "surrogate"),
-    ("datetime", dt.datetime(2024, 1, 1), "naive"), ("date", dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc), "expected date"),
-    ("decimal", Decimal("0.12345678901"), "fractional"), ("decimal", 0.5, "inexact"),
-    ("decimal", Decimal("1e25"), "integer digits"), ("dict", {1: "a"}, "not a string"),
-    ("list", [float("inf")], "non-finite"), ("dict", {"a": {1, 2}}, "not JSON"),
-])
+@pytest.mark.parametrize(
+    "kind, value, problem",
+    [
+        ("int", True, "expected int"),
+        ("int", 2**63, "64-bit"),
+        ("bool", 1, "expected bool"),
+        ("float", float("nan"), "finite"),
+        ("str", "a\x00b", "NUL"),
+        ("str", "\ud800", "surrogate"),
+        ("datetime", dt.datetime(2024, 1, 1), "naive"),
+        ("date", dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc), "expected date"),
+        ("decimal", Decimal("0.12345678901"), "fractional"),
+        ("decimal", 0.5, "inexact"),
+        ("decimal", Decimal("1e25"), "integer digits"),
+        ("dict", {1: "a"}, "not a string"),
+        ("list", [float("inf")], "non-finite"),
+        ("dict", {"a": {1, 2}}, "not JSON"),
+    ],
+)
 def test_values_are_refused_not_rewritten(kind, value, problem):
     assert problem in (check_value(kind, value) or "")
 
 
-@pytest.mark.parametrize("kind, value", [
-    ("decimal", Decimal("12345678901234567890.0123456789")), ("decimal", Decimal("1.10000000000000")),
-    ("float", 3), ("datetime", dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)), ("list", [1, "a", None, {"k": []}]),
-])
+@pytest.mark.parametrize(
+    "kind, value",
+    [
+        ("decimal", Decimal("12345678901234567890.0123456789")),
+        ("decimal", Decimal("1.10000000000000")),
+        ("float", 3),
+        ("datetime", dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)),
+        ("list", [1, "a", None, {"k": []}]),
+    ],
+)
 def test_values_accepted(kind, value):
     assert check_value(kind, value) is None

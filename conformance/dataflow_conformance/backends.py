@@ -18,7 +18,13 @@ from sqlalchemy.pool import NullPool
 BACKENDS = ("sqlite", "postgresql", "mysql")
 ENV_VARS = {"postgresql": "DFC_POSTGRESQL_URL", "mysql": "DFC_MYSQL_URL"}
 CONTAINER_IMAGES = {"postgresql": "postgres:16", "mysql": "mysql:8.4"}
-_SCHEME_BACKEND = {"postgresql": "postgresql", "postgres": "postgresql", "mysql": "mysql", "mariadb": "mysql", "sqlite": "sqlite"}
+_SCHEME_BACKEND = {
+    "postgresql": "postgresql",
+    "postgres": "postgresql",
+    "mysql": "mysql",
+    "mariadb": "mysql",
+    "sqlite": "sqlite",
+}
 # Drivers for the harness's own (independent) connections: deliberately not the async
 # drivers an implementation is likely to use.
 _PROBE_DRIVERS = {"postgresql": "postgresql+psycopg", "mysql": "mysql+pymysql", "sqlite": "sqlite"}
@@ -161,9 +167,11 @@ class WorkerDatabase:
                 conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
                 conn.execute(text("CREATE SCHEMA public"))
                 return
-            tables = conn.execute(
-                text("SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()")
-            ).scalars().all()
+            tables = (
+                conn.execute(text("SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()"))
+                .scalars()
+                .all()
+            )
             if tables:
                 conn.execute(text("SET FOREIGN_KEY_CHECKS = 0"))
                 conn.execute(text("DROP TABLE " + ", ".join(f"`{t}`" for t in tables)))

@@ -22,8 +22,13 @@ class ConformanceCheckpointNode(AsyncNode):
     def get_parameters(self):
         return {
             "key": NodeParameter(name="key", type=str, required=True, description="registered callback"),
-            "transaction_id": NodeParameter(name="transaction_id", type=Any, required=False, default=None,
-                                            description="passed through, to keep the node inside a scope's chain"),
+            "transaction_id": NodeParameter(
+                name="transaction_id",
+                type=Any,
+                required=False,
+                default=None,
+                description="passed through, to keep the node inside a scope's chain",
+            ),
         }
 
     async def async_run(self, **inputs):

@@ -10,7 +10,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 REGISTRY_FILE = Path(__file__).with_name("clauses.json")
-_HEADING = re.compile(r"^### (?P<id>[A-Z]+-\d{3}) · (?P<level>MUST|SHOULD)(?: · capability `(?P<capability>[a-z_]+)`)?\s*$")
+_HEADING = re.compile(
+    r"^### (?P<id>[A-Z]+-\d{3}) · (?P<level>MUST|SHOULD)(?: · capability `(?P<capability>[a-z_]+)`)?\s*$"
+)
 _SOURCE = re.compile(r"^\*Source:\*\s*(?P<source>.+)$")
 
 
@@ -40,8 +42,12 @@ def parse_pages(contract_dir: Path) -> dict[str, Clause]:
                         raise ValueError(f"{page.name}: clause {current['id']} is defined twice")
                     text = " ".join(body).strip()
                     if not text or not source:
-                        raise ValueError(f"{page.name}: clause {current['id']} needs a rule sentence and a *Source:* line")
-                    clauses[current["id"]] = Clause(current["id"], current["level"], text, source, current["capability"], page.name)
+                        raise ValueError(
+                            f"{page.name}: clause {current['id']} needs a rule sentence and a *Source:* line"
+                        )
+                    clauses[current["id"]] = Clause(
+                        current["id"], current["level"], text, source, current["capability"], page.name
+                    )
                 current, body, source = None, [], ""
                 if match := _HEADING.match(line):
                     current = match.groupdict()
@@ -68,4 +74,7 @@ def load() -> dict[str, Clause]:
 
 
 def dump(clauses: dict[str, Clause]) -> str:
-    return json.dumps([asdict(c) for c in sorted(clauses.values(), key=lambda c: c.id)], indent=1, ensure_ascii=False) + "\n"
+    return (
+        json.dumps([asdict(c) for c in sorted(clauses.values(), key=lambda c: c.id)], indent=1, ensure_ascii=False)
+        + "\n"
+    )

@@ -45,7 +45,9 @@ def main(argv=None) -> int:
         args.write.parent.mkdir(parents=True, exist_ok=True)
         text = expectations.from_report(report)
         args.write.write_text(text, encoding="utf-8")
-        print(f"wrote {args.write}: {sum(1 for line in text.splitlines() if line.startswith(chr(34)))} expected failures")
+        print(
+            f"wrote {args.write}: {sum(1 for line in text.splitlines() if line.startswith(chr(34)))} expected failures"
+        )
         return 0
     if args.command == "clauses":
         if not args.contract_dir.is_dir():

@@ -29,7 +29,9 @@ def load(path: Path) -> dict[str, dict[str, str]]:
         raise ExpectationsError(f"expectations file {path} is not valid TOML: {exc}") from None
     unknown = sorted(set(data) - set(BACKEND_TABLES) - {"meta"})
     if unknown:
-        raise ExpectationsError(f"expectations file {path}: unknown table(s) {unknown}; expected {list(BACKEND_TABLES)}")
+        raise ExpectationsError(
+            f"expectations file {path}: unknown table(s) {unknown}; expected {list(BACKEND_TABLES)}"
+        )
     tables = {}
     for backend in BACKEND_TABLES:
         entries = data.get(backend, {})

@@ -47,7 +47,18 @@ def _distribution_of(module_name: str) -> str | None:
 def package_versions() -> dict[str, str]:
     """Versions of the packages a report should record."""
     versions = {}
-    for name in ("kailash", "kailash-dataflow", "sqlalchemy", "asyncpg", "aiomysql", "aiosqlite", "psycopg", "pymysql", "pytest", "hypothesis"):
+    for name in (
+        "kailash",
+        "kailash-dataflow",
+        "sqlalchemy",
+        "asyncpg",
+        "aiomysql",
+        "aiosqlite",
+        "psycopg",
+        "pymysql",
+        "pytest",
+        "hypothesis",
+    ):
         try:
             versions[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:

@@ -10,8 +10,10 @@ def render(reports: list[dict]) -> str:
     backends = []
     for report in reports:
         backends += [b["name"] for b in report["backends"] if b["name"] not in backends]
-    lines = ["| implementation | version | verdict | " + " | ".join(backends) + " |",
-             "|---|---|---|" + "---|" * len(backends)]
+    lines = [
+        "| implementation | version | verdict | " + " | ".join(backends) + " |",
+        "|---|---|---|" + "---|" * len(backends),
+    ]
     for report in reports:
         impl = report["implementation"]
         cells = []

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from . import backends as backends_mod
+from . import checkpoint  # noqa: F401 - registers ConformanceCheckpointNode with Kailash
 from . import clauses as clauses_mod
 from . import expectations as expectations_mod
-from . import checkpoint  # noqa: F401 - registers ConformanceCheckpointNode with Kailash
 from . import implementation as impl_mod
 from .flow import Flow
 from .probe import Probe
@@ -28,17 +28,39 @@ _RESOLVED = "DFC_RESOLVED_BACKENDS"  # controller -> xdist workers
 
 def pytest_addoption(parser):
     group = parser.getgroup("dataflow-conformance")
-    group.addoption("--dataflow-impl", default=None, metavar="MODULE",
-                    help="module exposing the DataFlow class under test (default: dataflow_reference)")
-    group.addoption("--db", action="append", default=[], choices=(*backends_mod.BACKENDS, "all"),
-                    help="backend to run on; repeatable (default: sqlite plus every backend with a URL configured)")
-    group.addoption("--dburi", action="append", default=[], metavar="URL",
-                    help="server URL for a backend (postgresql://..., mysql://...); repeatable")
-    group.addoption("--conformance-report", default="conformance-report.json", metavar="PATH",
-                    help="where to write the JSON report (default: %(default)s)")
+    group.addoption(
+        "--dataflow-impl",
+        default=None,
+        metavar="MODULE",
+        help="module exposing the DataFlow class under test (default: dataflow_reference)",
+    )
+    group.addoption(
+        "--db",
+        action="append",
+        default=[],
+        choices=(*backends_mod.BACKENDS, "all"),
+        help="backend to run on; repeatable (default: sqlite plus every backend with a URL configured)",
+    )
+    group.addoption(
+        "--dburi",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="server URL for a backend (postgresql://..., mysql://...); repeatable",
+    )
+    group.addoption(
+        "--conformance-report",
+        default="conformance-report.json",
+        metavar="PATH",
+        help="where to write the JSON report (default: %(default)s)",
+    )
     group.addoption("--conformance-markdown", default=None, metavar="PATH", help="also write a Markdown report")
-    group.addoption("--expectations", default=None, metavar="PATH",
-                    help="TOML file of the implementation's known failures (strict xfail; see expectations.py)")
+    group.addoption(
+        "--expectations",
+        default=None,
+        metavar="PATH",
+        help="TOML file of the implementation's known failures (strict xfail; see expectations.py)",
+    )
 
 
 def _wants_suite(config) -> bool:
@@ -48,7 +70,9 @@ def _wants_suite(config) -> bool:
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "clause(*ids): the contract clauses a conformance test checks")
-    if not _wants_suite(config) and not any(str(SUITE_DIR) in str(a) or "dataflow_conformance" in str(a) for a in config.args):
+    if not _wants_suite(config) and not any(
+        str(SUITE_DIR) in str(a) or "dataflow_conformance" in str(a) for a in config.args
+    ):
         return
     state = {"impl_name": config.option.dataflow_impl or "dataflow_reference", "containers": []}
     config.stash[_STATE] = state
@@ -116,7 +140,9 @@ def pytest_collection_modifyitems(session, config, items):
     known = state["clauses"]
     expected = state["expected"]
     if expected:
-        stale = expectations_mod.stale_entries(expected, {suite_id(i) for i in items}, {b.name for b in state["backends"]})
+        stale = expectations_mod.stale_entries(
+            expected, {suite_id(i) for i in items}, {b.name for b in state["backends"]}
+        )
         if stale:
             raise pytest.UsageError(
                 f"dataflow-conformance: {len(stale)} expectation(s) name tests that do not exist: {stale[:10]}"
@@ -136,13 +162,20 @@ def pytest_collection_modifyitems(session, config, items):
         reason = expected.get(backend_name, {}).get(suite_id(item))
         if reason is not None:
             # "flaky: ..." marks a known failure that does not happen on every run: not strict.
-            item.add_marker(pytest.mark.xfail(reason=f"expected failure: {reason}", strict=not reason.startswith("flaky:")))
-        item.user_properties.append(("dfc", {
-            "clauses": ids,
-            "backend": backend_name,
-            "path": runtime or "-",
-            "suite_id": suite_id(item),
-        }))
+            item.add_marker(
+                pytest.mark.xfail(reason=f"expected failure: {reason}", strict=not reason.startswith("flaky:"))
+            )
+        item.user_properties.append(
+            (
+                "dfc",
+                {
+                    "clauses": ids,
+                    "backend": backend_name,
+                    "path": runtime or "-",
+                    "suite_id": suite_id(item),
+                },
+            )
+        )
 
 
 @pytest.hookimpl(wrapper=True)
@@ -154,9 +187,16 @@ def pytest_runtest_makereport(item, call):
         # under test exhausted the stack: report the failure plainly instead of crashing the run.
         text = f"{call.excinfo.typename}: {str(call.excinfo.value)[:2000]}" if call.excinfo else "failed"
         return pytest.TestReport(
-            item.nodeid, item.location, dict.fromkeys(item.keywords, 1), "failed",
-            f"{text}\n(pytest could not render the traceback: {exc})", call.when,
-            duration=call.duration, start=call.start, stop=call.stop, user_properties=item.user_properties,
+            item.nodeid,
+            item.location,
+            dict.fromkeys(item.keywords, 1),
+            "failed",
+            f"{text}\n(pytest could not render the traceback: {exc})",
+            call.when,
+            duration=call.duration,
+            start=call.start,
+            stop=call.stop,
+            user_properties=item.user_properties,
         )
 
 

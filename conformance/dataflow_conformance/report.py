@@ -30,7 +30,11 @@ class ConformanceReport:
         if outcome is None:
             return
         # A teardown error after a pass still counts; the first failure's message is kept.
-        if entry["outcome"] in (None, "passed") or outcome in ("failed", "error") and entry["outcome"] not in ("failed", "error"):
+        if (
+            entry["outcome"] in (None, "passed")
+            or outcome in ("failed", "error")
+            and entry["outcome"] not in ("failed", "error")
+        ):
             entry["outcome"] = outcome
             entry["message"] = _message(report)
         entry["duration"] = round(entry.get("duration", 0) + report.duration, 4)
@@ -73,7 +77,11 @@ class ConformanceReport:
             "backends": [
                 {"name": b.name, "source": b.source, "server_version": b.server_version} for b in self.backends
             ],
-            "environment": {"python": platform.python_version(), "platform": platform.platform(), "packages": self.packages},
+            "environment": {
+                "python": platform.python_version(),
+                "platform": platform.platform(),
+                "packages": self.packages,
+            },
             "verdict": self.verdict(results),
             "complete": ran == set(self.clauses),
             "clauses_not_run": sorted(set(self.clauses) - ran),
@@ -143,7 +151,7 @@ def summary_table(tests, backend_names) -> list[str]:
             row.append(f"{c['passed']}/{failed}/{c['skipped']}/{c['xfailed']}" if c else "-")
         rows.append(row)
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)) for r in rows]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)) for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     lines.append("(cells: passed/failed/skipped/xfailed tests)")
     return lines

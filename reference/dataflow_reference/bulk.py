@@ -5,16 +5,16 @@ failure part-way leaves the table as it was. When the database refuses a batch, 
 replayed row by row under a savepoint to name the first record that fails.
 """
 
-from sqlalchemy import literal_column, select, tuple_, update
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import exc as sa_exc
+from sqlalchemy import literal_column, select, tuple_, update
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from .crud import ModelStore, utc_now
-from .fastinsert import FastInserter
 from .errors import DatabaseError, IntegrityError, ValidationError
+from .fastinsert import FastInserter
 from .model import SOFT_DELETE_FIELD
 
 DEFAULT_BATCH_SIZE = 1000
@@ -119,12 +119,14 @@ class BulkOperations:
         total, start = 0, 0
         try:
             for start in range(0, len(rows), size):
-                total += await execute(conn, rows[start:start + size])
+                total += await execute(conn, rows[start : start + size])
         except Exception as exc:  # the driver's own error (COPY bypasses SQLAlchemy) or SQLAlchemy's
             await savepoint.rollback()
             culprit = await self._first_failing_row(conn, execute, rows, start, size)
             error = IntegrityError if _is_integrity_error(exc) else DatabaseError
-            raise error(f"{self.spec.name}: record data[{culprit}] was refused, nothing was written: {_reason(exc)}") from None
+            raise error(
+                f"{self.spec.name}: record data[{culprit}] was refused, nothing was written: {_reason(exc)}"
+            ) from None
         await savepoint.commit()
         return total
 
@@ -189,7 +191,7 @@ class BulkOperations:
         total = 0
         chunk = max(1, 900 // len(keys))
         for start in range(0, len(rows), chunk):
-            values = [tuple(row[k] for k in keys) for row in rows[start:start + chunk]]
+            values = [tuple(row[k] for k in keys) for row in rows[start : start + chunk]]
             target = tuple_(*columns).in_(values) if len(keys) > 1 else columns[0].in_([v[0] for v in values])
             stmt = select(self.table.c.id).where(target)
             stmt = stmt.with_for_update() if mysql_skip else stmt
@@ -205,7 +207,11 @@ class BulkOperations:
             return {"inserted": processed - updated, "updated": updated, "skipped": 0}
         if backend == "postgresql":
             other = processed - affected
-            return {"inserted": affected, "updated": 0 if resolution == "skip" else other, "skipped": other if resolution == "skip" else 0}
+            return {
+                "inserted": affected,
+                "updated": 0 if resolution == "skip" else other,
+                "skipped": other if resolution == "skip" else 0,
+            }
         if resolution == "skip":
             return {"inserted": processed - existing, "updated": 0, "skipped": existing}
         return {"inserted": processed - existing, "updated": existing, "skipped": 0}
@@ -221,4 +227,3 @@ def _is_integrity_error(exc) -> bool:
 def _reason(exc) -> str:
     message = str(getattr(exc, "orig", exc)) or type(exc).__name__
     return message.splitlines()[0]
-

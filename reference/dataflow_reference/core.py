@@ -35,7 +35,9 @@ class DataFlow:
         self.target = parse_database_url(url)
         _check_option("pool_size", pool_size, minimum=1)
         _check_option("pool_max_overflow", pool_max_overflow, minimum=0)
-        if pool_timeout is not None and (isinstance(pool_timeout, bool) or not isinstance(pool_timeout, (int, float)) or pool_timeout <= 0):
+        if pool_timeout is not None and (
+            isinstance(pool_timeout, bool) or not isinstance(pool_timeout, (int, float)) or pool_timeout <= 0
+        ):
             raise ConfigurationError(f"pool_timeout must be a positive number of seconds, got {pool_timeout!r}")
         self.multi_tenant = bool(multi_tenant)
         self.auto_migrate = bool(auto_migrate)
@@ -67,7 +69,9 @@ class DataFlow:
                 raise ModelDefinitionError(f"model {spec.name} is already registered on this DataFlow instance")
             clash = [m for m in self.models.values() if m.table_name == spec.table_name]
             if clash:
-                raise ModelDefinitionError(f"model {spec.name}: table {spec.table_name!r} is already used by {clash[0].name}")
+                raise ModelDefinitionError(
+                    f"model {spec.name}: table {spec.table_name!r} is already used by {clash[0].name}"
+                )
             self.models[spec.name] = spec
             self.nodes.update(generate_nodes(self, spec))
         cls.__dataflow_model__ = spec
@@ -94,7 +98,7 @@ class DataFlow:
             tables = [spec.build_table(self.database.metadata, self.database.server) for spec in pending]
             if self.auto_migrate:
                 await self.database.create_tables(tables)
-            for spec, table in zip(pending, tables):
+            for spec, table in zip(pending, tables, strict=True):
                 store = ModelStore(spec, table, self.database)
                 store.bulk = BulkOperations(store)
                 self._stores[spec.name] = store

@@ -22,7 +22,9 @@ def utc_now() -> dt.datetime:
 class ModelStore:
     def __init__(self, spec: ModelSpec, table, database):
         self.spec, self.table, self.db = spec, table, database
-        self.filters = FilterCompiler(spec, table, database.backend, visible=set(spec.column_names) - {SOFT_DELETE_FIELD})
+        self.filters = FilterCompiler(
+            spec, table, database.backend, visible=set(spec.column_names) - {SOFT_DELETE_FIELD}
+        )
         self._visible_columns = [table.c[name] for name in spec.column_names if name != SOFT_DELETE_FIELD]
         # Built once: reusing a statement object reuses its compiled form and cache key.
         self._by_id = self.visible(select(*self._visible_columns).where(table.c.id == bindparam("record_id")))

@@ -20,7 +20,9 @@ _MYSQL_SESSION = "SET SESSION sql_mode='TRADITIONAL,NO_AUTO_VALUE_ON_ZERO', time
 
 
 class Database:
-    def __init__(self, target: DatabaseTarget, *, pool_size=None, pool_max_overflow=None, pool_timeout=None, echo=False):
+    def __init__(
+        self, target: DatabaseTarget, *, pool_size=None, pool_max_overflow=None, pool_timeout=None, echo=False
+    ):
         self.target = target
         self.engine: AsyncEngine | None = None
         self.server: ServerInfo | None = None

@@ -28,10 +28,16 @@ class FastInserter:
     def encode(self, rows: list[dict], constants: dict) -> list[tuple]:
         """Driver values in statement order; `constants` (same value in every row) are encoded once."""
         getter = itemgetter(*self.order)
-        fixed = [(i, self._processors[i](constants[name]) if self._processors[i] else constants[name])
-                 for i, name in enumerate(self.order) if name in constants]
-        varying = [(i, process) for i, (name, process) in enumerate(zip(self.order, self._processors))
-                   if process is not None and name not in constants]
+        fixed = [
+            (i, self._processors[i](constants[name]) if self._processors[i] else constants[name])
+            for i, name in enumerate(self.order)
+            if name in constants
+        ]
+        varying = [
+            (i, process)
+            for i, (name, process) in enumerate(zip(self.order, self._processors, strict=True))
+            if process is not None and name not in constants
+        ]
         records = []
         for row in rows:
             values = list(getter(row)) if len(self.order) > 1 else [getter(row)]

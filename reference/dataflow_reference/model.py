@@ -134,7 +134,9 @@ def parse_model(cls: type, *, multi_tenant_default: bool = False) -> ModelSpec:
             spec.id_kind, spec.id_supplied = kind, True
             continue
         if field_name in reserved:
-            raise ModelDefinitionError(f"model {name}: field {field_name!r} is managed by DataFlow and cannot be declared")
+            raise ModelDefinitionError(
+                f"model {name}: field {field_name!r} is managed by DataFlow and cannot be declared"
+            )
         default = getattr(cls, field_name, MISSING)
         if default is None:
             nullable = True

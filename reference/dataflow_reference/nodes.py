@@ -45,7 +45,9 @@ class StrictNode(AsyncNode):
     def validate_inputs(self, **inputs) -> dict[str, Any]:
         # Kailash drops unknown inputs with a warning; a misspelt field must be an error instead.
         known = set(self.parameters) | _FRAMEWORK_INPUTS
-        unknown = sorted(k for k in inputs if k not in known and k not in self._SPECIAL_PARAMS and not k.startswith("_"))
+        unknown = sorted(
+            k for k in inputs if k not in known and k not in self._SPECIAL_PARAMS and not k.startswith("_")
+        )
         if unknown:
             raise NodeValidationError(
                 f"{self.subject}: unknown input(s) {unknown} for {type(self).__name__}; accepted: {sorted(self.parameters)}"
@@ -151,13 +153,21 @@ class DeleteNode(DataFlowNode):
 
 class ListNode(DataFlowNode):
     method = "list"
-    parameters = {"filter": "MongoDB-style filter", "order_by": "['field', '-field']", "limit": "page size",
-                  "offset": "rows to skip"}
+    parameters = {
+        "filter": "MongoDB-style filter",
+        "order_by": "['field', '-field']",
+        "limit": "page size",
+        "offset": "rows to skip",
+    }
 
     def arguments(self, inputs):
         offset = inputs.get("offset")
-        return {"filter_spec": inputs.get("filter"), "order_by": inputs.get("order_by"), "limit": inputs.get("limit"),
-                "offset": 0 if offset is None else offset}
+        return {
+            "filter_spec": inputs.get("filter"),
+            "order_by": inputs.get("order_by"),
+            "limit": inputs.get("limit"),
+            "offset": 0 if offset is None else offset,
+        }
 
 
 class CountNode(DataFlowNode):
@@ -170,13 +180,20 @@ class CountNode(DataFlowNode):
 
 class UpsertNode(DataFlowNode):
     method = "upsert"
-    parameters = {"where": "field values identifying the record", "create": "values for a new record",
-                  "update": "values to change on an existing record",
-                  "conflict_on": "unique fields to match on (default: the keys of where)"}
+    parameters = {
+        "where": "field values identifying the record",
+        "create": "values for a new record",
+        "update": "values to change on an existing record",
+        "conflict_on": "unique fields to match on (default: the keys of where)",
+    }
 
     def arguments(self, inputs):
-        return {"where": inputs.get("where"), "create": inputs.get("create"), "update_fields": inputs.get("update"),
-                "conflict_on": inputs.get("conflict_on")}
+        return {
+            "where": inputs.get("where"),
+            "create": inputs.get("create"),
+            "update_fields": inputs.get("update"),
+            "conflict_on": inputs.get("conflict_on"),
+        }
 
 
 class BulkCreateNode(DataFlowNode):
@@ -189,7 +206,11 @@ class BulkUpdateNode(DataFlowNode):
     parameters = {"filter": "which records", "fields": "values to set", "confirmed": "required for an empty filter"}
 
     def arguments(self, inputs):
-        return {"filter_spec": inputs.get("filter"), "fields": inputs.get("fields"), "confirmed": inputs.get("confirmed")}
+        return {
+            "filter_spec": inputs.get("filter"),
+            "fields": inputs.get("fields"),
+            "confirmed": inputs.get("confirmed"),
+        }
 
 
 class BulkDeleteNode(DataFlowNode):
@@ -202,8 +223,12 @@ class BulkDeleteNode(DataFlowNode):
 
 class BulkUpsertNode(DataFlowNode):
     method, bulk = "bulk_upsert", True
-    parameters = {"data": "list of records", "conflict_on": "unique fields that identify a record",
-                  "conflict_resolution": "'update' (default) or 'skip'", "batch_size": "records per statement"}
+    parameters = {
+        "data": "list of records",
+        "conflict_on": "unique fields that identify a record",
+        "conflict_resolution": "'update' (default) or 'skip'",
+        "batch_size": "records per statement",
+    }
 
     def arguments(self, inputs):
         args = super().arguments(inputs)
@@ -211,9 +236,19 @@ class BulkUpsertNode(DataFlowNode):
         return args
 
 
-NODE_KINDS = {"Create": CreateNode, "Read": ReadNode, "Update": UpdateNode, "Delete": DeleteNode,
-              "List": ListNode, "Count": CountNode, "Upsert": UpsertNode, "BulkCreate": BulkCreateNode,
-              "BulkUpdate": BulkUpdateNode, "BulkDelete": BulkDeleteNode, "BulkUpsert": BulkUpsertNode}
+NODE_KINDS = {
+    "Create": CreateNode,
+    "Read": ReadNode,
+    "Update": UpdateNode,
+    "Delete": DeleteNode,
+    "List": ListNode,
+    "Count": CountNode,
+    "Upsert": UpsertNode,
+    "BulkCreate": BulkCreateNode,
+    "BulkUpdate": BulkUpdateNode,
+    "BulkDelete": BulkDeleteNode,
+    "BulkUpsert": BulkUpsertNode,
+}
 
 
 def generate_nodes(dataflow, spec: ModelSpec) -> dict[str, type]:
@@ -221,8 +256,12 @@ def generate_nodes(dataflow, spec: ModelSpec) -> dict[str, type]:
     generated = {}
     for kind, base in NODE_KINDS.items():
         name = f"{spec.name}{kind}Node"
-        attrs = {"dataflow": dataflow, "model": spec, "__module__": __name__,
-                 "__doc__": f"{kind} {spec.name} records ({spec.table_name})."}
+        attrs = {
+            "dataflow": dataflow,
+            "model": spec,
+            "__module__": __name__,
+            "__doc__": f"{kind} {spec.name} records ({spec.table_name}).",
+        }
         if base is CreateNode:
             fields = ({"id": "primary key (declared on the model)"} if spec.id_supplied else {}) | {
                 field_name: f"{field.kind} field" for field_name, field in spec.fields.items()
@@ -263,9 +302,11 @@ class TransactionNode(StrictNode):
 
 
 class TransactionScopeNode(TransactionNode):
-    parameters = {"isolation_level": "accepted for compatibility; the server default is used",
-                  "timeout": "seconds before an unfinished scope is rolled back (default 30)",
-                  "rollback_on_error": "roll back when a database node in the scope fails (default true)"}
+    parameters = {
+        "isolation_level": "accepted for compatibility; the server default is used",
+        "timeout": "seconds before an unfinished scope is rolled back (default 30)",
+        "rollback_on_error": "roll back when a database node in the scope fails (default true)",
+    }
 
     async def begin(self, db, context, inputs):
         timeout = 30 if inputs.get("timeout") is None else inputs["timeout"]
@@ -278,7 +319,11 @@ class TransactionScopeNode(TransactionNode):
         await db.runner.run(transaction.begin())
         db.transactions.add(transaction)
         context[CONTEXT_KEY] = transaction.id  # LocalRuntime: later nodes also find it without a connection
-        return {"status": "started", "transaction_id": transaction.id, "rollback_on_error": transaction.rollback_on_error}
+        return {
+            "status": "started",
+            "transaction_id": transaction.id,
+            "rollback_on_error": transaction.rollback_on_error,
+        }
 
 
 class TransactionCommitNode(TransactionNode):
@@ -314,6 +359,11 @@ class TransactionRollbackToSavepointNode(TransactionNode):
         return {"status": "rolled_back_to_savepoint", "savepoint": inputs.get("savepoint")}
 
 
-for _node in (TransactionScopeNode, TransactionCommitNode, TransactionRollbackNode, TransactionSavepointNode,
-              TransactionRollbackToSavepointNode):
+for _node in (
+    TransactionScopeNode,
+    TransactionCommitNode,
+    TransactionRollbackNode,
+    TransactionSavepointNode,
+    TransactionRollbackToSavepointNode,
+):
     NodeRegistry.register(_node, alias=_node.__name__, allow_override=True)

@@ -42,7 +42,9 @@ class FilterCompiler:
         if key.startswith("$"):
             raise ValidationError(self.spec.name, where, f"unknown operator {key!r}")
         if key not in self.visible:
-            raise ValidationError(self.spec.name, key, f"unknown field in {where}; known fields: {sorted(self.visible)}")
+            raise ValidationError(
+                self.spec.name, key, f"unknown field in {where}; known fields: {sorted(self.visible)}"
+            )
         return self._field(key, value, where)
 
     def _field(self, name, value, where):
@@ -66,7 +68,9 @@ class FilterCompiler:
             is_null = arg if op == "$null" else not arg
             return column.is_(None) if is_null else column.is_not(None)
         if kind in _UNORDERED_KINDS and not (op in ("$eq", "$ne") and arg is None):
-            raise ValidationError(self.spec.name, name, f"JSON fields can only be filtered with None, $exists or $null, not {op}")
+            raise ValidationError(
+                self.spec.name, name, f"JSON fields can only be filtered with None, $exists or $null, not {op}"
+            )
         if op in ("$in", "$nin"):
             if not isinstance(arg, (list, tuple)):
                 raise ValidationError(self.spec.name, name, f"{op} needs a list, got {type(arg).__name__}")
@@ -76,8 +80,14 @@ class FilterCompiler:
             if op == "$in":
                 return matched
             # $nin matches NULL unless None is listed (MongoDB semantics; SQL NOT IN would drop NULL rows).
-            return column.is_not(None) if has_null and not values else (
-                and_(column.is_not(None), column.not_in(values)) if has_null else or_(column.is_(None), column.not_in(values))
+            return (
+                column.is_not(None)
+                if has_null and not values
+                else (
+                    and_(column.is_not(None), column.not_in(values))
+                    if has_null
+                    else or_(column.is_(None), column.not_in(values))
+                )
             )
         if op == "$like":
             if kind != "str":
@@ -124,16 +134,22 @@ class FilterCompiler:
             if isinstance(item, str):
                 keys.append((item[1:], True) if item.startswith("-") else (item, False))
             elif isinstance(item, dict) and len(item) == 1:
-                (name, direction), = item.items()
+                ((name, direction),) = item.items()
                 if direction not in (1, -1) or isinstance(direction, bool):
-                    raise ValidationError(self.spec.name, "order_by", f"direction of {name!r} must be 1 or -1, got {direction!r}")
+                    raise ValidationError(
+                        self.spec.name, "order_by", f"direction of {name!r} must be 1 or -1, got {direction!r}"
+                    )
                 keys.append((name, direction == -1))
             else:
-                raise ValidationError(self.spec.name, "order_by", f"entry {item!r} is not 'field', '-field' or {{'field': 1|-1}}")
+                raise ValidationError(
+                    self.spec.name, "order_by", f"entry {item!r} is not 'field', '-field' or {{'field': 1|-1}}"
+                )
         clauses = []
         for name, descending in keys:
             if name not in self.visible:
-                raise ValidationError(self.spec.name, name, f"unknown field in order_by; known fields: {sorted(self.visible)}")
+                raise ValidationError(
+                    self.spec.name, name, f"unknown field in order_by; known fields: {sorted(self.visible)}"
+                )
             kind = self.spec.kind_of(name)
             if kind in _UNORDERED_KINDS:
                 raise ValidationError(self.spec.name, name, "JSON fields cannot be sorted")

@@ -55,7 +55,9 @@ class ActiveTransaction:
             raise
         self.state = "active"
         loop = asyncio.get_running_loop()
-        self._timer = loop.call_later(self.timeout, lambda: loop.create_task(self.rollback(f"timed out after {self.timeout}s")))
+        self._timer = loop.call_later(
+            self.timeout, lambda: loop.create_task(self.rollback(f"timed out after {self.timeout}s"))
+        )
 
     def require_active(self, action: str) -> None:
         if not self.active:
@@ -94,7 +96,7 @@ class ActiveTransaction:
         if name not in self._savepoints:
             raise TransactionError(f"no savepoint {name!r} in transaction {self.id}; known: {sorted(self._savepoints)}")
         names = list(self._savepoints)
-        for later in names[names.index(name) + 1:]:  # savepoints made after it are undone with it
+        for later in names[names.index(name) + 1 :]:  # savepoints made after it are undone with it
             del self._savepoints[later]
         await self._savepoints.pop(name).rollback()
 
@@ -137,7 +139,9 @@ class TransactionRegistry:
     def get(self, transaction_id: str, action: str) -> ActiveTransaction:
         transaction = self._open.get(transaction_id) or self._ended.get(transaction_id)
         if transaction is None:
-            raise TransactionError(f"cannot {action}: no transaction scope {transaction_id!r} on this DataFlow instance")
+            raise TransactionError(
+                f"cannot {action}: no transaction scope {transaction_id!r} on this DataFlow instance"
+            )
         transaction.require_active(action)
         return transaction
 

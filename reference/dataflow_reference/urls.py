@@ -42,8 +42,7 @@ def parse_database_url(raw: str) -> DatabaseTarget:
         )
     if scheme not in _SCHEMES:
         raise ConfigurationError(
-            f"unsupported database URL scheme {scheme!r} in {_redact(raw)!r}; "
-            f"supported: {', '.join(sorted(_SCHEMES))}"
+            f"unsupported database URL scheme {scheme!r} in {_redact(raw)!r}; supported: {', '.join(sorted(_SCHEMES))}"
         )
     try:
         url = make_url(raw)

@@ -18,8 +18,8 @@ def define_user(db):
         email: str
         age: int = 0
         active: bool = True
-        score: Optional[float] = None
-        nickname: Optional[str] = None
+        score: float | None = None
+        nickname: str | None = None
         __dataflow__ = {"indexes": [{"name": "uq_users_email", "fields": ["email"], "unique": True}]}
 
     return User
@@ -39,7 +39,7 @@ def define_everything(db):
         amount: Decimal
         doc: dict
         items: list
-        maybe: Optional[str] = None
+        maybe: str | None = None
 
     return Sample
 

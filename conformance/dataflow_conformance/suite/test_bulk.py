@@ -54,8 +54,10 @@ def test_bulk_update_exact(make_dataflow, probe, flow):
     define_user(make_dataflow())
     flow.node("UserBulkCreateNode", {"data": users(40)})
     expected = {r["email"] for r in probe.rows("users") if r["age"] >= 30 or r["name"] == "u3"}
-    result = flow.node("UserBulkUpdateNode", {"filter": {"$or": [{"age": {"$gte": 30}}, {"name": "u3"}]},
-                                             "fields": {"nickname": "bulk"}})
+    result = flow.node(
+        "UserBulkUpdateNode",
+        {"filter": {"$or": [{"age": {"$gte": 30}}, {"name": "u3"}]}, "fields": {"nickname": "bulk"}},
+    )
     assert result["updated"] == len(expected) == 11
     changed = {r["email"] for r in probe.rows("users") if r["nickname"] == "bulk"}
     assert changed == expected

@@ -9,6 +9,7 @@ from sqlalchemy.engine import make_url
 
 from .support import define_user, expect_failure
 
+
 @pytest.mark.clause("CONF-001")
 def test_zero_config_defaults_to_sqlite(dataflow_impl, flow, monkeypatch, tmp_path):
     monkeypatch.delenv("DATABASE_URL", raising=False)
@@ -44,7 +45,10 @@ def _url_forms(backend, database_url, tmp_path):
             ("sqlite:///:memory:", None),
         ]
     url = make_url(database_url)
-    schemes = {"postgresql": ["postgresql", "postgres", "postgresql+asyncpg"], "mysql": ["mysql", "mysql+aiomysql", "mariadb"]}
+    schemes = {
+        "postgresql": ["postgresql", "postgres", "postgresql+asyncpg"],
+        "mysql": ["mysql", "mysql+aiomysql", "mariadb"],
+    }
     rendered = url.render_as_string(hide_password=False).split("://", 1)[1]
     return [(f"{scheme}://{rendered}", "server") for scheme in schemes[backend.name]]
 

@@ -13,7 +13,13 @@ def test_create_stores_and_returns_record(make_dataflow, probe, flow):
     assert created["active"] is True and created["nickname"] is None
     assert created["created_at"] is not None and created["updated_at"] is not None
     (row,) = probe.rows("users")
-    assert (row["id"], row["name"], row["email"], row["age"], row["score"]) == (created["id"], "Ann", "ann@x.org", 31, 9.5)
+    assert (row["id"], row["name"], row["email"], row["age"], row["score"]) == (
+        created["id"],
+        "Ann",
+        "ann@x.org",
+        31,
+        9.5,
+    )
 
 
 @pytest.mark.clause("CRUD-002")
@@ -36,8 +42,11 @@ def test_read_missing_without_raising(make_dataflow, flow):
 @pytest.mark.clause("CRUD-004")
 def test_update_changes_only_named_fields(make_dataflow, probe, flow):
     define_user(make_dataflow())
-    target, other = seed(flow, "User", [{"name": "T", "email": "t@x.org", "age": 1, "nickname": "tt"},
-                                        {"name": "O", "email": "o@x.org", "age": 1}])
+    target, other = seed(
+        flow,
+        "User",
+        [{"name": "T", "email": "t@x.org", "age": 1, "nickname": "tt"}, {"name": "O", "email": "o@x.org", "age": 1}],
+    )
     before_other = probe.rows("users", where="id = :id", id=other["id"])
     result = flow.node("UserUpdateNode", {"filter": {"id": target["id"]}, "fields": {"age": 2, "nickname": None}})
     assert result["updated"] is True and result["age"] == 2 and result["nickname"] is None and result["name"] == "T"

@@ -14,8 +14,10 @@ def test_missing_required_field(make_dataflow, probe, flow):
 
 
 @pytest.mark.clause("ERR-002")
-@pytest.mark.parametrize("field, value", [("age", "42"), ("age", 4.0), ("active", 1), ("active", "true"),
-                                           ("email", 12), ("score", "1.5"), ("age", True)])
+@pytest.mark.parametrize(
+    "field, value",
+    [("age", "42"), ("age", 4.0), ("active", 1), ("active", "true"), ("email", 12), ("score", "1.5"), ("age", True)],
+)
 def test_wrong_type_is_not_coerced(make_dataflow, probe, flow, field, value):
     define_user(make_dataflow())
     db_values = {"name": "n", "email": "e@x.org", field: value}
@@ -39,10 +41,15 @@ def test_unknown_field(make_dataflow, probe, flow):
 
 
 @pytest.mark.clause("ERR-004")
-@pytest.mark.parametrize("filter_spec, named", [
-    ({"agee": 3}, "agee"), ({"age": {"$gtx": 3}}, "$gtx"), ({"$nor": [{"age": 1}]}, "$nor"),
-    ({"age": {"$in": 3}}, "$in"),
-])
+@pytest.mark.parametrize(
+    "filter_spec, named",
+    [
+        ({"agee": 3}, "agee"),
+        ({"age": {"$gtx": 3}}, "$gtx"),
+        ({"$nor": [{"age": 1}]}, "$nor"),
+        ({"age": {"$in": 3}}, "$in"),
+    ],
+)
 def test_invalid_filter(make_dataflow, flow, filter_spec, named):
     define_user(make_dataflow())
     seed(flow, "User", [{"name": "n", "email": "e@x.org", "age": 3}])
@@ -63,7 +70,9 @@ def test_unknown_node_type(make_dataflow, flow):
 
 
 @pytest.mark.clause("ERR-006")
-@pytest.mark.parametrize("params, named", [({"limit": -1}, "limit"), ({"offset": -5}, "offset"), ({"limit": "ten"}, "limit")])
+@pytest.mark.parametrize(
+    "params, named", [({"limit": -1}, "limit"), ({"offset": -5}, "offset"), ({"limit": "ten"}, "limit")]
+)
 def test_invalid_paging(make_dataflow, flow, params, named):
     define_user(make_dataflow())
     expect_failure(lambda: flow.node("UserListNode", params), named)

@@ -89,7 +89,9 @@ def test_defaults_applied_and_not_shared(make_dataflow, flow):
 
     first = flow.node("ProfileCreateNode", {"name": "a"})
     assert (first["level"], first["active"], first["tags"], first["settings"]) == (3, True, [], {"theme": "dark"})
-    flow.node("ProfileUpdateNode", {"filter": {"id": first["id"]}, "fields": {"tags": ["x"], "settings": {"theme": "light"}}})
+    flow.node(
+        "ProfileUpdateNode", {"filter": {"id": first["id"]}, "fields": {"tags": ["x"], "settings": {"theme": "light"}}}
+    )
     second = flow.node("ProfileCreateNode", {"name": "b"})
     assert (second["tags"], second["settings"]) == ([], {"theme": "dark"}), "a mutable default was shared"
     assert Profile.__dict__.get("tags", []) == [], "the class default itself was mutated"

@@ -31,7 +31,9 @@ def test_output_shapes(make_dataflow, probe, flow):
     listed = flow.node("UserListNode", {"limit": 10})
     assert {"records", "count"} <= set(listed) and listed["count"] == 1
     assert flow.node("UserCountNode", {})["count"] == 1
-    upserted = flow.node("UserUpsertNode", {"where": {"email": "b@x.org"}, "create": {"name": "b"}, "update": {"age": 1}})
+    upserted = flow.node(
+        "UserUpsertNode", {"where": {"email": "b@x.org"}, "create": {"name": "b"}, "update": {"age": 1}}
+    )
     assert {"created", "action", "record"} <= set(upserted)
     assert flow.node("UserDeleteNode", {"id": created["id"]})["deleted"] is True
     assert [row["email"] for row in probe.rows("users")] == ["b@x.org"]
@@ -86,7 +88,11 @@ def test_one_instance_across_call_contexts(make_dataflow, probe):
 def test_bulk_and_transaction_nodes_registered(make_dataflow):
     define_user(make_dataflow())
     names = [f"User{op}Node" for op in ("BulkCreate", "BulkUpdate", "BulkDelete", "BulkUpsert")] + [
-        "TransactionScopeNode", "TransactionCommitNode", "TransactionRollbackNode",
-        "TransactionSavepointNode", "TransactionRollbackToSavepointNode"]
+        "TransactionScopeNode",
+        "TransactionCommitNode",
+        "TransactionRollbackNode",
+        "TransactionSavepointNode",
+        "TransactionRollbackToSavepointNode",
+    ]
     for name in names:
         assert issubclass(NodeRegistry.get(name), Node), f"{name} is not a registered Kailash node"

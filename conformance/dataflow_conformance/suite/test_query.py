@@ -43,11 +43,22 @@ def test_equality_and_null(people, flow):
 
 
 @pytest.mark.clause("QUERY-002")
-@pytest.mark.parametrize("filter_spec", [
-    {"age": {"$eq": 30}}, {"age": {"$gt": 30}}, {"age": {"$gte": 30}}, {"age": {"$lt": 30}}, {"age": {"$lte": 25}},
-    {"age": {"$gt": 0, "$lt": 35}}, {"name": {"$gt": "bob"}}, {"name": {"$lt": "a"}}, {"score": {"$gte": 0.0}},
-    {"score": {"$lt": 2.5}}, {"age": {"$ne": 30}},
-])
+@pytest.mark.parametrize(
+    "filter_spec",
+    [
+        {"age": {"$eq": 30}},
+        {"age": {"$gt": 30}},
+        {"age": {"$gte": 30}},
+        {"age": {"$lt": 30}},
+        {"age": {"$lte": 25}},
+        {"age": {"$gt": 0, "$lt": 35}},
+        {"name": {"$gt": "bob"}},
+        {"name": {"$lt": "a"}},
+        {"score": {"$gte": 0.0}},
+        {"score": {"$lt": 2.5}},
+        {"age": {"$ne": 30}},
+    ],
+)
 def test_comparisons(people, flow, filter_spec):
     assert names(flow, filter_spec) == expected(filter_spec)
 
@@ -78,14 +89,17 @@ def test_exists_and_null(people, flow):
 
 
 @pytest.mark.clause("QUERY-006")
-@pytest.mark.parametrize("filter_spec", [
-    {"$or": [{"age": 25}, {"name": "eve"}]},
-    {"$and": [{"age": {"$gte": 30}}, {"active": True}]},
-    {"$not": {"age": 30}},
-    {"$or": [{"$and": [{"age": 30}, {"score": {"$gt": 0.0}}]}, {"active": False}]},
-    {"age": {"$not": {"$gt": 30}}},
-    {"$not": {"score": {"$gt": 0.0}}},
-])
+@pytest.mark.parametrize(
+    "filter_spec",
+    [
+        {"$or": [{"age": 25}, {"name": "eve"}]},
+        {"$and": [{"age": {"$gte": 30}}, {"active": True}]},
+        {"$not": {"age": 30}},
+        {"$or": [{"$and": [{"age": 30}, {"score": {"$gt": 0.0}}]}, {"active": False}]},
+        {"age": {"$not": {"$gt": 30}}},
+        {"$not": {"score": {"$gt": 0.0}}},
+    ],
+)
 def test_logical_operators(people, flow, filter_spec):
     assert names(flow, filter_spec) == expected(filter_spec)
 
@@ -158,10 +172,14 @@ def _leaf():
     def comparison(field):
         values = _FIELD_VALUES[field]
         plain = values.filter(lambda v: v is not None)
-        ops = [values.map(lambda v: v), values.map(lambda v: {"$eq": v}), values.map(lambda v: {"$ne": v}),
-               st.lists(values, max_size=3).map(lambda vs: {"$in": vs}),
-               st.lists(values, max_size=3).map(lambda vs: {"$nin": vs}),
-               st.booleans().map(lambda b: {"$exists": b})]
+        ops = [
+            values.map(lambda v: v),
+            values.map(lambda v: {"$eq": v}),
+            values.map(lambda v: {"$ne": v}),
+            st.lists(values, max_size=3).map(lambda vs: {"$in": vs}),
+            st.lists(values, max_size=3).map(lambda vs: {"$nin": vs}),
+            st.booleans().map(lambda b: {"$exists": b}),
+        ]
         if field != "active":
             ops += [st.tuples(st.sampled_from(["$gt", "$gte", "$lt", "$lte"]), plain).map(lambda t: {t[0]: t[1]})]
         if field in ("name", "nickname"):
@@ -186,7 +204,11 @@ FILTERS = st.recursive(
 def test_generated_filters_match_python_model(people, flow):
     rows = [{"active": True, **p} for p in PEOPLE]
 
-    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @settings(
+        max_examples=40,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
     @given(filter_spec=FILTERS)
     def check(filter_spec):
         want = sorted(r["name"] for r in rows if matches(r, filter_spec))

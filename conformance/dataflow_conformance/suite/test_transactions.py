@@ -9,8 +9,13 @@ from .. import checkpoint
 from ..flow import Flow, WorkflowFailed
 from .support import define_user, expect_failure, seed
 
-SCOPE_NODES = ("TransactionScopeNode", "TransactionCommitNode", "TransactionRollbackNode",
-               "TransactionSavepointNode", "TransactionRollbackToSavepointNode")
+SCOPE_NODES = (
+    "TransactionScopeNode",
+    "TransactionCommitNode",
+    "TransactionRollbackNode",
+    "TransactionSavepointNode",
+    "TransactionRollbackToSavepointNode",
+)
 
 
 class Scope:
@@ -31,7 +36,9 @@ class Scope:
         return self
 
     def check(self, callback):
-        return self.then("ConformanceCheckpointNode", {"key": checkpoint.register(callback)}, node_id=f"check{self.count}")
+        return self.then(
+            "ConformanceCheckpointNode", {"key": checkpoint.register(callback)}, node_id=f"check{self.count}"
+        )
 
 
 def user(i):
@@ -98,11 +105,15 @@ def test_uncommitted_writes_are_invisible(make_dataflow, probe, flow):
 
 def _connections(backend, probe):
     if backend.name == "postgresql":
-        return probe.scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                            "AND pid <> pg_backend_pid() AND state <> 'idle'")
+        return probe.scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND state <> 'idle'"
+        )
     if backend.name == "mysql":
-        return probe.scalar("SELECT count(*) FROM information_schema.PROCESSLIST WHERE DB = DATABASE() "
-                            "AND ID <> CONNECTION_ID() AND COMMAND <> 'Sleep'")
+        return probe.scalar(
+            "SELECT count(*) FROM information_schema.PROCESSLIST WHERE DB = DATABASE() "
+            "AND ID <> CONNECTION_ID() AND COMMAND <> 'Sleep'"
+        )
     return 0
 
 
@@ -112,7 +123,11 @@ def test_usable_after_failure(make_dataflow, backend, probe, flow):
     define_user(db)
     seed(flow, "User", [user(0)], db=db)
     for attempt in range(3):  # repeated failures must not exhaust the pool or leave locks behind
-        scope = Scope().then("UserCreateNode", user(10 + attempt)).then("UserCreateNode", {"name": "d", "email": "t0@x.org"})
+        scope = (
+            Scope()
+            .then("UserCreateNode", user(10 + attempt))
+            .then("UserCreateNode", {"name": "d", "email": "t0@x.org"})
+        )
         with pytest.raises(WorkflowFailed):
             flow.run(scope.then("TransactionCommitNode").builder, db=db)
     assert _connections(backend, probe) == 0, "a connection is still busy (in a transaction) after the failed scopes"
@@ -164,8 +179,14 @@ def test_concurrent_scopes_on_different_rows(make_dataflow, probe, flow):
     db = make_dataflow()
     define_user(db)
     db.create_tables()
-    builders = [Scope().then("UserCreateNode", user(i)).then("UserCreateNode", user(i + 10)).then("TransactionCommitNode").builder
-                for i in range(2)]
+    builders = [
+        Scope()
+        .then("UserCreateNode", user(i))
+        .then("UserCreateNode", user(i + 10))
+        .then("TransactionCommitNode")
+        .builder
+        for i in range(2)
+    ]
     assert _run_concurrently(flow.runtime, db, builders) == ["committed", "committed"]
     assert sorted(r["email"] for r in probe.rows("users")) == ["t0@x.org", "t10@x.org", "t11@x.org", "t1@x.org"]
 
@@ -175,13 +196,21 @@ def test_concurrent_scopes_on_the_same_key(make_dataflow, probe, flow):
     db = make_dataflow()
     define_user(db)
     db.create_tables()
-    builders = [Scope().then("UserCreateNode", user(100 + i)).then("UserCreateNode", {"name": f"w{i}", "email": "same@x.org"})
-                .then("TransactionCommitNode").builder for i in range(2)]
+    builders = [
+        Scope()
+        .then("UserCreateNode", user(100 + i))
+        .then("UserCreateNode", {"name": f"w{i}", "email": "same@x.org"})
+        .then("TransactionCommitNode")
+        .builder
+        for i in range(2)
+    ]
     outcomes = _run_concurrently(flow.runtime, db, builders)
     assert sorted(o.split(":")[0] for o in outcomes) == ["committed", "failed"], outcomes
     winner = outcomes.index("committed")
     rows = {r["email"]: r["name"] for r in probe.rows("users")}
-    assert rows == {"same@x.org": f"w{winner}", f"t{100 + winner}@x.org": f"t{100 + winner}"}, "the losing scope left writes"
+    assert rows == {"same@x.org": f"w{winner}", f"t{100 + winner}@x.org": f"t{100 + winner}"}, (
+        "the losing scope left writes"
+    )
 
 
 @pytest.mark.clause("TXN-003")

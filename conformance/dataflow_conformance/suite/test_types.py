@@ -22,7 +22,7 @@ BASE = {
     "items": [],
 }
 TEXTS = [
-    "O'Brien said \"hi\"; DROP TABLE samples; --",
+    'O\'Brien said "hi"; DROP TABLE samples; --',
     "back\\slash \\n not a newline",
     "emoji 😀🎉 and CJK 漢字 and RTL שלום",
     "e\u0301 combining vs é precomposed",
@@ -71,8 +71,11 @@ def test_float_round_trips_exactly(make_dataflow, flow):
 @pytest.mark.clause("TYPE-004")
 def test_aware_datetime_round_trips(make_dataflow, flow):
     define_everything(make_dataflow())
-    for moment in (AWARE, dt.datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.timezone.utc),
-                   dt.datetime(2030, 6, 1, 0, 0, 0, 1, tzinfo=dt.timezone(dt.timedelta(hours=-8)))):
+    for moment in (
+        AWARE,
+        dt.datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.timezone.utc),
+        dt.datetime(2030, 6, 1, 0, 0, 0, 1, tzinfo=dt.timezone(dt.timedelta(hours=-8))),
+    ):
         read = _roundtrip(flow, {"moment": moment})["moment"]
         assert isinstance(read, dt.datetime), f"got {type(read).__name__} {read!r}"
         assert read.tzinfo is not None and read.utcoffset() is not None, f"{read!r} lost its timezone"
@@ -99,8 +102,16 @@ def test_decimal_round_trips(make_dataflow, flow):
 @pytest.mark.clause("TYPE-007")
 def test_json_round_trips(make_dataflow, flow):
     define_everything(make_dataflow())
-    doc = {"name": "Zoë 😀", "n": 1, "f": 1.25, "neg": -3, "ok": True, "none": None,
-           "nested": {"list": [1, "two", {"three": [3.0]}], "empty": {}}, "quote": "a\"b'c"}
+    doc = {
+        "name": "Zoë 😀",
+        "n": 1,
+        "f": 1.25,
+        "neg": -3,
+        "ok": True,
+        "none": None,
+        "nested": {"list": [1, "two", {"three": [3.0]}], "empty": {}},
+        "quote": "a\"b'c",
+    }
     items = [1, "a", None, False, {"k": [1, 2]}, [], 2.5]
     read = _roundtrip(flow, {"doc": doc, "items": items})
     assert read["doc"] == doc and read["items"] == items
@@ -108,35 +119,50 @@ def test_json_round_trips(make_dataflow, flow):
 
 _printable_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=60)
 _json = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.floats(allow_nan=False, allow_infinity=False) | _printable_text,
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53), 2**53)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | _printable_text,
     lambda children: st.lists(children, max_size=4) | st.dictionaries(_printable_text, children, max_size=4),
     max_leaves=12,
 )
-VALUES = st.fixed_dictionaries({
-    "text": _printable_text,
-    "number": st.integers(-(2**63), 2**63 - 1),
-    "ratio": st.floats(allow_nan=False, allow_infinity=False),
-    "flag": st.booleans(),
-    "moment": st.datetimes(min_value=dt.datetime(1000, 1, 2), max_value=dt.datetime(9999, 12, 30),
-                           timezones=st.sampled_from([dt.timezone.utc, dt.timezone(dt.timedelta(hours=9, minutes=30))])),
-    "day": st.dates(min_value=dt.date(1000, 1, 1), max_value=dt.date(9999, 12, 31)),
-    "amount": st.decimals(min_value=Decimal("-1e12"), max_value=Decimal("1e12"), places=4),
-    "doc": st.dictionaries(_printable_text, _json, max_size=4),
-    "items": st.lists(_json, max_size=4),
-})
+VALUES = st.fixed_dictionaries(
+    {
+        "text": _printable_text,
+        "number": st.integers(-(2**63), 2**63 - 1),
+        "ratio": st.floats(allow_nan=False, allow_infinity=False),
+        "flag": st.booleans(),
+        "moment": st.datetimes(
+            min_value=dt.datetime(1000, 1, 2),
+            max_value=dt.datetime(9999, 12, 30),
+            timezones=st.sampled_from([dt.timezone.utc, dt.timezone(dt.timedelta(hours=9, minutes=30))]),
+        ),
+        "day": st.dates(min_value=dt.date(1000, 1, 1), max_value=dt.date(9999, 12, 31)),
+        "amount": st.decimals(min_value=Decimal("-1e12"), max_value=Decimal("1e12"), places=4),
+        "doc": st.dictionaries(_printable_text, _json, max_size=4),
+        "items": st.lists(_json, max_size=4),
+    }
+)
 
 
 @pytest.mark.clause("TYPE-008")
 def test_generated_values_round_trip(make_dataflow, flow):
     define_everything(make_dataflow())
 
-    @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @settings(
+        max_examples=30,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
     @given(values=VALUES)
     def check(values):
         read = _roundtrip(flow, values)
         for name, value in values.items():
             assert read[name] == value, f"{name}: {value!r} came back as {read[name]!r}"
-            assert isinstance(read[name], type(value)), f"{name}: {type(value).__name__} came back as {type(read[name]).__name__}"
+            assert isinstance(read[name], type(value)), (
+                f"{name}: {type(value).__name__} came back as {type(read[name]).__name__}"
+            )
 
     check()
 
