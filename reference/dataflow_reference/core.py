@@ -7,6 +7,7 @@ import threading
 from .bulk import BulkOperations
 from .crud import ModelStore
 from .database import Database
+from .express import Express, ExpressSync
 from .errors import ConfigurationError, DataFlowError, ModelDefinitionError
 from .model import ModelSpec, parse_model
 from .nodes import generate_nodes
@@ -49,6 +50,8 @@ class DataFlow:
         self.nodes: dict[str, type] = {}
         self._stores: dict[str, ModelStore] = {}
         self.transactions = TransactionRegistry()
+        self.express = Express(self)
+        self.express_sync = ExpressSync(self.express, self.runner)
         self._schema_lock: asyncio.Lock | None = None
         self._define_lock = threading.Lock()
 

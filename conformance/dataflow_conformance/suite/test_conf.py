@@ -17,8 +17,8 @@ def test_zero_config_defaults_to_sqlite(dataflow_impl, flow, monkeypatch, tmp_pa
     db = dataflow_impl.DataFlow()
     try:
         define_user(db)
-        created = flow.node("UserCreateNode", {"name": "Zero", "email": "zero@example.com"})
-        read = flow.node("UserReadNode", {"id": created["id"]})
+        created = flow.node("UserCreateNode", {"name": "Zero", "email": "zero@example.com"}, db=db)
+        read = flow.node("UserReadNode", {"id": created["id"]}, db=db)
         assert (read["name"], read["email"]) == ("Zero", "zero@example.com")
     finally:
         db.close()
@@ -30,7 +30,7 @@ def test_database_url_environment_variable(dataflow_impl, database_url, probe, f
     db = dataflow_impl.DataFlow()
     try:
         define_user(db)
-        flow.node("UserCreateNode", {"name": "Env", "email": "env@example.com"})
+        flow.node("UserCreateNode", {"name": "Env", "email": "env@example.com"}, db=db)
         assert [row["name"] for row in probe.rows("users")] == ["Env"]
     finally:
         db.close()

@@ -56,6 +56,7 @@ def test_update_changes_only_named_fields(make_dataflow, probe, flow):
 
 
 @pytest.mark.clause("CRUD-005")
+@pytest.mark.workflow_only  # a node feature with no express form
 def test_update_matching_nothing_changes_nothing(make_dataflow, probe, flow):
     define_user(make_dataflow())
     (user,) = seed(flow, "User", [{"name": "G", "email": "g@x.org", "age": 10}])

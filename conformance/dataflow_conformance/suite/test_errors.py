@@ -58,6 +58,7 @@ def test_invalid_filter(make_dataflow, flow, filter_spec, named):
 
 
 @pytest.mark.clause("ERR-005")
+@pytest.mark.workflow_only  # node types exist only in workflows
 def test_unknown_node_type(make_dataflow, flow):
     define_user(make_dataflow())
 

@@ -22,6 +22,7 @@ def test_nodes_registered_by_name(make_dataflow):
 
 
 @pytest.mark.clause("NODE-002")
+@pytest.mark.workflow_only  # a node feature with no express form
 def test_output_shapes(make_dataflow, probe, flow):
     define_user(make_dataflow())
     created = flow.node("UserCreateNode", {"name": "a", "email": "a@x.org"})
@@ -40,6 +41,7 @@ def test_output_shapes(make_dataflow, probe, flow):
 
 
 @pytest.mark.clause("NODE-003")
+@pytest.mark.workflow_only  # a node feature with no express form
 def test_connections_between_nodes(make_dataflow, flow):
     define_user(make_dataflow())
     builder = WorkflowBuilder()

@@ -9,6 +9,8 @@ from .. import checkpoint
 from ..flow import Flow, WorkflowFailed
 from .support import define_user, expect_failure, seed
 
+pytestmark = pytest.mark.workflow_only  # transaction scopes are workflows
+
 SCOPE_NODES = (
     "TransactionScopeNode",
     "TransactionCommitNode",
