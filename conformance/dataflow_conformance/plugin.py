@@ -19,11 +19,11 @@ from . import expectations as expectations_mod
 from . import implementation as impl_mod
 from .flow import Flow
 from .paths import ExpressPath
+from .probe import Probe
+from .report import ConformanceReport
 
 WORKFLOW_PATHS = ("local", "async")  # generated nodes under LocalRuntime / AsyncLocalRuntime
 ALL_PATHS = (*WORKFLOW_PATHS, "express", "express_sync")
-from .probe import Probe
-from .report import ConformanceReport
 
 SUITE_DIR = Path(__file__).with_name("suite")
 _STATE = pytest.StashKey[dict]()

@@ -7,8 +7,8 @@ import threading
 from .bulk import BulkOperations
 from .crud import ModelStore
 from .database import Database
-from .express import Express, ExpressSync
 from .errors import ConfigurationError, DataFlowError, ModelDefinitionError
+from .express import Express, ExpressSync
 from .model import ModelSpec, parse_model
 from .nodes import generate_nodes
 from .runner import HomeLoop
