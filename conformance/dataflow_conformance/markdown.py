@@ -20,6 +20,8 @@ def render(data: dict) -> str:
     for clause_id, entry in data["clauses"].items():
         cells = [entry["results"].get(b, "-") for b in backends]
         lines.append(f"| {clause_id} | {entry['level']} | " + " | ".join(cells) + " |")
+    if data.get("paths"):
+        lines += ["", "Tests passed per access path: " + ", ".join(f"{k} {v}" for k, v in data["paths"].items())]
     failures = [t for t in data["tests"] if t["outcome"] not in ("passed", "skipped")]
     if failures:
         lines += ["", "## Tests that did not pass", ""]

@@ -94,6 +94,7 @@ class ConformanceReport:
                 }
                 for clause_id in sorted(ran)
             },
+            "paths": dict(path_summary(self.tests.values())),
             "tests": sorted(self.tests.values(), key=lambda t: t["nodeid"]),
         }
 
@@ -117,6 +118,7 @@ class ConformanceReport:
             write(f"backend: {b['name']} ({b['source']}) {b['server_version']}")
         for line in summary_table(self.tests.values(), [b.name for b in self.backends]):
             write(line)
+        write("access paths: " + ", ".join(f"{path} {counts}" for path, counts in path_summary(self.tests.values())))
         counts = Counter(self.clause_outcome(r) for r in data["clauses"].values())
         write(
             f"clauses: {counts['passed']} passed, {counts['failed']} failed, {counts['xfailed']} xfailed, "
@@ -155,6 +157,14 @@ def summary_table(tests, backend_names) -> list[str]:
     lines.insert(1, "  ".join("-" * w for w in widths))
     lines.append("(cells: passed/failed/skipped/xfailed tests)")
     return lines
+
+
+def path_summary(tests) -> list[tuple[str, str]]:
+    """Per access path (local, async, express, express_sync; "-" for tests without one): passed/total."""
+    totals: dict[str, Counter] = defaultdict(Counter)
+    for test in tests:
+        totals[test["path"]][test["outcome"] == "passed"] += 1
+    return [(path, f"{c[True]}/{c[True] + c[False]}") for path, c in sorted(totals.items())]
 
 
 def _outcome(report) -> str | None:
