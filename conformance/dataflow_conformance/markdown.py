@@ -25,7 +25,15 @@ def render(data: dict) -> str:
     failures = [t for t in data["tests"] if t["outcome"] not in ("passed", "skipped")]
     if failures:
         lines += ["", "## Tests that did not pass", ""]
-        lines += [f"- `{t['nodeid']}` ({t['outcome']}): {t['message']}" for t in failures]
+        lines += [f"- `{t['test']}` ({t['outcome']}): {t['message']}" for t in failures]
     packages = ", ".join(f"{k} {v}" for k, v in data["environment"]["packages"].items())
-    lines += ["", f"Packages: {packages}", ""]
+    lines += [
+        "",
+        f"Packages: {packages}",
+        "",
+        "Reproduce: set `DFC_POSTGRESQL_URL` / `DFC_MYSQL_URL`, then `nox -s reports` (both implementations), or "
+        f"`pytest -p dataflow_conformance --dataflow-impl={impl['module']} -n auto` (add `--expectations FILE` "
+        "for an implementation with known failures).",
+        "",
+    ]
     return "\n".join(lines)

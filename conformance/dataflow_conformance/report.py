@@ -25,7 +25,9 @@ class ConformanceReport:
         props = dict(report.user_properties).get("dfc")
         if props is None:
             return
-        entry = self.tests.setdefault(report.nodeid, {"nodeid": report.nodeid, **props, "outcome": None, "message": ""})
+        # Keyed by the suite-relative id: node ids depend on where pytest was started from.
+        test_id = props.get("suite_id", report.nodeid)
+        entry = self.tests.setdefault(test_id, {"test": test_id, **props, "outcome": None, "message": ""})
         outcome = _outcome(report)
         if outcome is None:
             return
@@ -95,7 +97,7 @@ class ConformanceReport:
                 for clause_id in sorted(ran)
             },
             "paths": dict(path_summary(self.tests.values())),
-            "tests": sorted(self.tests.values(), key=lambda t: t["nodeid"]),
+            "tests": sorted(self.tests.values(), key=lambda t: t["test"]),
         }
 
     # -- output ------------------------------------------------------------------------------
