@@ -148,6 +148,7 @@ class DataFlow:
         self.runner.stop()
 
     async def _dispose(self) -> None:
+        await self.transactions.rollback_all("the DataFlow instance was closed")  # releases their connections
         self._stores.clear()
         await self.database.dispose()
         self.database.metadata.clear()

@@ -27,10 +27,6 @@ class HomeLoop:
                 self._thread.start()
             return self._loop
 
-    def loop_if_running(self) -> asyncio.AbstractEventLoop | None:
-        with self._lock:
-            return self._loop if self._loop is not None and not self._loop.is_closed() else None
-
     def on_home_thread(self) -> bool:
         return self._thread is not None and threading.current_thread() is self._thread
 

@@ -147,3 +147,7 @@ class TransactionRegistry:
 
     def open_ids(self) -> list[str]:
         return list(self._open)
+
+    async def rollback_all(self, reason: str) -> None:
+        for transaction in list(self._open.values()):
+            await transaction.rollback(reason)
