@@ -12,7 +12,7 @@ from .express import Express, ExpressSync
 from .model import ModelSpec, parse_model
 from .nodes import generate_nodes
 from .runner import HomeLoop
-from .transactions import TransactionRegistry
+from .transactions import CURRENT, TransactionRegistry
 from .urls import parse_database_url
 
 ZERO_CONFIG_URL = "sqlite:///:memory:"
@@ -105,6 +105,20 @@ class DataFlow:
                 store = ModelStore(spec, table, self.database)
                 store.bulk = BulkOperations(store)
                 self._stores[spec.name] = store
+
+    async def call_store(self, model_name: str, method: str, arguments: dict, *, bulk=False, scope=None, caller: str):
+        """One store operation (runs on the home loop), inside `scope` when it is open; a failure rolls
+        the scope back when the scope asks for that. Shared by the nodes and the express API."""
+        token = CURRENT.set(scope if scope is not None and scope.active else None)
+        try:
+            store = await self.store(model_name)
+            return await getattr(store.bulk if bulk else store, method)(**arguments)
+        except Exception as exc:
+            if scope is not None and scope.active and scope.rollback_on_error:
+                await scope.rollback(f"rolled back because {caller} failed: {exc}")
+            raise
+        finally:
+            CURRENT.reset(token)
 
     def instance_for(self, model_name: str, context_instance) -> "DataFlow":
         """The instance a node should use: the one in the workflow context when it has the model."""

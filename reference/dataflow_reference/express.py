@@ -6,8 +6,6 @@ bool); bulk calls take the bulk nodes' inputs and return their counts. A call gi
 `transaction_id=...` (a scope opened by TransactionScopeNode) runs inside that scope.
 """
 
-from .transactions import CURRENT
-
 
 class Express:
     def __init__(self, dataflow):
@@ -20,20 +18,9 @@ class Express:
 
             raise ValidationError(str(model), None, f"unknown model; registered: {sorted(db.models)}")
         scope = db.transactions.get(transaction_id, f"run express {method}") if transaction_id else None
-
-        async def on_home_loop():
-            token = CURRENT.set(scope)
-            try:
-                store = await db.store(model)
-                return await getattr(store.bulk if bulk else store, method)(**arguments)
-            except Exception as exc:
-                if scope is not None and scope.active and scope.rollback_on_error:
-                    await scope.rollback(f"rolled back because express {method} failed: {exc}")
-                raise
-            finally:
-                CURRENT.reset(token)
-
-        return await db.runner.run(on_home_loop())
+        return await db.runner.run(
+            db.call_store(model, method, arguments, bulk=bulk, scope=scope, caller=f"express {method}")
+        )
 
     async def create(self, model, data, **options):
         return await self._call(model, "create", data=data, **options)

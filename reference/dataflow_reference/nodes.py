@@ -9,7 +9,7 @@ from kailash.sdk_exceptions import NodeValidationError
 
 from .errors import TransactionError
 from .model import ModelSpec
-from .transactions import CONTEXT_KEY, CURRENT, ActiveTransaction
+from .transactions import CONTEXT_KEY, ActiveTransaction
 
 # AsyncLocalRuntime has no workflow context of its own: execute_workflow_async(...,
 # inputs={"workflow_context": {...}}) hands the same dict to every node as this input.
@@ -99,21 +99,16 @@ class DataFlowNode(StrictNode):
         context = self.shared_context(inputs)
         db = self.dataflow.instance_for(self.model.name, context.get("dataflow_instance"))
         scope = self.find_scope(db, context, inputs, required=False)
-        output = await db.runner.run(self._on_home_loop(db, scope, inputs))
+        call = db.call_store(
+            self.model.name,
+            self.method,
+            self.arguments(inputs),
+            bulk=self.bulk,
+            scope=scope,
+            caller=type(self).__name__,
+        )
+        output = await db.runner.run(call)
         return output if scope is None else {**output, TXN_INPUT: scope.id}
-
-    async def _on_home_loop(self, db, scope, inputs):
-        token = CURRENT.set(scope if scope is not None and scope.active else None)
-        try:
-            store = await db.store(self.model.name)
-            target = store.bulk if self.bulk else store
-            return await getattr(target, self.method)(**self.arguments(inputs))
-        except Exception as exc:
-            if scope is not None and scope.active and scope.rollback_on_error:
-                await scope.rollback(f"rolled back because {type(self).__name__} failed: {exc}")
-            raise
-        finally:
-            CURRENT.reset(token)
 
     def arguments(self, inputs: dict) -> dict:
         return {name: inputs.get(name) for name in self.parameters if inputs.get(name) is not None}
