@@ -5,6 +5,8 @@ import importlib.metadata
 from dataclasses import dataclass
 from types import ModuleType
 
+CAPABILITIES_ATTRIBUTE = "CONFORMANCE_CAPABILITIES"
+
 
 class ImplementationError(Exception):
     pass
@@ -20,6 +22,13 @@ class Implementation:
     @property
     def DataFlow(self):  # noqa: N802 - mirrors the documented class name
         return self.module.DataFlow
+
+    @property
+    def capabilities(self) -> set[str]:
+        """Extended-profile capabilities the implementation declares (`CONFORMANCE_CAPABILITIES` in its
+        module); SHOULD clauses gated by any other capability are skipped, never failed."""
+        declared = getattr(self.module, CAPABILITIES_ATTRIBUTE, ())
+        return {str(name) for name in declared}
 
 
 def load(module_name: str) -> Implementation:

@@ -60,6 +60,13 @@ def pytest_addoption(parser):
     )
     group.addoption("--conformance-markdown", default=None, metavar="PATH", help="also write a Markdown report")
     group.addoption(
+        "--capability",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="claim an extended-profile capability for the implementation (repeatable; adds to what it declares)",
+    )
+    group.addoption(
         "--expectations",
         default=None,
         metavar="PATH",
@@ -75,6 +82,7 @@ def _wants_suite(config) -> bool:
 def pytest_configure(config):
     config.addinivalue_line("markers", "clause(*ids): the contract clauses a conformance test checks")
     config.addinivalue_line("markers", "workflow_only: runs through workflow paths only (no express form)")
+    config.addinivalue_line("markers", "backends(*names): the backends a test applies to (default: every backend)")
     if not _wants_suite(config) and not any(
         str(SUITE_DIR) in str(a) or "dataflow_conformance" in str(a) for a in config.args
     ):
@@ -95,6 +103,7 @@ def pytest_configure(config):
         raise pytest.UsageError(f"dataflow-conformance: {exc}") from None
     state["backends"] = found
     state["clauses"] = clauses_mod.load()
+    state["capabilities"] = state["impl"].capabilities | set(config.option.capability)
     try:
         state["expected"] = expectations_mod.load(config.option.expectations) if config.option.expectations else {}
     except expectations_mod.ExpectationsError as exc:
@@ -102,7 +111,9 @@ def pytest_configure(config):
     if _wants_suite(config) and config.args_source != pytest.Config.ArgsSource.ARGS:
         config.args[:] = [str(SUITE_DIR)]  # the pack replaces the project's own test paths
     if worker_input is None:
-        state["report"] = ConformanceReport(state["impl"], found, state["clauses"], impl_mod.package_versions())
+        state["report"] = ConformanceReport(
+            state["impl"], found, state["clauses"], impl_mod.package_versions(), sorted(state["capabilities"])
+        )
         config.pluginmanager.register(state["report"], "dataflow-conformance-report")
 
 
@@ -125,7 +136,13 @@ def pytest_generate_tests(metafunc):
         return
     if "backend" in metafunc.fixturenames:
         found = state["backends"]
-        metafunc.parametrize("backend", found, ids=[b.name for b in found], scope="session", indirect=True)
+        only = metafunc.definition.get_closest_marker("backends")
+        if only is not None:
+            applicable = [b for b in found if b.name in only.args]
+            reason = f"applies to {' and '.join(only.args)} only, and this run has none of them"
+            found = applicable or [pytest.param(None, marks=pytest.mark.skip(reason=reason), id="no-backend")]
+        ids = None if only is not None and not applicable else [b.name for b in found]
+        metafunc.parametrize("backend", found, ids=ids, scope="session", indirect=True)
     if "flow" in metafunc.fixturenames:
         workflow_only = metafunc.definition.get_closest_marker("workflow_only") is not None
         metafunc.parametrize("flow", WORKFLOW_PATHS if workflow_only else ALL_PATHS, indirect=True)
@@ -165,6 +182,13 @@ def pytest_collection_modifyitems(session, config, items):
         backend = callspec.params.get("backend") if callspec else None
         runtime = callspec.params.get("flow") if callspec else None
         backend_name = backend.name if backend is not None else "any"
+        missing = sorted({known[c].capability for c in ids if known[c].capability} - state["capabilities"])
+        if missing:
+            item.add_marker(
+                pytest.mark.skip(
+                    reason=f"extended profile: {state['impl_name']} does not claim capability {', '.join(missing)}"
+                )
+            )
         reason = expected.get(backend_name, {}).get(suite_id(item))
         if reason is not None:
             # "flaky: ..." marks a known failure that does not happen on every run: not strict.

@@ -12,8 +12,9 @@ OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
 class ConformanceReport:
     """A pytest plugin object living on the controller process (xdist forwards worker reports)."""
 
-    def __init__(self, implementation, backends, clauses, packages):
+    def __init__(self, implementation, backends, clauses, packages, capabilities=()):
         self.implementation = implementation
+        self.capabilities = list(capabilities)
         self.backends = backends
         self.clauses = clauses
         self.packages = packages
@@ -75,6 +76,7 @@ class ConformanceReport:
                 "module": self.implementation.module_name,
                 "distribution": self.implementation.distribution,
                 "version": self.implementation.version,
+                "capabilities": self.capabilities,
             },
             "backends": [
                 {"name": b.name, "source": b.source, "server_version": b.server_version} for b in self.backends
@@ -115,7 +117,8 @@ class ConformanceReport:
         write = terminalreporter.write_line
         terminalreporter.section("DataFlow conformance")
         impl = data["implementation"]
-        write(f"implementation: {impl['module']} {impl['version']}")
+        claimed = ", ".join(impl["capabilities"]) or "none"
+        write(f"implementation: {impl['module']} {impl['version']} (extended capabilities claimed: {claimed})")
         for b in data["backends"]:
             write(f"backend: {b['name']} ({b['source']}) {b['server_version']}")
         for line in summary_table(self.tests.values(), [b.name for b in self.backends]):

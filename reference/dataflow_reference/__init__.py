@@ -9,6 +9,7 @@ from .errors import (
     IntegrityError,
     ModelDefinitionError,
     RecordNotFoundError,
+    SchemaError,
     TransactionError,
     ValidationError,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "IntegrityError",
     "ModelDefinitionError",
     "RecordNotFoundError",
+    "SchemaError",
     "TransactionError",
     "ValidationError",
     "__version__",

@@ -9,7 +9,7 @@ from .crud import ModelStore
 from .database import Database
 from .errors import ConfigurationError, DataFlowError, ModelDefinitionError
 from .express import Express, ExpressSync
-from .model import ModelSpec, parse_model
+from .model import ModelSpec, check_identifier_lengths, parse_model
 from .nodes import generate_nodes
 from .runner import HomeLoop
 from .transactions import CURRENT, TransactionRegistry
@@ -67,6 +67,7 @@ class DataFlow:
     def model(self, cls: type) -> type:
         """Class decorator: register a model and generate its workflow nodes."""
         spec = parse_model(cls, multi_tenant_default=self.multi_tenant)
+        check_identifier_lengths(spec, self.backend)
         with self._define_lock:
             if spec.name in self.models:
                 raise ModelDefinitionError(f"model {spec.name} is already registered on this DataFlow instance")
@@ -99,8 +100,12 @@ class DataFlow:
                 return
             await self.database.connect()
             tables = [spec.build_table(self.database.metadata, self.database.server) for spec in pending]
-            if self.auto_migrate:
-                await self.database.create_tables(tables)
+            try:
+                await self.database.migrate(list(zip(pending, tables, strict=True)), apply=self.auto_migrate)
+            except BaseException:
+                for table in tables:  # the next call plans again from scratch
+                    self.database.metadata.remove(table)
+                raise
             for spec, table in zip(pending, tables, strict=True):
                 store = ModelStore(spec, table, self.database)
                 store.bulk = BulkOperations(store)

@@ -11,6 +11,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
+from . import schema
 from .errors import ConflictError, DatabaseError, IntegrityError
 from .fieldtypes import ServerInfo, json_serializer
 from .transactions import CURRENT
@@ -75,9 +76,16 @@ class Database:
         query = "select sqlite_version()" if self.backend == "sqlite" else "select version()"
         return str((await conn.execute(text(query))).scalar())
 
-    async def create_tables(self, tables) -> None:
+    async def migrate(self, models, *, apply: bool) -> None:
+        """Bring the tables of `models` ([(spec, table)]) up to date, or check them when not `apply`."""
+
+        def plan_and_apply(sync):
+            plan = schema.plan_schema(sync, models)
+            schema.check_plan(plan, auto_migrate=apply)
+            schema.apply_plan(sync, plan, self.metadata)
+
         async with self.transaction(write=True) as conn:
-            await conn.run_sync(lambda sync: self.metadata.create_all(sync, tables=list(tables), checkfirst=True))
+            await conn.run_sync(plan_and_apply)
 
     @property
     def sqlite_lock(self) -> asyncio.Lock | None:

@@ -17,6 +17,10 @@ class ModelDefinitionError(DataFlowError):
     """A @db.model class cannot be mapped to a table."""
 
 
+class SchemaError(DataFlowError):
+    """The tables in the database do not match the models and cannot be (or may not be) migrated."""
+
+
 class ValidationError(DataFlowError):
     """Input was rejected before anything was written."""
 

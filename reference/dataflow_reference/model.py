@@ -96,6 +96,26 @@ class ModelSpec:
         return table
 
 
+# Longest identifier each server keeps without truncating it (PostgreSQL counts bytes). A longer
+# name is refused: truncation could silently make two names one.
+IDENTIFIER_LIMITS = {"postgresql": ("bytes", 63), "mysql": ("characters", 64)}
+
+
+def check_identifier_lengths(spec: ModelSpec, backend: str) -> None:
+    if backend not in IDENTIFIER_LIMITS:
+        return
+    unit, limit = IDENTIFIER_LIMITS[backend]
+    names = [("table name", spec.table_name)] + [(f"field {n!r}", n) for n in spec.fields]
+    names += [("index name", ix["name"]) for ix in spec.indexes]
+    for what, name in names:
+        length = len(name.encode("utf-8")) if unit == "bytes" else len(name)
+        if length > limit:
+            raise ModelDefinitionError(
+                f"model {spec.name}: {what} {name!r} is {length} {unit} long; {backend} keeps at most {limit} "
+                "(it would be truncated, and two names could become one)"
+            )
+
+
 def table_name_for(class_name: str) -> str:
     snake = re.sub(r"(?<=[a-z0-9])([A-Z])|(?<=[A-Z])([A-Z])(?=[a-z])", r"_\1\2", class_name).lower()
     if re.search(r"[^aeiou]y$", snake):
