@@ -260,6 +260,32 @@ def _worker_database(request, backend):
     database.drop()
 
 
+@pytest.fixture(scope="session")
+def _second_worker_database(request, backend):
+    """A second database per worker, for tests about two instances on different databases."""
+    if backend.name == "sqlite":
+        yield None
+        return
+    database = backends_mod.WorkerDatabase(backend, os.environ.get("PYTEST_XDIST_WORKER", "main") + "b")
+    database.create()
+    yield database
+    database.drop()
+
+
+@pytest.fixture
+def other_database(backend, _second_worker_database, tmp_path):
+    """(URL, probe) of a second empty database on the same backend."""
+    if backend.name == "sqlite":
+        url = f"sqlite:///{tmp_path / 'other.db'}"
+        checker = Probe(url, "sqlite")
+    else:
+        _second_worker_database.reset()
+        url = _second_worker_database.url
+        checker = Probe(_second_worker_database.probe_url, backend.name)
+    yield url, checker
+    checker.close()
+
+
 @pytest.fixture
 def database_url(backend, _worker_database, tmp_path):
     """A URL of an empty database on the backend, in the documented DataFlow form."""

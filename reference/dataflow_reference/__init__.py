@@ -15,6 +15,9 @@ from .errors import (
 )
 
 __version__ = "0.1.0"
+
+# Extended-profile capabilities this implementation claims (see docs/contract/README.md).
+CONFORMANCE_CAPABILITIES = frozenset({"express_in_transaction"})
 __all__ = [
     "ConfigurationError",
     "ConflictError",

@@ -1,12 +1,14 @@
 """Models and helpers shared by the conformance tests."""
 
+import contextlib
 import datetime as dt
 from decimal import Decimal
 from typing import Optional
 
 import pytest
 
-from ..flow import WorkflowFailed
+from ..flow import Flow, WorkflowFailed
+from ..paths import ExpressPath
 
 __all__ = ["Decimal", "Optional", "WorkflowFailed", "define_user", "define_everything", "expect_failure", "seed"]
 
@@ -42,6 +44,17 @@ def define_everything(db):
         maybe: str | None = None
 
     return Sample
+
+
+@contextlib.contextmanager
+def every_path():
+    """One runner per access path (LocalRuntime, AsyncLocalRuntime, express, express_sync); pass `db=`."""
+    runners = [Flow("local"), Flow("async"), ExpressPath("express"), ExpressPath("express_sync")]
+    try:
+        yield runners
+    finally:
+        for runner in runners:
+            runner.close()
 
 
 def seed(flow, model: str, rows: list[dict], *, db=None) -> list[dict]:

@@ -1,5 +1,6 @@
 """TXN: transaction scopes across workflow nodes, checked from an independent connection."""
 
+import asyncio
 import threading
 
 import pytest
@@ -225,3 +226,23 @@ def test_commit_after_failure_is_refused(make_dataflow, probe, flow):
     builder.add_connection("step1", "transaction_id", "dup", "transaction_id")
     expect_failure(lambda: flow.run(builder, db=db))
     assert [r["email"] for r in probe.rows("users")] == ["t0@x.org"]
+
+
+@pytest.mark.clause("TXN-010")
+@pytest.mark.parametrize("ending", ["TransactionCommitNode", "TransactionRollbackNode"])
+def test_express_calls_join_a_scope_by_id(make_dataflow, probe, flow, ending):
+    db = make_dataflow()
+    define_user(db)
+    db.create_tables()
+    scope_id = flow.run(Scope().builder, db=db)["begin"]["transaction_id"]  # left open by this workflow
+    db.express_sync.create("User", user(1), transaction_id=scope_id)
+    asyncio.run(db.express.bulk_create("User", [user(2), user(3)], transaction_id=scope_id))
+    db.express_sync.update("User", 1, {"age": 5}, transaction_id=scope_id)
+    assert probe.count("users") == 0, "an express write in the scope was visible before the scope ended"
+    end = WorkflowBuilder()
+    end.add_node(ending, "end", {"transaction_id": scope_id})
+    flow.run(end, db=db)
+    committed = ending == "TransactionCommitNode"
+    assert sorted((r["email"], r["age"]) for r in probe.rows("users")) == (
+        [("t1@x.org", 5), ("t2@x.org", 0), ("t3@x.org", 0)] if committed else []
+    )
