@@ -1,14 +1,4 @@
-"""Docs as tests: Sybil runs every fenced python block of README.md and docs/**/*.md
-(`pytest README.md docs`). Blocks of one document share a namespace and run in order."""
+"""Docs as tests: the code blocks of README.md and docs/**/*.md run under pytest (`nox -s doctests`,
+or `pytest README.md docs`); doctests/plugin.py explains how."""
 
-try:
-    from sybil import Sybil
-    from sybil.parsers.markdown import PythonCodeBlockParser, SkipParser
-except ImportError:  # Sybil comes with the dev extra; running the conformance pack does not need it
-    Sybil = None
-
-if Sybil is not None:
-    pytest_collect_file = Sybil(
-        parsers=[PythonCodeBlockParser(), SkipParser()],
-        patterns=["README.md", "docs/**/*.md"],
-    ).pytest()
+pytest_plugins = ["doctests.plugin"]

@@ -1,4 +1,5 @@
-"""Support matrix (implementation x backend: clauses passed) from conformance reports."""
+"""Support matrix from conformance reports: implementation x backend (the README's table) and
+implementation x backend x area (docs/support-matrix.md). Generated, never written by hand."""
 
 import re
 from pathlib import Path
@@ -35,3 +36,53 @@ def update(document: Path, table: str) -> bool:
     new = pattern.sub(lambda _: f"{START}\n{table}\n{END}", text)
     document.write_text(new, encoding="utf-8")
     return new != text
+
+
+def render_page(reports: list[dict], sources: list[str], page: str) -> str:
+    """The support matrix page: the summary table, clauses passed per area, and where the numbers come from."""
+    areas: list[str] = []
+    for report in reports:
+        areas += [e["area"] for e in report["clauses"].values() if e["area"] not in areas]
+    lines = [
+        "# Support matrix",
+        "",
+        f"Generated from the committed conformance reports by `dataflow-conformance matrix {' '.join(sources)} "
+        f"--page {page}` (`nox -s reports` runs it); do not edit it by hand.",
+        "",
+        "## Summary",
+        "",
+        render(reports),
+        "",
+        "## By area",
+        "",
+        "Clauses passed / clauses run, per contract area (one page of `docs/contract/` each); "
+        "a SHOULD clause whose capability the implementation does not declare counts as skipped.",
+        "",
+        "| implementation | backend | " + " | ".join(areas) + " |",
+        "|---|---|" + "---|" * len(areas),
+    ]
+    for report in reports:
+        impl = report["implementation"]
+        for backend in [b["name"] for b in report["backends"]]:
+            cells = [_area_cell(report, area, backend) for area in areas]
+            lines.append(f"| `{impl['module']}` {impl['version']} | {backend} | " + " | ".join(cells) + " |")
+    lines += ["", "## Reports", ""]
+    for report, source in zip(reports, sources, strict=True):
+        impl = report["implementation"]
+        servers = "; ".join(f"{b['name']} {b['server_version'].split(' on ')[0]}" for b in report["backends"])
+        lines.append(
+            f"- `{source}`: `{impl['module']}` {impl['version']}, verdict **{report['verdict']}**, "
+            f"generated {report['generated']} (Python {report['environment']['python']}; {servers})"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _area_cell(report: dict, area: str, backend: str) -> str:
+    results = [
+        e["results"][backend] for e in report["clauses"].values() if e["area"] == area and backend in e["results"]
+    ]
+    if not results:
+        return "-"
+    skipped = sum(r == "skipped" for r in results)
+    cell = f"{sum(r == 'passed' for r in results)}/{len(results) - skipped}"
+    return cell + (f" ({skipped} skipped)" if skipped else "")
