@@ -1,0 +1,100 @@
+"""`python -m loadtests run | report | check | seed` (see loadtests/README.md)."""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).parent
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m loadtests", description="DataFlow vs Django load tests")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run the jobs on every configured backend and write the reports")
+    run.add_argument("--profile", default="short", help="smoke, short (default) or full")
+    run.add_argument("--backend", action="append", help="sqlite, postgresql, mysql (repeatable; default: all configured)")
+    run.add_argument("--out", type=Path, help="where the reports go (default: loadtests/reports; smoke: the run directory)")
+    run.add_argument("--runs", type=Path, default=HERE / "runs", help="where Locust's raw output goes")
+    run.add_argument("--no-upstream", action="store_true", help="skip the published kailash-dataflow")
+    run.add_argument("--check", action="store_true", help="apply the thresholds afterwards (exit 1 on a breach)")
+
+    report = commands.add_parser("report", help="(re)write the report of a run directory")
+    report.add_argument("run_dir", type=Path)
+    report.add_argument("--out", type=Path, default=HERE / "reports")
+
+    check = commands.add_parser("check", help="exit 1 when a run breaches its profile's thresholds")
+    check.add_argument("run_dirs", type=Path, nargs="+")
+    check.add_argument("--thresholds", type=Path, default=HERE / "thresholds.toml")
+
+    seed = commands.add_parser("seed", help="(internal) seed one side of the run's database")
+    seed.add_argument("--side", required=True)
+    seed.add_argument("--users", type=int, required=True)
+    seed.add_argument("--table-prefix", required=True)
+    seed.add_argument("--out", type=Path, required=True)
+
+    args = parser.parse_args(argv)
+    return {"run": _run, "report": _report, "check": _check, "seed": _seed}[args.command](args)
+
+
+def _run(args) -> int:
+    from .check import check_runs
+    from .databases import configured_backends
+    from .profiles import get_profile
+    from .report import write_report
+    from .run import run_backend
+
+    profile = get_profile(args.profile)
+    backends = configured_backends(args.backend)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    run_dirs = []
+    for backend in backends:
+        run_dir = args.runs / f"{stamp}-{profile.name}-{backend}"
+        run_backend(backend, profile, run_dir, upstream=not args.no_upstream)
+        out = args.out or (run_dir if profile.name == "smoke" else HERE / "reports")
+        for path in write_report(run_dir, out):
+            print(f"[loadtests] wrote {path}")
+        run_dirs.append(run_dir)
+    return check_runs(run_dirs, HERE / "thresholds.toml") if args.check else 0
+
+
+def _report(args) -> int:
+    from .report import write_report
+
+    for path in write_report(args.run_dir, args.out):
+        print(f"[loadtests] wrote {path}")
+    return 0
+
+
+def _check(args) -> int:
+    from .check import check_runs
+
+    return check_runs(args.run_dirs, args.thresholds)
+
+
+def _seed(args) -> int:
+    if args.side == "django":
+        import django
+
+        django.setup()  # settings: loadtests.django_side.settings (DJANGO_SETTINGS_MODULE, set by the runner)
+        from .django_side import auth_ops
+
+        ids = auth_ops.seed(args.users)
+    else:
+        import os
+
+        from .dataflow_side import DataFlowAuth, open_dataflow
+
+        auth = DataFlowAuth(open_dataflow(args.side, os.environ["DFC_LOAD_DATABASE_URL"], args.table_prefix))
+        try:
+            ids = auth.seed(args.users)
+        finally:
+            auth.close()
+    args.out.write_text(json.dumps(ids))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""What a report must say about where and how it was measured: machine, versions, settings."""
+
+import os
+import platform
+from dataclasses import asdict
+from importlib.metadata import PackageNotFoundError, version
+
+import psutil
+
+PACKAGES = [
+    "dataflow-conformance",
+    "kailash",
+    "kailash-dataflow",
+    "django",
+    "locust",
+    "uvicorn",
+    "gunicorn",
+    "starlette",
+    "sqlalchemy",
+    "asyncpg",
+    "aiomysql",
+    "aiosqlite",
+    "psycopg",
+    "pymysql",
+    "bcrypt",
+    "psutil",
+]
+
+
+def describe(profile) -> dict:
+    from django.contrib.auth.hashers import PBKDF2PasswordHasher
+
+    return {
+        "machine": {
+            "platform": platform.platform(),
+            "processor": _cpu_model(),
+            "cores": os.cpu_count(),
+            "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+            "python": platform.python_version(),
+        },
+        "versions": {name: _version(name) for name in PACKAGES},
+        "settings": {
+            "kailash_runtime": "LocalRuntime(enable_monitoring=False) in the in-process job; "
+            "AsyncLocalRuntime(enable_monitoring=False) in the DataFlow app: no run-tracking database",
+            "dataflow_hasher": "bcrypt, cost 12 (kailash.nodes.admin.user_management.hash_password)",
+            "django_default_hasher": f"PBKDF2-SHA256, {PBKDF2PasswordHasher.iterations:,} iterations",
+            "django_same_hasher": "BCryptPasswordHasher (bcrypt, cost 12)",
+            "django_database": "CONN_MAX_AGE=600 (persistent connections); SQLite: WAL, BEGIN IMMEDIATE, timeout 30 s",
+            "django_middleware": "none (a JSON API, like the DataFlow app)",
+            "bulk_import": "1,000 users whose passwords arrive already hashed, in one call",
+            "http_mix": "per simulated user: permission check 20 : list a page 4 : create a user 1",
+            "profile": asdict(profile),
+        },
+    }
+
+
+def _version(name: str) -> str:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"

@@ -1,0 +1,1 @@
+"""Locust files (`locust -f loadtests/jobs/<job>.py`); the runner (`python -m loadtests`) starts them."""

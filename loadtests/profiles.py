@@ -1,0 +1,67 @@
+"""Run profiles: how long each phase runs and how far the step load climbs.
+
+smoke: a CI check that every job works (about 30 s of load per job and backend).
+short: the default `nox -s loadtests` run (a few minutes on 2 cores for all configured backends).
+full:  longer phases, more steps, and Locust's distributed mode for the HTTP job.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    # In-process job: seconds each operation runs with one Locust user, one side at a time.
+    phase_seconds: dict[str, float]
+    # HTTP job: the step-load shape, per app.
+    steps: tuple[int, ...]  # simultaneous users at each step
+    step_seconds: float
+    p95_bound_ms: float  # a step is sustained when its p95 stays under this and nothing fails
+    think_time: tuple[float, float]  # seconds a simulated user waits between requests
+    locust_processes: int  # 1 = one process; -1 = one worker per core (Locust's --processes)
+    server_workers: int  # worker processes of each app server (the same for both apps)
+    seed_users: int  # users on each side before the run (each in 2 of 10 groups)
+
+
+PROFILES = {
+    "smoke": Profile(
+        name="smoke",
+        phase_seconds={"create_user": 3, "bulk_import": 2, "check_permission": 2, "list_users": 2},
+        steps=(5, 10, 20),
+        step_seconds=5,
+        p95_bound_ms=500,
+        think_time=(0.5, 1.5),
+        locust_processes=1,
+        server_workers=2,
+        seed_users=200,
+    ),
+    "short": Profile(
+        name="short",
+        phase_seconds={"create_user": 5, "bulk_import": 4, "check_permission": 3, "list_users": 2},
+        steps=(10, 25, 50, 100, 200),
+        step_seconds=6,
+        p95_bound_ms=500,
+        think_time=(0.5, 1.5),
+        locust_processes=1,
+        server_workers=2,
+        seed_users=1000,
+    ),
+    "full": Profile(
+        name="full",
+        phase_seconds={"create_user": 40, "bulk_import": 30, "check_permission": 20, "list_users": 10},
+        steps=(25, 50, 100, 200, 400, 800, 1600, 3200, 6400, 10000),
+        step_seconds=30,
+        p95_bound_ms=500,
+        think_time=(0.5, 1.5),
+        locust_processes=-1,
+        server_workers=2,
+        seed_users=10000,
+    ),
+}
+
+
+def get_profile(name: str) -> Profile:
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise SystemExit(f"loadtests: unknown profile {name!r}; choose one of {', '.join(PROFILES)}") from None
