@@ -1,4 +1,4 @@
-"""`python -m loadtests run | report | check | seed` (see loadtests/README.md)."""
+"""`python -m loadtests run | report | check | seed`: the load tests' command line (README: "Load tests")."""
 
 import argparse
 import json

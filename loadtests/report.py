@@ -1,0 +1,243 @@
+"""The report of one run on one backend: `<date>-<backend>.md` and `.html` (the same content), and PNG
+plots of latency percentiles and throughput over time."""
+
+import html
+import json
+import time
+from pathlib import Path
+
+from . import plots
+from .results import sustained_users
+from .verdicts import MB, load_claims, verdicts
+
+NOTES = [
+    "Sides run one after another on the same database (never at the same time), so they never compete "
+    "for the 2 cores; each side has its own tables.",
+    "In-process numbers: one Locust user runs one operation at a time in the application's process "
+    "(no HTTP), so they are the cost of the operation itself. They include password hashing where the "
+    "operation hashes: user creation hashes one password; the bulk import stores 1,000 users whose "
+    "passwords arrive already hashed (hashing 1,000 passwords alone costs 1,000 times the hash time "
+    "of the user-creation row).",
+    "Locust records response times as whole milliseconds below 100 ms (10 ms steps up to 1 s), so the "
+    "percentiles have that resolution; means are exact.",
+    "Concurrent users: simulated users with think time step up until a step's p95 passes the bound or a "
+    "request fails; the largest step sustained is the result. Memory per request: server RSS growth "
+    "(peak during that step minus idle after warm-up, summed over the server's processes) divided by "
+    "the step's requests in flight (Little's law: throughput x mean response time).",
+    "A claim that does not hold is reported as not holding; the verdicts gate nothing (the thresholds "
+    "of `python -m loadtests check` do).",
+]
+
+
+def write_report(run_dir: Path, out: Path) -> list[Path]:
+    record = json.loads((run_dir / "results.json").read_text())
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"{time.strftime('%Y-%m-%d', time.localtime(record['started']))}-{record['backend']}"
+    images = plots.draw(run_dir, record, out, stem)
+    blocks = _blocks(record, verdicts(record, load_claims()), images)
+    paths = [out / f"{stem}.md", out / f"{stem}.html"]
+    paths[0].write_text(_markdown(blocks))
+    paths[1].write_text(_html(blocks, f"Load tests: DataFlow vs Django on {record['backend']}"))
+    return paths + images
+
+
+def _blocks(record: dict, rows, images: list[Path]) -> list[tuple]:
+    env = record["environment"]
+    minutes = (record["finished"] - record["started"]) / 60
+    blocks = [
+        ("h1", f"Load tests: DataFlow vs Django on {record['backend']}"),
+        (
+            "p",
+            f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(record['started']))}, profile `{record['profile']}`, "
+            f"{minutes:.1f} min; database server: {record['server_version']}. "
+            f"DataFlow: the reference implementation (`dataflow_reference`); published `kailash-dataflow`: "
+            f"{_upstream(record)}. Django {env['versions']['django']} with `django.contrib.auth`.",
+        ),
+        ("h2", "Claims"),
+        ("table", _claim_header(), [_claim_row(row) for row in rows]),
+        ("p", "p50 / p95 / p99 in ms (n = requests measured); the verdict uses the median (step load: the "
+         "largest sustained step; memory: MB per request in flight, 1 MB = 2^20 bytes). Advantage: Django / "
+         "DataFlow for times and memory, DataFlow / Django for users."),
+        ("h2", "In-process operations"),
+        ("table", ["variant", "hasher", "operation", "n", "failed", "p50", "p95", "p99", "mean", "min", "max", "per s"],
+         _operation_rows(record)),
+        ("h2", "HTTP step load"),
+    ]
+    for app, outcome in record["apps"].items():
+        blocks += _app_blocks(app, outcome)
+    failures = _failure_rows(record)
+    if failures:
+        blocks += [("h2", "Failures"), ("table", ["where", "request", "count", "error"], failures)]
+    blocks += [("h2", "Plots")] + [("img", path.name, path.stem) for path in images]
+    blocks += [
+        ("h2", "Machine, versions, settings"),
+        ("table", ["", ""], [[k, str(v)] for k, v in env["machine"].items()]),
+        ("table", ["package", "version"], [[k, v] for k, v in env["versions"].items()]),
+        ("table", ["setting", "value"], [[k, _setting(v)] for k, v in env["settings"].items()]),
+        ("h2", "Method"),
+        ("ul", NOTES),
+        ("p", "Reproduce: `nox -s loadtests` (short profile) or `nox -s loadtests -- --profile full`, with "
+         "`DFC_POSTGRESQL_URL` / `DFC_MYSQL_URL` set for the server backends."),
+    ]
+    return blocks
+
+
+def _upstream(record: dict) -> str:
+    status = record.get("upstream", "not measured")
+    return "measured (variant `dataflow`)" if status == "installed" and "dataflow" in record["variants"] else status
+
+
+def _claim_header() -> list[str]:
+    return ["claim", "comparison", "claimed Django", "claimed DataFlow", "claimed advantage", "Django measured",
+            "DataFlow measured", "measured advantage", "verdict"]
+
+
+def _claim_row(row) -> list[str]:
+    claim, unit = row.claim, row.claim["unit"]
+    dataflow_label = "published dataflow" if row.dataflow_name == "dataflow" else "reference"
+    return [
+        claim["title"],
+        "; ".join(filter(None, [row.comparison, f"DataFlow = {dataflow_label}", f"Django = {row.django_name}"])),
+        f"{claim['django']:,} {unit}",
+        f"{claim['dataflow']:,} {unit}",
+        f"{row.claimed_ratio:.3g}x",
+        _measured(row.django, unit),
+        _measured(row.dataflow, unit),
+        "—" if row.ratio is None else _ratio_text(row.ratio),
+        f"{row.verdict.upper()}: {row.reason}",
+    ]
+
+
+def _measured(measure, unit: str) -> str:
+    if measure.low is None and not measure.percentiles:
+        return f"— ({measure.problem})"
+    value = "" if measure.low is None else _value(measure, unit)
+    pct = measure.percentiles
+    spread = f"{_ms(pct.get('p50_ms'))} / {_ms(pct.get('p95_ms'))} / {_ms(pct.get('p99_ms'))} ms" if pct else ""
+    parts = [p for p in (value, spread, f"n={measure.requests}" if measure.requests else "") if p]
+    if measure.problem:
+        parts.append(f"({measure.problem})")
+    return "; ".join(parts)
+
+
+def _value(measure, unit: str) -> str:
+    if unit == "users":
+        return f"{measure.low:,.0f} users" + ("" if measure.high == float("inf") else f" (fails at {measure.high:,.0f})")
+    if unit == "MB":
+        return f"{measure.low:.3g} MB"
+    return f"{measure.low:.3g} {unit}"
+
+
+def _ratio_text(ratio) -> str:
+    low, high = ratio
+    if low == 0 and high == float("inf"):
+        return "undetermined"
+    if low == high:
+        return f"{low:.3g}x"
+    return f">= {low:.3g}x" if high == float("inf") else f"{low:.3g}x to {high:.3g}x"
+
+
+def _operation_rows(record: dict) -> list[list[str]]:
+    rows = []
+    for name, variant in record["variants"].items():
+        for operation, s in variant["operations"].items():
+            rows.append([
+                name, variant["hasher"], operation, str(s["requests"]), str(s["failures"]),
+                _ms(s["p50_ms"]), _ms(s["p95_ms"]), _ms(s["p99_ms"]), _ms(s["mean_ms"], 2),
+                _ms(s["min_ms"], 2), _ms(s["max_ms"], 1), f"{s['rps']:.1f}",
+            ])
+    return rows
+
+
+def _app_blocks(app: str, outcome: dict) -> list[tuple]:
+    steps = outcome["steps"]
+    memory = outcome.get("memory") or {}
+    lines = [
+        f"Server: {outcome['server']}. Largest step sustained: {sustained_users(steps)} users.",
+    ]
+    if memory:
+        lines.append(
+            f"Memory at {memory['step_users']} users: idle RSS {memory['idle_rss_bytes'] / MB:.1f} MB, peak "
+            f"{_mb(memory['peak_rss_bytes'])}, growth {_mb(memory['growth_bytes'])}, "
+            f"{memory['in_flight']:.2f} requests in flight, {_mb(memory['per_request_bytes'])} per request."
+        )
+    rows = [
+        [str(s["users"]), str(s["requests"]), str(s["failures"]), _ms(s["p50_ms"]), _ms(s["p95_ms"]),
+         _ms(s["p99_ms"]), f"{s['rps']:.1f}", f"{s['in_flight']:.2f}", "yes" if s["sustained"] else "no"]
+        for s in steps
+    ]
+    header = ["users", "requests", "failed", "p50", "p95", "p99", "req/s", "in flight", "sustained"]
+    return [("h3", f"{app}"), ("p", " ".join(lines)), ("table", header, rows)]
+
+
+def _failure_rows(record: dict) -> list[list[str]]:
+    rows = []
+    for kind, group in (("in-process", record["variants"]), ("HTTP", record["apps"])):
+        for name, outcome in group.items():
+            for failure in outcome["failures"]:
+                rows.append([f"{kind} {name}", failure["name"], str(failure["occurrences"]), failure["error"][:300]])
+    return rows
+
+
+def _setting(value) -> str:
+    return json.dumps(value) if isinstance(value, dict) else str(value)
+
+
+def _ms(value, digits: int = 0) -> str:
+    return "—" if value is None else f"{value:,.{digits}f}"
+
+
+def _mb(value) -> str:
+    return "—" if value is None else f"{value / MB:.3g} MB"
+
+
+# -- rendering -------------------------------------------------------------------------------
+
+
+def _markdown(blocks) -> str:
+    out = []
+    for kind, *content in blocks:
+        if kind in ("h1", "h2", "h3"):
+            out.append(f"{'#' * int(kind[1])} {content[0]}\n")
+        elif kind == "p":
+            out.append(f"{content[0]}\n")
+        elif kind == "ul":
+            out.append("\n".join(f"- {item}" for item in content[0]) + "\n")
+        elif kind == "img":
+            out.append(f"![{content[1]}]({content[0]})\n")
+        elif kind == "table":
+            header, rows = content
+            cells = [header, ["---"] * len(header), *rows]
+            out.append("\n".join("| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in cells) + "\n")
+    return "\n".join(out)
+
+
+def _html(blocks, title: str) -> str:
+    def inline(text: str) -> str:  # the one Markdown construct the text uses: `code`
+        parts = html.escape(text).split("`")
+        return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+
+    body = []
+    for kind, *content in blocks:
+        if kind in ("h1", "h2", "h3"):
+            body.append(f"<{kind}>{inline(content[0])}</{kind}>")
+        elif kind == "p":
+            body.append(f"<p>{inline(content[0])}</p>")
+        elif kind == "ul":
+            body.append("<ul>" + "".join(f"<li>{inline(i)}</li>" for i in content[0]) + "</ul>")
+        elif kind == "img":
+            body.append(f'<p><img src="{html.escape(content[0])}" alt="{html.escape(content[1])}"></p>')
+        elif kind == "table":
+            header, rows = content
+            head = "".join(f"<th>{inline(c)}</th>" for c in header)
+            cells = "".join("<tr>" + "".join(f"<td>{inline(c)}</td>" for c in row) + "</tr>" for row in rows)
+            body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{cells}</tbody></table>")
+    style = (
+        "body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px}"
+        "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;"
+        "vertical-align:top;font-size:90%}th{background:#f3f3f3}img{max-width:100%}"
+    )
+    return (
+        f"<!doctype html>\n<html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
+    )
