@@ -99,9 +99,25 @@ def bench(session):
 
 
 @nox.session
+def loadtests(session):
+    """Load tests of the published performance claims, DataFlow vs Django side by side (not tests): the
+    short profile on SQLite and every configured backend, reports under loadtests/reports/, then the
+    thresholds. `nox -s loadtests -- --profile full` runs longer with more users."""
+    _install(session, "dev,loadtests,upstream")
+    session.run("python", "-m", "loadtests", "run", "--check", *session.posargs)
+
+
+@nox.session
+def loadtests_smoke(session):
+    """A short run of each load-test job on every configured backend, gated by loadtests/thresholds.toml (CI)."""
+    _install(session, "dev,loadtests")
+    session.run("python", "-m", "loadtests", "run", "--profile", "smoke", "--no-upstream", "--check", *session.posargs)
+
+
+@nox.session
 def lint(session):
     session.install("ruff>=0.6,<1", "check-jsonschema>=0.29,<1")
-    paths = ["reference", "conformance", "tests", "benchmarks", "noxfile.py", "conftest.py"]
+    paths = ["reference", "conformance", "tests", "benchmarks", "loadtests", "noxfile.py", "conftest.py"]
     session.run("ruff", "check", *paths)
     session.run("ruff", "format", "--check", *paths)
     session.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", *_workflows())
