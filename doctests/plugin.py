@@ -18,10 +18,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from _pytest._code.code import Traceback
 from dataflow_conformance import backends
 from dataflow_conformance.docblocks import DocsDocument, python_parsers, shows_code
 from dataflow_conformance.docsrun import close_instances, document_database
 from sybil import Sybil
+from sybil.integration.pytest import example_module_path as SYBIL_EXAMPLE_MODULE
 from sybil.sybil import SybilCollection
 
 from .commands import CommandBlocks
@@ -137,9 +139,17 @@ def pytest_collection_modifyitems(session, config, items):
     for item in items:
         if not (is_doc(item.path) and hasattr(item, "example")):
             continue
+        item._traceback_filter = _traceback_filter  # see below
         document = item.path.resolve().relative_to(ROOT).as_posix()
         item.add_marker(pytest.mark.xdist_group(document))
         item.user_properties.append(("doc_block", item.name.split(",")[0].removeprefix("sybil:")))
+
+
+def _traceback_filter(excinfo):
+    """Sybil's traceback filter (start at the example's own frames) that also copes with the earlier
+    exceptions of a chain, whose tracebacks never pass through Sybil (Sybil 10.1 fails with IndexError)."""
+    cut = excinfo.traceback.cut(path=SYBIL_EXAMPLE_MODULE)
+    return Traceback(cut[1]._rawentry) if len(cut) > 1 and cut is not excinfo.traceback else excinfo.traceback
 
 
 @pytest.hookimpl(wrapper=True)
