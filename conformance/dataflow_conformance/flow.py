@@ -1,6 +1,7 @@
 """Run workflows the way a DataFlow user does: WorkflowBuilder plus a real Kailash runtime."""
 
 import asyncio
+import contextvars
 
 from kailash.runtime.async_local import AsyncLocalRuntime
 from kailash.runtime.local import LocalRuntime
@@ -38,7 +39,9 @@ class Flow:
             if self._local is not None:
                 results, _ = self._local.execute(workflow, parameters=context)
             else:
-                results, _ = self._loop_runner.run(self._run_async(workflow, db))
+                # In a copy of the caller's context, as `await` in the caller's own code would run it
+                # (context variables such as a bound tenant travel with it).
+                results, _ = self._loop_runner.run(self._run_async(workflow, db), context=contextvars.copy_context())
         except Exception as exc:
             raise WorkflowFailed(f"{type(exc).__name__}: {exc}") from exc
         for node_id, output in (results or {}).items():

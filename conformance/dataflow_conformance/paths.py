@@ -6,6 +6,7 @@ clause through workflows and through the express API alike.
 """
 
 import asyncio
+import contextvars
 import re
 
 from .flow import WorkflowFailed
@@ -52,7 +53,9 @@ class ExpressPath:
 
     def call(self, api, name, *args, **kwargs):
         result = getattr(api, name)(*args, **kwargs)
-        return self._loop_runner.run(result) if self.runtime == "express" else result
+        if self.runtime == "express":  # awaited in a copy of the caller's context, like the caller's own await
+            return self._loop_runner.run(result, context=contextvars.copy_context())
+        return result
 
 
 def _create(path, api, model, p):

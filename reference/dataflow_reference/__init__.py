@@ -10,6 +10,7 @@ from .errors import (
     ModelDefinitionError,
     RecordNotFoundError,
     SchemaError,
+    TenantError,
     TransactionError,
     ValidationError,
 )
@@ -17,7 +18,7 @@ from .errors import (
 __version__ = "0.1.0"
 
 # Extended-profile capabilities this implementation claims (see docs/contract/README.md).
-CONFORMANCE_CAPABILITIES = frozenset({"express_in_transaction"})
+CONFORMANCE_CAPABILITIES = frozenset({"express_in_transaction", "row_level_security"})
 __all__ = [
     "ConfigurationError",
     "ConflictError",
@@ -28,6 +29,7 @@ __all__ = [
     "ModelDefinitionError",
     "RecordNotFoundError",
     "SchemaError",
+    "TenantError",
     "TransactionError",
     "ValidationError",
     "__version__",

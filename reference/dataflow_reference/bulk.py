@@ -15,7 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from .crud import ModelStore, utc_now
 from .errors import DatabaseError, IntegrityError, ValidationError
 from .fastinsert import FastInserter
-from .model import SOFT_DELETE_FIELD
+from .model import SOFT_DELETE_FIELD, TENANT_FIELD
 
 DEFAULT_BATCH_SIZE = 1000
 MAX_BIND_PARAMETERS = 32_000  # under PostgreSQL's 65,535 and SQLite's 32,766 per statement
@@ -47,6 +47,10 @@ class BulkOperations:
         # Stay under the server's bind-parameter limit whatever batch size was asked for.
         return min(value, max(1, MAX_BIND_PARAMETERS // len(self.table.columns)))
 
+    def stamp(self) -> dict:
+        """Values every new row of this call gets: timestamps, and the bound tenant."""
+        return self.store.stamped({}, utc_now())
+
     def where(self, filter_spec, confirmed):
         if not filter_spec and confirmed is not True:
             self.store.fail("filter", "is empty: this would touch every row; pass confirmed=True to mean it")
@@ -59,13 +63,13 @@ class BulkOperations:
     async def bulk_create(self, data, batch_size=None) -> dict:
         rows = self.records(data)
         size = self.batch_size(batch_size)
-        now = utc_now()
+        stamp = self.stamp()
         for row in rows:
-            row["created_at"] = row["updated_at"] = now
+            row.update(stamp)
         if rows:
             async with self.db.transaction(write=True) as conn:
-                inserter = FastInserter(self.table, conn.dialect, list(rows[0]))
-                records = inserter.encode(rows, {"created_at": now, "updated_at": now})
+                inserter = FastInserter(self.table, conn.dialect, list(rows[0]), copy=not self.spec.multi_tenant)
+                records = inserter.encode(rows, stamp)
                 await self._write_batches(conn, inserter.insert, records, size)
         return {"processed": len(rows), "inserted": len(rows), "success": True}
 
@@ -84,7 +88,7 @@ class BulkOperations:
         if self.spec.soft_delete:
             stmt = self.store.visible(update(self.table).where(where)).values({SOFT_DELETE_FIELD: utc_now()})
         else:
-            stmt = sql_delete(self.table).where(where)
+            stmt = self.store.visible(sql_delete(self.table).where(where))
         async with self.db.transaction(write=True) as conn:
             result = await conn.execute(stmt)
         return {"processed": result.rowcount, "deleted": result.rowcount, "success": True}
@@ -95,9 +99,9 @@ class BulkOperations:
         rows = self.records(data)
         keys = self._conflict_keys(conflict_on, rows)
         size = self.batch_size(batch_size)
-        now = utc_now()
+        stamp = self.stamp()
         for row in rows:
-            row["created_at"] = row["updated_at"] = now
+            row.update(stamp)
         counts = {"inserted": 0, "updated": 0, "skipped": 0}
         if rows:
             async with self.db.transaction(write=True) as conn:
@@ -161,7 +165,8 @@ class BulkOperations:
     def _upsert_statement(self, keys, resolution, sample):
         backend = self.db.backend
         stmt = _INSERT[backend](self.table)
-        changing = [c for c in sample if c not in keys and c not in ("id", "created_at")]
+        changing = [c for c in sample if c not in keys and c not in ("id", "created_at", TENANT_FIELD)]
+        keys = [TENANT_FIELD, *keys] if self.spec.multi_tenant else keys  # unique indexes lead with the tenant
         if backend == "mysql":
             if resolution == "skip":  # a no-op assignment: 0 affected rows for an existing record
                 return stmt.on_duplicate_key_update({keys[0]: self.table.c[keys[0]]})
@@ -193,7 +198,7 @@ class BulkOperations:
         for start in range(0, len(rows), chunk):
             values = [tuple(row[k] for k in keys) for row in rows[start : start + chunk]]
             target = tuple_(*columns).in_(values) if len(keys) > 1 else columns[0].in_([v[0] for v in values])
-            stmt = select(self.table.c.id).where(target)
+            stmt = self.store.visible(select(self.table.c.id).where(target))
             stmt = stmt.with_for_update() if mysql_skip else stmt
             total += len((await conn.execute(stmt)).all())
         return total

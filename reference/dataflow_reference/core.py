@@ -12,6 +12,7 @@ from .express import Express, ExpressSync
 from .model import ModelSpec, check_identifier_lengths, parse_model
 from .nodes import generate_nodes
 from .runner import HomeLoop
+from .tenancy import CURRENT_TENANT, TenantContext, require_tenant
 from .transactions import CURRENT, TransactionRegistry
 from .urls import parse_database_url
 
@@ -50,6 +51,7 @@ class DataFlow:
         self.nodes: dict[str, type] = {}
         self._stores: dict[str, ModelStore] = {}
         self.transactions = TransactionRegistry()
+        self.tenant_context = TenantContext(f"{id(self):x}")
         self.express = Express(self)
         self.express_sync = ExpressSync(self.express, self.runner)
         self._schema_lock: asyncio.Lock | None = None
@@ -111,11 +113,18 @@ class DataFlow:
                 store.bulk = BulkOperations(store)
                 self._stores[spec.name] = store
 
-    async def call_store(self, model_name: str, method: str, arguments: dict, *, bulk=False, scope=None, caller: str):
-        """One store operation (runs on the home loop), inside `scope` when it is open; a failure rolls
-        the scope back when the scope asks for that. Shared by the nodes and the express API."""
-        token = CURRENT.set(scope if scope is not None and scope.active else None)
+    async def call_store(
+        self, model_name: str, method: str, arguments: dict, *, bulk=False, scope=None, tenant=None, caller: str
+    ):
+        """One store operation (runs on the home loop), inside `scope` when it is open, as `tenant` (the
+        tenant bound where the caller ran); a failure rolls the scope back when the scope asks for that.
+        Shared by the nodes and the express API."""
+        multi_tenant = self.models[model_name].multi_tenant
+        scope_token = CURRENT.set(scope if scope is not None and scope.active else None)
+        tenant_token = CURRENT_TENANT.set(tenant if multi_tenant else None)
         try:
+            if multi_tenant:
+                require_tenant(model_name)  # fail closed before any work
             store = await self.store(model_name)
             return await getattr(store.bulk if bulk else store, method)(**arguments)
         except Exception as exc:
@@ -123,7 +132,8 @@ class DataFlow:
                 await scope.rollback(f"rolled back because {caller} failed: {exc}")
             raise
         finally:
-            CURRENT.reset(token)
+            CURRENT_TENANT.reset(tenant_token)
+            CURRENT.reset(scope_token)
 
     def instance_for(self, model_name: str, context_instance) -> "DataFlow":
         """The instance a node should use: the one in the workflow context when it has the model."""

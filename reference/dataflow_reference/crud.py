@@ -5,12 +5,13 @@ All coroutines here run on the instance's home loop.
 
 import datetime as dt
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import String, bindparam, delete, func, insert, select, update
 
 from .errors import ConflictError, IntegrityError, RecordNotFoundError, ValidationError
 from .fieldtypes import check_value
-from .model import SOFT_DELETE_FIELD, ModelSpec
+from .model import SOFT_DELETE_FIELD, TENANT_FIELD, ModelSpec
 from .query import FilterCompiler
+from .tenancy import require_tenant
 
 UPSERT_RETRIES = 3
 
@@ -49,7 +50,7 @@ class ModelStore:
         allowed = set(self.spec.fields) | ({"id"} if self.spec.id_supplied and not partial else set())
         for name in data:
             if name not in allowed:
-                if name in ("id", "created_at", "updated_at", SOFT_DELETE_FIELD):
+                if name in ("id", "created_at", "updated_at", SOFT_DELETE_FIELD, TENANT_FIELD):
                     self.fail(name, f"is managed by DataFlow and cannot be set in {where}")
                 self.fail(name, f"unknown field in {where}; fields: {sorted(allowed)}")
         values = {}
@@ -82,9 +83,24 @@ class ModelStore:
     # -- statements --------------------------------------------------------------------------
 
     def visible(self, stmt):
+        """Restrict a SELECT / UPDATE / DELETE to the rows this operation may see: not soft-deleted,
+        and of the bound tenant (read when the statement runs, so prebuilt statements stay correct)."""
         if self.spec.soft_delete:
             stmt = stmt.where(self.table.c[SOFT_DELETE_FIELD].is_(None))
+        if self.spec.multi_tenant:
+            tenant = bindparam("dfr_tenant", callable_=self.tenant, type_=String())
+            stmt = stmt.where(self.table.c[TENANT_FIELD] == tenant)
         return stmt
+
+    def tenant(self) -> str:
+        return require_tenant(self.spec.name)
+
+    def stamped(self, values: dict, now) -> dict:
+        """A row to insert: the values plus timestamps, and the bound tenant on a multi-tenant model."""
+        row = {**values, "created_at": now, "updated_at": now}
+        if self.spec.multi_tenant:
+            row[TENANT_FIELD] = self.tenant()
+        return row
 
     def record(self, row) -> dict:
         return dict(row._mapping)
@@ -95,8 +111,7 @@ class ModelStore:
         return None if row is None else self.record(row)
 
     async def _insert(self, conn, values: dict) -> dict:
-        now = utc_now()
-        row = {**values, "created_at": now, "updated_at": now}
+        row = self.stamped(values, utc_now())
         if conn.dialect.insert_returning:
             result = await conn.execute(insert(self.table).values(row).returning(*self._visible_columns))
             return self.record(result.one())
@@ -143,7 +158,7 @@ class ModelStore:
                 stmt = self.visible(update(self.table).where(self.table.c.id == record_id))
                 result = await conn.execute(stmt.values({SOFT_DELETE_FIELD: utc_now()}))
             else:
-                result = await conn.execute(delete(self.table).where(self.table.c.id == record_id))
+                result = await conn.execute(self.visible(delete(self.table).where(self.table.c.id == record_id)))
         return {"id": record_id, "deleted": result.rowcount > 0}
 
     async def list(self, filter_spec=None, order_by=None, limit=None, offset=0) -> dict:
@@ -193,7 +208,7 @@ class ModelStore:
             record_id = existing._mapping["id"]
             if update_values:
                 values = {**update_values, "updated_at": utc_now()}
-                await conn.execute(update(self.table).where(self.table.c.id == record_id).values(values))
+                await conn.execute(self.visible(update(self.table).where(self.table.c.id == record_id)).values(values))
             return {"created": False, "action": "updated", "record": await self._fetch(conn, record_id)}
 
     def _check_conflict_target(self, conflict_on, where):

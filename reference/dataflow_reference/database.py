@@ -14,6 +14,8 @@ from sqlalchemy.pool import StaticPool
 from . import schema
 from .errors import ConflictError, DatabaseError, IntegrityError
 from .fieldtypes import ServerInfo, json_serializer
+from .schema import TENANT_SETTING
+from .tenancy import CURRENT_TENANT
 from .transactions import CURRENT
 from .urls import DatabaseTarget
 
@@ -105,24 +107,40 @@ class Database:
             return
         await self.connect()
         lock = self._sqlite_lock if (write or self.target.is_memory) else None
+        tenant = self._row_security_tenant()
         async with lock if lock is not None else contextlib.nullcontext():
             with _translated_errors(self.backend):
                 async with self.engine.connect() as conn:
                     # A read is one statement: it needs no BEGIN/COMMIT round trips. asyncpg switches to
                     # autocommit on the client side; SQLite just skips BEGIN (see _configure_sqlite);
-                    # aiomysql would pay two round trips to switch, more than it saves.
+                    # aiomysql would pay two round trips to switch, more than it saves. Row-level
+                    # security needs a transaction for its transaction-local tenant setting.
                     if self.backend == "sqlite":
                         await conn.execution_options(dfr_begin="IMMEDIATE" if write else "NONE")
-                    elif not write and self.backend == "postgresql":
+                    elif not write and self.backend == "postgresql" and tenant is None:
                         await conn.execution_options(isolation_level="AUTOCOMMIT")
                     async with conn.begin():
+                        await self._bind_row_security(conn, tenant)
                         yield conn
 
     @contextlib.asynccontextmanager
     async def _within(self, scope):
         scope.require_active("run a database node")
         with _translated_errors(self.backend):
+            await self._bind_row_security(scope.connection, self._row_security_tenant())
             yield scope.connection
+
+    def _row_security_tenant(self) -> str | None:
+        """The tenant of the running operation when the server enforces tenant isolation (PostgreSQL)."""
+        return CURRENT_TENANT.get() if self.backend == "postgresql" else None
+
+    async def _bind_row_security(self, conn, tenant: str | None) -> None:
+        # Transaction-local: the setting ends with the transaction, so a pooled connection never
+        # carries one tenant's setting into another operation.
+        if tenant is not None:
+            await conn.execute(
+                text("SELECT set_config(:name, :tenant, true)"), {"name": TENANT_SETTING, "tenant": tenant}
+            )
 
     async def dispose(self) -> None:
         if self.engine is not None:

@@ -46,5 +46,9 @@ class ConflictError(DatabaseError):
     """The server aborted the transaction to break a deadlock or a serialisation conflict."""
 
 
+class TenantError(DataFlowError):
+    """A multi-tenant operation ran with no tenant bound, or with a tenant that is not registered."""
+
+
 class TransactionError(DataFlowError):
     """A transaction node was used out of order (no open scope, unknown savepoint, already ended)."""

@@ -18,8 +18,9 @@ class Express:
 
             raise ValidationError(str(model), None, f"unknown model; registered: {sorted(db.models)}")
         scope = db.transactions.get(transaction_id, f"run express {method}") if transaction_id else None
+        tenant = db.tenant_context.get_current_tenant()
         return await db.runner.run(
-            db.call_store(model, method, arguments, bulk=bulk, scope=scope, caller=f"express {method}")
+            db.call_store(model, method, arguments, bulk=bulk, scope=scope, tenant=tenant, caller=f"express {method}")
         )
 
     async def create(self, model, data, **options):

@@ -2,7 +2,8 @@
 
 Values are converted with SQLAlchemy's own bind processors for each column (so they are
 stored exactly as a normal insert would store them), then handed to the driver in one call
-per batch: PostgreSQL COPY (asyncpg `copy_records_to_table`), a multi-row INSERT on MySQL
+per batch: PostgreSQL COPY (asyncpg `copy_records_to_table`; not for tables under row-level
+security, which COPY FROM does not support: asyncpg's pipelined executemany), a multi-row INSERT on MySQL
 (aiomysql rewrites `executemany` into multi-row statements within `max_allowed_packet`), and
 `executemany` inside the open transaction on SQLite.
 """
@@ -13,9 +14,10 @@ from sqlalchemy import insert
 
 
 class FastInserter:
-    def __init__(self, table, dialect, columns: list[str]):
+    def __init__(self, table, dialect, columns: list[str], *, copy: bool = True):
         self.table, self.columns = table, columns
         self.backend = dialect.name
+        self.copy = copy and self.backend == "postgresql"
         processors = {}
         for name in columns:
             column_type = table.c[name].type
@@ -50,7 +52,7 @@ class FastInserter:
         return records
 
     async def insert(self, conn, records: list[tuple]) -> int:
-        if self.backend == "postgresql":
+        if self.copy:
             raw = await conn.get_raw_connection()
             await raw.driver_connection.copy_records_to_table(self.table.name, records=records, columns=self.order)
         else:

@@ -82,8 +82,9 @@ class ModelSpec:
         columns.append(Column("updated_at", UTCDateTime, nullable=False))
         if self.soft_delete:
             columns.append(Column(SOFT_DELETE_FIELD, UTCDateTime, nullable=True))
-        if self.multi_tenant:
-            columns.append(Column(TENANT_FIELD, String(255, collation=server.text_collation), nullable=False))
+        if self.multi_tenant:  # with caller-supplied ids, an id is unique within its tenant
+            tenant_type = String(255, collation=server.text_collation)
+            columns.append(Column(TENANT_FIELD, tenant_type, nullable=False, primary_key=self.id_supplied))
         table_args = {"mysql_charset": "utf8mb4", "mysql_engine": "InnoDB"}
         table = Table(self.table_name, metadata, *columns, **table_args)
         for option in self.indexes:

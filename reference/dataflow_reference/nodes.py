@@ -105,6 +105,7 @@ class DataFlowNode(StrictNode):
             self.arguments(inputs),
             bulk=self.bulk,
             scope=scope,
+            tenant=db.tenant_context.get_current_tenant(),  # read here: the caller's context
             caller=type(self).__name__,
         )
         output = await db.runner.run(call)

@@ -7,6 +7,12 @@ rows hold NULL, a new required field without a default, a column that became Opt
 with an error naming the table, the column and the change, before any DDL runs. With
 `auto_migrate=False` nothing is changed and any difference is reported on first use.
 
+On PostgreSQL, the table of a multi-tenant model also gets row-level security: a policy that
+lets a statement see and write only rows whose tenant_id equals the transaction-local setting
+`dataflow.tenant_id` (set by the implementation for every operation), forced on the table owner
+too. A bug in query building then still cannot leak rows (superusers bypass row-level security, so
+connect as an ordinary role to get this protection).
+
 Everything here is synchronous SQLAlchemy (called through `AsyncConnection.run_sync`).
 """
 
@@ -17,7 +23,10 @@ from sqlalchemy import Column, Table, inspect, select, text, update
 from sqlalchemy.schema import CreateColumn, CreateIndex
 
 from .errors import SchemaError
-from .model import ModelSpec
+from .model import TENANT_FIELD, ModelSpec
+
+TENANT_SETTING = "dataflow.tenant_id"
+TENANT_POLICY = "dataflow_tenant_isolation"
 
 # Spellings of one column type that differ between what SQLAlchemy emits and what a server reports.
 _SYNONYMS = {"BOOL": "TINYINT", "NUMERIC": "DECIMAL"}
@@ -29,6 +38,7 @@ class SchemaPlan:
     create_tables: list[Table] = field(default_factory=list)
     add_columns: list[tuple[Table, Column, object]] = field(default_factory=list)  # table, column, default
     create_indexes: list = field(default_factory=list)
+    row_security: list[Table] = field(default_factory=list)  # PostgreSQL tables that need the tenant policy
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -37,6 +47,7 @@ class SchemaPlan:
             [f"table {t.name!r} does not exist" for t in self.create_tables]
             + [f"table {t.name!r} has no column {c.name!r}" for t, c, _ in self.add_columns]
             + [f"table {ix.table.name!r} has no index {ix.name!r}" for ix in self.create_indexes]
+            + [f"table {t.name!r} has no row-level security policy {TENANT_POLICY!r}" for t in self.row_security]
         )
 
 
@@ -46,6 +57,8 @@ def plan_schema(conn, models: list[tuple[ModelSpec, Table]]) -> SchemaPlan:
     inspector = inspect(conn)
     existing_tables = set(inspector.get_table_names())
     for spec, table in models:
+        if spec.multi_tenant and conn.dialect.name == "postgresql" and not _has_row_security(conn, table):
+            plan.row_security.append(table)
         if table.name not in existing_tables:
             plan.create_tables.append(table)
             continue
@@ -123,6 +136,30 @@ def apply_plan(conn, plan: SchemaPlan, metadata) -> None:
         _add_column(conn, table, column, default)
     for index in plan.create_indexes:
         conn.execute(CreateIndex(index))
+    for table in plan.row_security:
+        _enable_row_security(conn, table)
+
+
+def _has_row_security(conn, table: Table) -> bool:
+    found = conn.execute(
+        text(
+            "SELECT c.relrowsecurity AND c.relforcerowsecurity AND EXISTS ("
+            " SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid AND p.polname = :policy)"
+            " FROM pg_class c WHERE c.oid = to_regclass(:table)"
+        ),
+        {"policy": TENANT_POLICY, "table": conn.dialect.identifier_preparer.format_table(table)},
+    ).scalar()
+    return bool(found)
+
+
+def _enable_row_security(conn, table: Table) -> None:
+    preparer = conn.dialect.identifier_preparer
+    name, column = preparer.format_table(table), preparer.quote(TENANT_FIELD)
+    matches = f"{column} = current_setting('{TENANT_SETTING}', true)"  # no setting: NULL, so no row
+    conn.execute(text(f"ALTER TABLE {name} ENABLE ROW LEVEL SECURITY"))
+    conn.execute(text(f"ALTER TABLE {name} FORCE ROW LEVEL SECURITY"))
+    conn.execute(text(f"DROP POLICY IF EXISTS {TENANT_POLICY} ON {name}"))
+    conn.execute(text(f"CREATE POLICY {TENANT_POLICY} ON {name} USING ({matches}) WITH CHECK ({matches})"))
 
 
 def _add_column(conn, table: Table, column: Column, default) -> None:
