@@ -4,8 +4,8 @@
   order, once per backend: SQLite always, PostgreSQL and MySQL when DFC_POSTGRESQL_URL / DFC_MYSQL_URL are
   set. Each document gets a database of its own on each backend (created and dropped around it); its URL
   is `database_url` in the namespace and `DATABASE_URL` in the environment while the document runs.
-- Under xdist every block of a document is marked `xdist_group(<document>)`; the run must keep groups
-  together (`--dist loadgroup`, or `loadfile`), or it stops with a usage error.
+- Under xdist the run must keep each file on one worker (`--dist loadfile`), or it stops with a usage
+  error.
 - `bash` blocks that call nox, pytest or dataflow-conformance are checked once (doctests/commands.py).
 - A skip needs a reason (`<!-- skip: next "why" -->`); a document that shows code must have a block that
   runs. The run ends with a count of the blocks run, passed, failed and skipped.
@@ -28,16 +28,18 @@ from sybil.sybil import SybilCollection
 
 from .commands import CommandBlocks
 
-ROOT = Path(__file__).resolve().parents[1]
-GROUPING_MODES = ("loadgroup", "loadfile", "loadscope")
+# xdist modes that keep a file's tests on one worker, in order. Not loadgroup: with pytest 9.2 its
+# xdist_group marks are silently ignored (pytest-xdist issue #1386).
+GROUPING_MODES = ("loadfile", "loadscope")
 _DOCUMENTS: dict[int, DocsDocument] = {}  # id(namespace) -> document, until its DocumentRun takes it
 _RUNS: dict[int, "DocumentRun"] = {}  # id(namespace) -> the document's run on one backend
 _STATE = pytest.StashKey[dict]()
 
 
-def is_doc(path: Path) -> bool:
+def is_doc(path: Path, root: Path) -> bool:
+    """README.md at the project's root (pytest's rootdir) and every *.md under its docs/."""
     try:
-        relative = Path(path).resolve().relative_to(ROOT)
+        relative = Path(path).resolve().relative_to(root.resolve())
     except ValueError:
         return False
     return relative.suffix == ".md" and (relative == Path("README.md") or relative.parts[0] == "docs")
@@ -66,8 +68,8 @@ class CheckedDocument(TrackedDocument):
 
 
 class DocumentRun:
-    """One document on one backend: its database, its scratch directory (the working directory while its
-    blocks run, so `sqlite:///relative.db` lands there), its environment and its clean-up."""
+    """One document on one backend: its database and its scratch directory (the working directory while
+    its blocks run, so `sqlite:///relative.db` lands there), and their clean-up."""
 
     def __init__(self, backend: backends.Backend, dataflow_class, namespace: dict):
         self.backend = backend
@@ -75,10 +77,9 @@ class DocumentRun:
         self.document = _DOCUMENTS.pop(id(namespace), None)
         self.stack = contextlib.ExitStack()
         self.scratch = Path(self.stack.enter_context(tempfile.TemporaryDirectory(prefix="dfc-doc-")))
-        url = self.stack.enter_context(document_database(backend.server_url, self.scratch))
-        saved = os.environ.get("DATABASE_URL")
-        os.environ["DATABASE_URL"] = namespace["database_url"] = url
-        self.stack.callback(_restore, "DATABASE_URL", saved)
+        self.url = namespace["database_url"] = self.stack.enter_context(
+            document_database(backend.server_url, self.scratch)
+        )
 
     def close(self, namespace: dict) -> None:
         try:
@@ -96,7 +97,7 @@ def _restore(name: str, value: str | None) -> None:
         os.environ[name] = value
 
 
-def _sybil(backend: backends.Backend, first: bool) -> Sybil:
+def _sybil(backend: backends.Backend, first: bool, root: Path) -> Sybil:
     from dataflow_reference import DataFlow
 
     def setup(namespace):
@@ -108,7 +109,7 @@ def _sybil(backend: backends.Backend, first: bool) -> Sybil:
     return Sybil(
         parsers=[*python_parsers(), *([CommandBlocks()] if first else [])],
         patterns=["*.md"],  # is_doc() decides which files are docs
-        path=str(ROOT),
+        path=str(root),
         setup=setup,
         teardown=teardown,
         name=backend.name,
@@ -125,23 +126,23 @@ def _collector(config):
             found, _ = backends.resolve([], [])  # SQLite plus every backend with a DFC_*_URL
         except backends.BackendUnavailable as exc:
             raise pytest.UsageError(f"doc tests: {exc}") from None
-        state["collect"] = SybilCollection(_sybil(backend, i == 0) for i, backend in enumerate(found)).pytest()
+        state["collect"] = SybilCollection(
+            _sybil(backend, i == 0, config.rootpath) for i, backend in enumerate(found)
+        ).pytest()
     return state["collect"]
 
 
 def pytest_collect_file(file_path: Path, parent):
-    if is_doc(file_path):
+    if is_doc(file_path, parent.config.rootpath):
         return _collector(parent.config)(file_path, parent)
     return None
 
 
 def pytest_collection_modifyitems(session, config, items):
     for item in items:
-        if not (is_doc(item.path) and hasattr(item, "example")):
+        if not (hasattr(item, "example") and is_doc(item.path, config.rootpath)):
             continue
         item._traceback_filter = _traceback_filter  # see below
-        document = item.path.resolve().relative_to(ROOT).as_posix()
-        item.add_marker(pytest.mark.xdist_group(document))
         item.user_properties.append(("doc_block", item.name.split(",")[0].removeprefix("sybil:")))
 
 
@@ -157,12 +158,15 @@ def pytest_runtest_call(item):
     run = _RUNS.get(id(item.example.namespace)) if hasattr(item, "example") else None
     if run is None:
         return (yield)
-    saved = os.getcwd()
+    # Per block, not per document: the documents of every backend are set up together, at the file's start.
+    saved_cwd, saved_url = os.getcwd(), os.environ.get("DATABASE_URL")
     os.chdir(run.scratch)
+    os.environ["DATABASE_URL"] = run.url
     try:
         return (yield)
     finally:
-        os.chdir(saved)
+        os.chdir(saved_cwd)
+        _restore("DATABASE_URL", saved_url)
 
 
 # -- the count at the end ------------------------------------------------------------------------
@@ -205,17 +209,17 @@ def pytest_configure(config):
     if getattr(config, "workerinput", None) is not None:
         return  # workers run blocks; the controller checks the options and counts the reports
     distributed = config.getoption("dist", "no") not in ("no", *GROUPING_MODES)
-    if distributed and any(_names_docs(Path(arg.split("::")[0])) for arg in config.args):
+    if distributed and any(_names_docs(Path(arg.split("::")[0]), config.rootpath) for arg in config.args):
         raise pytest.UsageError(
-            "doc tests: the blocks of a document must run in order on one worker; with -n, use --dist loadgroup"
+            "doc tests: the blocks of a document must run in order on one worker; with -n, use --dist loadfile"
         )
     config.pluginmanager.register(BlockCounter(), "doc-block-counter")
 
 
-def _names_docs(path: Path) -> bool:
+def _names_docs(path: Path, root: Path) -> bool:
     """Whether a command-line path is, or contains, a document of the docs."""
     path = path.resolve()
-    return is_doc(path) or (path.is_dir() and (path == ROOT or is_doc(path / "x.md")))
+    return is_doc(path, root) or (path.is_dir() and (path == root.resolve() or is_doc(path / "x.md", root)))
 
 
 @pytest.hookimpl(trylast=True)

@@ -6,9 +6,13 @@ OUTCOME_MARK = {"passed": "ran", "failed": "FAILED", "skipped": "skipped"}
 def totals_line(report) -> str:
     t = report.totals()
     return (
-        f"{t['blocks']} blocks in {t['documents']} documents: {t['passed']} ran without error, "
-        f"{t['failed']} failed, {t['skipped']} skipped"
+        f"{_plural(t['blocks'], 'block')} in {_plural(t['documents'], 'document')}: {t['passed']} ran without "
+        f"error, {t['failed']} failed, {t['skipped']} skipped"
     )
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
 def render_text(report) -> str:

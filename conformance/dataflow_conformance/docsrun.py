@@ -159,9 +159,9 @@ def implementation_as_published_name(module_name: str):
 
 def run_docs(path: Path, *, impl: str = PUBLISHED_MODULE, db: str | None = None, timeout: float = 60) -> DocsReport:
     documents = find_documents(path)
-    if db is not None:
-        backends.backend_of(db)  # an unknown scheme is bad input, reported before anything runs
     try:
+        if db is not None:
+            backends.backend_of(db)  # an unknown scheme is bad input, reported before anything runs
         with implementation_as_published_name(impl) as implementation:
             with tempfile.TemporaryDirectory(prefix="dfc-docs-") as scratch, _working_directory(Path(scratch)):
                 results = [
