@@ -38,7 +38,7 @@ def conformance(session):
 @nox.session
 def tests(session):
     """Self-tests of the kit, then the pack on every configured backend (DFC_POSTGRESQL_URL, DFC_MYSQL_URL)."""
-    _install(session)
+    _install(session, "dev,loadtests")  # tests/test_loadtests.py checks the load-test code (not the load tests)
     session.run("pytest", "tests", "-p", "no:cacheprovider", "-n", "auto", *session.posargs)
     session.run("pytest", "README.md", "docs", "-p", "no:cacheprovider")  # every python block of the docs (Sybil)
     session.run("pytest", *PACK, "--dataflow-impl=dataflow_reference", "--junitxml=junit-conformance.xml")

@@ -48,7 +48,7 @@ def describe(profile) -> dict:
             "django_database": "CONN_MAX_AGE=600 (persistent connections); SQLite: WAL, BEGIN IMMEDIATE, timeout 30 s",
             "django_middleware": "none (a JSON API, like the DataFlow app)",
             "bulk_import": "1,000 users whose passwords arrive already hashed, in one call",
-            "http_mix": "per simulated user: permission check 20 : list a page 4 : create a user 1",
+            "http_mix": "per simulated user: permission check 75% / list a page 24% / create a user 1%",
             "profile": asdict(profile),
         },
     }

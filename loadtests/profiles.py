@@ -11,7 +11,8 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Profile:
     name: str
-    # In-process job: seconds each operation runs with one Locust user, one side at a time.
+    # In-process job: seconds each operation runs with one Locust user, one side at a time (the first
+    # second of each phase stops the previous operation's user).
     phase_seconds: dict[str, float]
     # HTTP job: the step-load shape, per app.
     steps: tuple[int, ...]  # simultaneous users at each step
@@ -37,9 +38,9 @@ PROFILES = {
     ),
     "short": Profile(
         name="short",
-        phase_seconds={"create_user": 5, "bulk_import": 4, "check_permission": 3, "list_users": 2},
-        steps=(10, 25, 50, 100, 200),
-        step_seconds=6,
+        phase_seconds={"create_user": 4, "bulk_import": 2, "check_permission": 2, "list_users": 2},
+        steps=(10, 30, 100, 300),
+        step_seconds=5,
         p95_bound_ms=500,
         think_time=(0.5, 1.5),
         locust_processes=1,
