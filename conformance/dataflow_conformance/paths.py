@@ -9,7 +9,7 @@ import asyncio
 import contextvars
 import re
 
-from .flow import WorkflowFailed
+from .flow import WorkflowFailed, in_threads
 
 _NODE = re.compile(
     r"^(?P<model>\w+?)(?P<op>Create|Read|Update|Delete|List|Count|Upsert|BulkCreate|BulkUpdate|BulkDelete|BulkUpsert)Node$"
@@ -50,6 +50,23 @@ class ExpressPath:
             raise
         except Exception as exc:
             raise WorkflowFailed(f"{type(exc).__name__}: {exc}") from exc
+
+    def concurrently(self, calls: list[tuple[str, dict]], *, db, threads: int = 32) -> list:
+        """Run calls all at once: concurrent tasks (express) or a pool of threads (express_sync).
+        The async form covers creates, which is what the concurrency clauses need."""
+        if self.runtime == "express_sync":
+            return in_threads(lambda: ExpressPath("express_sync"), calls, db=db, threads=threads)
+        matches = [_NODE.match(node_type) for node_type, _ in calls]
+        if any(m is None or m["op"] != "Create" for m in matches):
+            raise NotOnThisPath("concurrent express calls are creates in this harness")
+
+        async def every():
+            creates = (
+                db.express.create(m["model"], dict(params)) for m, (_, params) in zip(matches, calls, strict=True)
+            )
+            return await asyncio.gather(*creates, return_exceptions=True)
+
+        return self._loop_runner.run(every(), context=contextvars.copy_context())
 
     def call(self, api, name, *args, **kwargs):
         result = getattr(api, name)(*args, **kwargs)

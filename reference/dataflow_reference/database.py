@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import StaticPool
 
 from . import schema
-from .errors import ConflictError, DatabaseError, IntegrityError
+from .errors import ConflictError, DatabaseError, IntegrityError, PoolTimeoutError
 from .fieldtypes import ServerInfo, json_serializer
 from .schema import TENANT_SETTING
 from .tenancy import CURRENT_TENANT
@@ -154,6 +154,8 @@ def _translated_errors(backend: str):
         yield
     except sa_exc.IntegrityError as exc:
         raise IntegrityError(f"constraint violated: {_driver_message(exc)}") from None
+    except sa_exc.TimeoutError as exc:  # the pool had no free connection within pool_timeout
+        raise PoolTimeoutError(f"{backend}: no database connection became free in time ({exc})") from None
     except sa_exc.DBAPIError as exc:
         if _is_conflict(exc):
             raise ConflictError(f"{backend} aborted the transaction: {_driver_message(exc)}") from None

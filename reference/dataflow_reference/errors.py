@@ -42,6 +42,10 @@ class IntegrityError(DatabaseError):
     """A unique, not-null or foreign-key constraint was violated; nothing was written."""
 
 
+class PoolTimeoutError(DatabaseError):
+    """Every pooled connection stayed busy for longer than pool_timeout; nothing was run."""
+
+
 class ConflictError(DatabaseError):
     """The server aborted the transaction to break a deadlock or a serialisation conflict."""
 

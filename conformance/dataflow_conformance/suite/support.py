@@ -2,7 +2,9 @@
 
 import contextlib
 import datetime as dt
+import os
 from decimal import Decimal
+from pathlib import Path
 from typing import Optional
 
 import pytest
@@ -97,3 +99,20 @@ def utc_now() -> dt.datetime:
 def as_utc(value: dt.datetime) -> dt.datetime:
     """Naive datetimes from an implementation are read as UTC."""
     return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
+
+
+# Server connections to the current database other than the asking one.
+CONNECTION_COUNT = {
+    "postgresql": "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    "mysql": "SELECT count(*) FROM information_schema.PROCESSLIST WHERE DB = DATABASE() AND ID <> CONNECTION_ID()",
+}
+
+
+def open_connections(backend, probe, database_url) -> int:
+    """Server connections to the test database other than the probe's own (SQLite: open file handles)."""
+    if backend.name in CONNECTION_COUNT:
+        return probe.scalar(CONNECTION_COUNT[backend.name])
+    # SQLite: count this process's open file descriptors on the database file.
+    path = os.path.realpath(database_url.removeprefix("sqlite:///"))
+    fds = Path("/proc/self/fd")
+    return sum(1 for fd in fds.iterdir() if os.path.realpath(fd).startswith(path)) if fds.exists() else -1

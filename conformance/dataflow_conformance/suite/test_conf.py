@@ -1,13 +1,12 @@
 """CONF: construction, URLs and lifecycle."""
 
-import os
 import sys
 from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import make_url
 
-from .support import define_user, expect_failure
+from .support import define_user, expect_failure, open_connections
 
 
 @pytest.mark.clause("CONF-001")
@@ -107,21 +106,6 @@ def test_health_check_reports_healthy(make_dataflow):
     assert healthy, f"health_check() returned {status!r}"
 
 
-def _open_connections(backend, probe, database_url) -> int:
-    if backend.name == "postgresql":
-        return probe.scalar(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
-    if backend.name == "mysql":
-        return probe.scalar(
-            "SELECT count(*) FROM information_schema.PROCESSLIST WHERE DB = DATABASE() AND ID <> CONNECTION_ID()"
-        )
-    # SQLite: count this process's open file descriptors on the database file.
-    path = os.path.realpath(database_url.removeprefix("sqlite:///"))
-    fds = Path("/proc/self/fd")
-    return sum(1 for fd in fds.iterdir() if os.path.realpath(fd).startswith(path)) if fds.exists() else -1
-
-
 @pytest.mark.clause("CONF-007")
 def test_close_releases_connections(dataflow_impl, backend, database_url, probe, flow):
     if backend.name == "sqlite" and not sys.platform.startswith("linux"):
@@ -131,4 +115,4 @@ def test_close_releases_connections(dataflow_impl, backend, database_url, probe,
     for index in range(3):
         flow.node("UserCreateNode", {"name": "c", "email": f"c{index}@example.com"}, db=db)
     db.close()
-    assert _open_connections(backend, probe, database_url) == 0, "connections are still open after close()"
+    assert open_connections(backend, probe, database_url) == 0, "connections are still open after close()"
