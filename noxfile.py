@@ -40,8 +40,21 @@ def tests(session):
     """Self-tests of the kit, then the pack on every configured backend (DFC_POSTGRESQL_URL, DFC_MYSQL_URL)."""
     _install(session, "dev,loadtests")  # tests/test_loadtests.py checks the load-test code (not the load tests)
     session.run("pytest", "tests", "-p", "no:cacheprovider", "-n", "auto", *session.posargs)
-    session.run("pytest", "README.md", "docs", "-p", "no:cacheprovider")  # every python block of the docs (Sybil)
+    session.run("pytest", *DOCTESTS)  # every code block of the docs, on every configured backend
     session.run("pytest", *PACK, "--dataflow-impl=dataflow_reference", "--junitxml=junit-conformance.xml")
+
+
+# A document's blocks share a namespace: keep each file on one worker, in order (see doctests/plugin.py).
+DOCTESTS = ["README.md", "docs", "-p", "no:cacheprovider", "-n", "auto", "--dist", "loadfile"]
+
+
+@nox.session
+def doctests(session):
+    """Every Python block of README.md and docs/ (Sybil), on SQLite and on every configured backend
+    (DFC_POSTGRESQL_URL, DFC_MYSQL_URL); the nox / pytest / dataflow-conformance calls of bash blocks
+    must parse. Ends with a count of the blocks run, passed, failed and skipped."""
+    _install(session)
+    session.run("pytest", *DOCTESTS, *session.posargs)
 
 
 UPSTREAM_EXPECTATIONS = "conformance/expectations/dataflow.toml"
@@ -51,7 +64,7 @@ IMPLEMENTATIONS = {"dataflow_reference": [], "dataflow": ["--expectations", UPST
 @nox.session
 def reports(session):
     """Reports of the reference and of the published package under reports/<module>/ (JSON, Markdown,
-    badges) and the README's support matrix, on every configured backend."""
+    badges), the README's support matrix and docs/support-matrix.md, on every configured backend."""
     _install(session, "dev,upstream")
     for module, extra in IMPLEMENTATIONS.items():
         out = f"reports/{module}"
@@ -71,6 +84,8 @@ def reports(session):
         *[f"reports/{m}/conformance-report.json" for m in IMPLEMENTATIONS],
         "--update",
         "README.md",
+        "--page",
+        "docs/support-matrix.md",
     )
 
 
@@ -117,7 +132,7 @@ def loadtests_smoke(session):
 @nox.session
 def lint(session):
     session.install("ruff>=0.6,<1", "check-jsonschema>=0.29,<1")
-    paths = ["reference", "conformance", "tests", "benchmarks", "loadtests", "noxfile.py", "conftest.py"]
+    paths = ["reference", "conformance", "tests", "benchmarks", "loadtests", "doctests", "noxfile.py", "conftest.py"]
     session.run("ruff", "check", *paths)
     session.run("ruff", "format", "--check", *paths)
     session.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", *_workflows())

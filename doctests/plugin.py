@@ -23,6 +23,7 @@ from dataflow_conformance import backends
 from dataflow_conformance.docblocks import DocsDocument, python_parsers, shows_code
 from dataflow_conformance.docsrun import close_instances, document_database
 from sybil import Sybil
+from sybil.evaluators.skip import Skipper
 from sybil.integration.pytest import example_module_path as SYBIL_EXAMPLE_MODULE
 from sybil.sybil import SybilCollection
 
@@ -143,6 +144,8 @@ def pytest_collection_modifyitems(session, config, items):
         if not (hasattr(item, "example") and is_doc(item.path, config.rootpath)):
             continue
         item._traceback_filter = _traceback_filter  # see below
+        if isinstance(item.example.region.evaluator, Skipper):
+            continue  # a skip directive: it runs (to skip what follows) but is not a block of its own
         item.user_properties.append(("doc_block", item.name.split(",")[0].removeprefix("sybil:")))
 
 

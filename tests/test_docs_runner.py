@@ -25,6 +25,8 @@ EXPECTED = {
         (33, "failed", "NameError: name 'missing_coroutine' is not defined (no earlier block of the document"),
         (37, "failed", "ValueError: raised inside an awaited coroutine"),
         (45, "failed", "SyntaxError: '(' was never closed"),
+        (49, "skipped", "needs a server it cannot connect to (ConnectionRefusedError"),
+        (63, "skipped", "needs an optional extra (ImportError: the S3 adapter requires the [cloud] extra"),
     ],
     "quickstart.md": [
         (5, "skipped", "not Python (bash)"),
@@ -67,10 +69,10 @@ def test_report_on_the_fixture_docs(tmp_path):
         assert [(line, outcome) for line, outcome, _ in found[name]] == [(line, outcome) for line, outcome, _ in blocks]
         for (_, _, detail), (line, _, fragment) in zip(found[name], blocks, strict=True):
             assert fragment in detail, f"{name}, line {line}: {detail!r} lacks {fragment!r}"
-    assert report["totals"] == {"documents": 3, "blocks": 17, "passed": 4, "failed": 8, "skipped": 5}
+    assert report["totals"] == {"documents": 3, "blocks": 19, "passed": 4, "failed": 8, "skipped": 7}
     assert report["implementation"]["module"] == "dataflow_reference"
     assert [d["note"] for d in report["documents"] if d["name"] == "about.md"] == ["no code"]
-    assert done.stdout.rstrip().endswith("17 blocks in 3 documents: 4 ran without error, 8 failed, 5 skipped")
+    assert done.stdout.rstrip().endswith("19 blocks in 3 documents: 4 ran without error, 8 failed, 7 skipped")
     assert "| pitfalls.md | 45 | python | failed | SyntaxError" in (tmp_path / "r.md").read_text()
 
 

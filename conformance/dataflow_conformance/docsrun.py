@@ -225,15 +225,18 @@ def _run_block(example, failed_blocks, timeout: float) -> BlockResult | None:
 def _unavailable(line: int, language: str, exc: BaseException) -> BlockResult | None:
     """A block that needs what this machine does not have is skipped, not failed: a package that is not
     installed (an optional extra the docs may well be right about; the implementation's own modules never
-    count), or a database server the example names and nobody runs here."""
+    count, and neither does a name missing from an installed package), or a server the example names and
+    this machine does not provide (refused, unknown host, or no such user there)."""
     for cause in _chain(exc):
         if isinstance(cause, ModuleNotFoundError) and cause.name:
             top = cause.name.split(".")[0]
             if top != PUBLISHED_MODULE and importlib.util.find_spec(top) is None:
                 return BlockResult(line, language, "skipped", f"needs {top} (not installed)")
+        if isinstance(cause, ImportError) and "pip install" in str(cause):  # the library names a missing extra
+            return BlockResult(line, language, "skipped", f"needs an optional extra ({_first_line(cause)})")
         # Drivers and implementations raise their own ConnectionError classes; the name is what they share.
         if isinstance(cause, (ConnectionError, socket.gaierror)) or type(cause).__name__ == "ConnectionError":
-            return BlockResult(line, language, "skipped", f"needs a server it cannot reach ({_first_line(cause)})")
+            return BlockResult(line, language, "skipped", f"needs a server it cannot connect to ({_first_line(cause)})")
     return None
 
 

@@ -51,6 +51,11 @@ class Probe:
         with self.engine.connect() as conn:
             return conn.execute(text(sql), params).scalar()
 
+    def column(self, sql: str, **params) -> list:
+        """The first column of every row the query returns."""
+        with self.engine.connect() as conn:
+            return list(conn.execute(text(sql), params).scalars())
+
     def execute(self, sql: str, **params) -> None:
         with self.engine.connect() as conn:
             conn.execute(text(sql), params)

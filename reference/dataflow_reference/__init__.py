@@ -4,6 +4,7 @@ from .core import DataFlow
 from .errors import (
     ConfigurationError,
     ConflictError,
+    ConnectionLostError,
     DatabaseError,
     DataFlowError,
     IntegrityError,
@@ -11,6 +12,7 @@ from .errors import (
     PoolTimeoutError,
     RecordNotFoundError,
     SchemaError,
+    StatementTimeoutError,
     TenantError,
     TransactionError,
     ValidationError,
@@ -19,10 +21,11 @@ from .errors import (
 __version__ = "0.1.0"
 
 # Extended-profile capabilities this implementation claims (see docs/contract/README.md).
-CONFORMANCE_CAPABILITIES = frozenset({"express_in_transaction", "row_level_security"})
+CONFORMANCE_CAPABILITIES = frozenset({"express_in_transaction", "row_level_security", "statement_timeout"})
 __all__ = [
     "ConfigurationError",
     "ConflictError",
+    "ConnectionLostError",
     "DataFlow",
     "DataFlowError",
     "DatabaseError",
@@ -31,6 +34,7 @@ __all__ = [
     "PoolTimeoutError",
     "RecordNotFoundError",
     "SchemaError",
+    "StatementTimeoutError",
     "TenantError",
     "TransactionError",
     "ValidationError",

@@ -7,7 +7,7 @@ import threading
 from .bulk import BulkOperations
 from .crud import ModelStore
 from .database import Database
-from .errors import ConfigurationError, DataFlowError, ModelDefinitionError
+from .errors import ConfigurationError, DataFlowError, ModelDefinitionError, StatementTimeoutError
 from .express import Express, ExpressSync
 from .model import ModelSpec, check_identifier_lengths, parse_model
 from .nodes import generate_nodes
@@ -30,6 +30,7 @@ class DataFlow:
         pool_size: int | None = None,
         pool_max_overflow: int | None = None,
         pool_timeout: float | None = None,
+        statement_timeout: float | None = None,
         echo: bool = False,
         auto_migrate: bool = True,
     ):
@@ -37,10 +38,9 @@ class DataFlow:
         self.target = parse_database_url(url)
         _check_option("pool_size", pool_size, minimum=1)
         _check_option("pool_max_overflow", pool_max_overflow, minimum=0)
-        if pool_timeout is not None and (
-            isinstance(pool_timeout, bool) or not isinstance(pool_timeout, (int, float)) or pool_timeout <= 0
-        ):
-            raise ConfigurationError(f"pool_timeout must be a positive number of seconds, got {pool_timeout!r}")
+        _check_seconds("pool_timeout", pool_timeout)
+        _check_seconds("statement_timeout", statement_timeout)
+        self.statement_timeout = statement_timeout
         self.multi_tenant = bool(multi_tenant)
         self.auto_migrate = bool(auto_migrate)
         self.database = Database(
@@ -125,8 +125,17 @@ class DataFlow:
         try:
             if multi_tenant:
                 require_tenant(model_name)  # fail closed before any work
-            store = await self.store(model_name)
-            return await getattr(store.bulk if bulk else store, method)(**arguments)
+            async with asyncio.timeout(self.statement_timeout):
+                store = await self.store(model_name)
+                return await getattr(store.bulk if bulk else store, method)(**arguments)
+        except TimeoutError:
+            error = StatementTimeoutError(
+                f"{model_name}: {caller} got no answer from {self.backend} within statement_timeout="
+                f"{self.statement_timeout}s; its connection was discarded and its transaction rolled back"
+            )
+            if scope is not None and scope.active:
+                await scope.abandon(str(error))
+            raise error from None
         except Exception as exc:
             if scope is not None and scope.active and scope.rollback_on_error:
                 await scope.rollback(f"rolled back because {caller} failed: {exc}")
@@ -195,6 +204,11 @@ class DataFlow:
 
     async def __aexit__(self, *exc):
         await self.close_async()
+
+
+def _check_seconds(name: str, value) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
+        raise ConfigurationError(f"{name} must be a positive number of seconds, got {value!r}")
 
 
 def _check_option(name: str, value, *, minimum: int) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import StaticPool
 
 from . import schema
-from .errors import ConflictError, DatabaseError, IntegrityError, PoolTimeoutError
+from .errors import ConflictError, ConnectionLostError, DatabaseError, IntegrityError, PoolTimeoutError
 from .fieldtypes import ServerInfo, json_serializer
 from .schema import TENANT_SETTING
 from .tenancy import CURRENT_TENANT
@@ -72,6 +72,8 @@ class Database:
         engine = create_async_engine(url, connect_args=connect_args, **options)
         if self.backend == "sqlite":
             _configure_sqlite(engine, in_memory=self.target.is_memory)
+        else:
+            _detect_closed_connections(engine)
         return engine
 
     async def _version_string(self, conn: AsyncConnection) -> str:
@@ -119,16 +121,28 @@ class Database:
                         await conn.execution_options(dfr_begin="IMMEDIATE" if write else "NONE")
                     elif not write and self.backend == "postgresql" and tenant is None:
                         await conn.execution_options(isolation_level="AUTOCOMMIT")
-                    async with conn.begin():
+                    transaction = await conn.begin()
+                    try:
                         await self._bind_row_security(conn, tenant)
                         yield conn
+                    except asyncio.CancelledError:  # timed out mid-protocol: the connection cannot be reused
+                        await conn.invalidate()
+                        raise
+                    except BaseException:
+                        await transaction.rollback()
+                        raise
+                    await transaction.commit()
 
     @contextlib.asynccontextmanager
     async def _within(self, scope):
         scope.require_active("run a database node")
         with _translated_errors(self.backend):
-            await self._bind_row_security(scope.connection, self._row_security_tenant())
-            yield scope.connection
+            try:
+                await self._bind_row_security(scope.connection, self._row_security_tenant())
+                yield scope.connection
+            except asyncio.CancelledError:
+                await scope.abandon("a statement in it timed out")
+                raise
 
     def _row_security_tenant(self) -> str | None:
         """The tenant of the running operation when the server enforces tenant isolation (PostgreSQL)."""
@@ -159,6 +173,10 @@ def _translated_errors(backend: str):
     except sa_exc.DBAPIError as exc:
         if _is_conflict(exc):
             raise ConflictError(f"{backend} aborted the transaction: {_driver_message(exc)}") from None
+        if exc.connection_invalidated:
+            raise ConnectionLostError(
+                f"lost the connection to {backend} ({_driver_message(exc)}); the server rolls back a transaction left open"
+            ) from exc
         raise DatabaseError(f"{backend} error: {_driver_message(exc)}") from exc
 
 
@@ -174,6 +192,36 @@ def _is_conflict(exc: sa_exc.DBAPIError) -> bool:
         return True
     args = getattr(orig, "args", ())
     return bool(args) and args[0] in (1205, 1213)  # MySQL lock wait timeout / deadlock
+
+
+def _detect_closed_connections(engine: AsyncEngine) -> None:
+    """Treat a connection the server has closed (a killed session, a network failure) as lost.
+
+    Without a round trip per checkout (no pre-ping): a pooled connection the driver already knows
+    is closed is replaced at checkout, and an error on a closed connection counts as a disconnect,
+    so SQLAlchemy discards it (and the pool's other connections of that age) instead of reusing it.
+    """
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def replace_closed(dbapi_connection, _record, _proxy):
+        if _driver_closed(dbapi_connection.driver_connection):
+            raise sa_exc.DisconnectionError("the server closed this pooled connection")
+
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def closed_is_disconnect(context):
+        try:
+            driver = context.connection.connection.driver_connection
+        except Exception:  # no connection, or it is already invalidated
+            return
+        if _driver_closed(driver):
+            context.is_disconnect = True
+
+
+def _driver_closed(driver) -> bool:
+    closed = getattr(driver, "is_closed", None)  # asyncpg
+    if callable(closed):
+        return bool(closed())
+    return bool(getattr(driver, "closed", False))  # aiomysql
 
 
 def _configure_sqlite(engine: AsyncEngine, *, in_memory: bool) -> None:

@@ -42,8 +42,16 @@ class IntegrityError(DatabaseError):
     """A unique, not-null or foreign-key constraint was violated; nothing was written."""
 
 
+class ConnectionLostError(DatabaseError):
+    """The connection broke (network failure, killed session); the server rolled its transaction back."""
+
+
 class PoolTimeoutError(DatabaseError):
     """Every pooled connection stayed busy for longer than pool_timeout; nothing was run."""
+
+
+class StatementTimeoutError(DatabaseError):
+    """The database did not answer within statement_timeout; the connection was discarded."""
 
 
 class ConflictError(DatabaseError):

@@ -85,6 +85,17 @@ class ActiveTransaction:
             await self._release()
         return True
 
+    async def abandon(self, reason: str) -> None:
+        """End the scope without talking to the server (its connection is stuck mid-statement):
+        the connection is discarded, and the server rolls the transaction back when it goes."""
+        if not self.active:
+            return
+        self.state, self.reason = "rolled_back", reason
+        try:
+            await self.connection.invalidate()
+        finally:
+            await self._release()
+
     async def savepoint(self, name: str) -> None:
         self.require_active(f"create savepoint {name!r}")
         if name in self._savepoints:

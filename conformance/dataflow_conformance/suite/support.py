@@ -3,6 +3,8 @@
 import contextlib
 import datetime as dt
 import os
+import threading
+import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Optional
@@ -116,3 +118,22 @@ def open_connections(backend, probe, database_url) -> int:
     path = os.path.realpath(database_url.removeprefix("sqlite:///"))
     fds = Path("/proc/self/fd")
     return sum(1 for fd in fds.iterdir() if os.path.realpath(fd).startswith(path)) if fds.exists() else -1
+
+
+def with_deadline(call, timeout: float):
+    """`call()` in a thread, so that a call that hangs fails the test instead of stalling the run.
+    Returns (finished, its result or exception, seconds it took)."""
+    outcome = {}
+
+    def target():
+        started = time.monotonic()
+        try:
+            outcome["value"] = call()
+        except Exception as exc:
+            outcome["value"] = exc
+        outcome["seconds"] = time.monotonic() - started
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return not thread.is_alive(), outcome.get("value"), outcome.get("seconds")

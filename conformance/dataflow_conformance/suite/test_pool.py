@@ -7,7 +7,7 @@ import pytest
 from kailash.workflow.builder import WorkflowBuilder
 from sqlalchemy import text
 
-from .support import CONNECTION_COUNT, define_user, open_connections
+from .support import CONNECTION_COUNT, define_user, open_connections, with_deadline
 from .test_transactions import Scope
 
 SERVERS = ("postgresql", "mysql")
@@ -96,24 +96,6 @@ def _end_scope(flow, db, scope_id):
     flow.run(builder, db=db)
 
 
-def _in_thread(call, timeout):
-    """`call()` in a thread; returns (finished, result or exception, seconds)."""
-    outcome = {}
-
-    def target():
-        started = time.monotonic()
-        try:
-            outcome["value"] = call()
-        except Exception as exc:
-            outcome["value"] = exc
-        outcome["seconds"] = time.monotonic() - started
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    thread.join(timeout)
-    return not thread.is_alive(), outcome.get("value"), outcome.get("seconds")
-
-
 @pytest.mark.clause("POOL-003")
 @pytest.mark.backends(*SERVERS)
 @pytest.mark.workflow_only  # the connection is held by a transaction scope
@@ -122,7 +104,7 @@ def test_exhausted_pool_times_out_clearly_then_recovers(make_dataflow, probe, fl
     define_user(db)
     db.create_tables()
     scope_id = _hold_the_only_connection(flow, db)
-    finished, outcome, seconds = _in_thread(lambda: flow.node("UserCountNode", {}, db=db), timeout=60)
+    finished, outcome, seconds = with_deadline(lambda: flow.node("UserCountNode", {}, db=db), timeout=60)
     assert finished, "a call on an exhausted pool hung for 60 s (pool_timeout=1)"
     assert isinstance(outcome, Exception), f"a call on an exhausted pool succeeded: {outcome!r}"
     assert "timeout" in str(outcome).lower() or "timed out" in str(outcome).lower(), f"unclear error: {outcome}"
@@ -139,7 +121,7 @@ def test_exhausted_pool_queues_work(make_dataflow, probe, flow):
     define_user(db)
     db.create_tables()
     calls = creates(30)
-    finished, results, _ = _in_thread(lambda: flow.concurrently(calls, db=db, threads=10), timeout=120)
+    finished, results, _ = with_deadline(lambda: flow.concurrently(calls, db=db, threads=10), timeout=120)
     assert finished, "30 creates on a one-connection pool did not finish in 120 s"
     assert_all_created(results, probe, calls)
 
