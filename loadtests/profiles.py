@@ -38,7 +38,7 @@ PROFILES = {
     ),
     "short": Profile(
         name="short",
-        phase_seconds={"create_user": 4, "bulk_import": 2, "check_permission": 2, "list_users": 2},
+        phase_seconds={"create_user": 3, "bulk_import": 3, "check_permission": 2, "list_users": 2},
         steps=(10, 30, 100, 300),
         step_seconds=5,
         p95_bound_ms=500,

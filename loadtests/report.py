@@ -55,16 +55,22 @@ def _blocks(record: dict, rows, images: list[Path]) -> list[tuple]:
         ),
         ("h2", "Claims"),
         ("table", _claim_header(), [_claim_row(row) for row in rows]),
-        ("p", "p50 / p95 / p99 in ms (n = requests measured); the verdict uses the median (step load: the "
-         "largest sustained step; memory: MB per request in flight, 1 MB = 2^20 bytes). Advantage: Django / "
-         "DataFlow for times and memory, DataFlow / Django for users."),
+        (
+            "p",
+            "p50 / p95 / p99 in ms (n = requests measured); the verdict uses the median (step load: the "
+            "largest sustained step; memory: MB per request in flight, 1 MB = 2^20 bytes). Advantage: Django / "
+            "DataFlow for times and memory, DataFlow / Django for users.",
+        ),
         ("h2", "In-process operations"),
-        ("table", ["variant", "hasher", "operation", "n", "failed", "p50", "p95", "p99", "mean", "min", "max", "per s"],
-         _operation_rows(record)),
+        (
+            "table",
+            ["variant", "hasher", "operation", "n", "failed", "p50", "p95", "p99", "mean", "min", "max", "per s"],
+            _operation_rows(record),
+        ),
         ("h2", "HTTP step load"),
     ]
     for app, outcome in record["apps"].items():
-        blocks += _app_blocks(app, outcome)
+        blocks += _app_blocks(app, outcome, env["machine"]["cores"])
     failures = _failure_rows(record)
     if failures:
         blocks += [("h2", "Failures"), ("table", ["where", "request", "count", "error"], failures)]
@@ -76,8 +82,11 @@ def _blocks(record: dict, rows, images: list[Path]) -> list[tuple]:
         ("table", ["setting", "value"], [[k, _setting(v)] for k, v in env["settings"].items()]),
         ("h2", "Method"),
         ("ul", NOTES),
-        ("p", "Reproduce: `nox -s loadtests` (short profile) or `nox -s loadtests -- --profile full`, with "
-         "`DFC_POSTGRESQL_URL` / `DFC_MYSQL_URL` set for the server backends."),
+        (
+            "p",
+            "Reproduce: `nox -s loadtests` (short profile) or `nox -s loadtests -- --profile full`, with "
+            "`DFC_POSTGRESQL_URL` / `DFC_MYSQL_URL` set for the server backends.",
+        ),
     ]
     return blocks
 
@@ -88,8 +97,17 @@ def _upstream(record: dict) -> str:
 
 
 def _claim_header() -> list[str]:
-    return ["claim", "comparison", "claimed Django", "claimed DataFlow", "claimed advantage", "Django measured",
-            "DataFlow measured", "measured advantage", "verdict"]
+    return [
+        "claim",
+        "comparison",
+        "claimed Django",
+        "claimed DataFlow",
+        "claimed advantage",
+        "Django measured",
+        "DataFlow measured",
+        "measured advantage",
+        "verdict",
+    ]
 
 
 def _claim_row(row) -> list[str]:
@@ -122,7 +140,9 @@ def _measured(measure, unit: str) -> str:
 
 def _value(measure, unit: str) -> str:
     if unit == "users":
-        return f"{measure.low:,.0f} users" + ("" if measure.high == float("inf") else f" (fails at {measure.high:,.0f})")
+        return f"{measure.low:,.0f} users" + (
+            "" if measure.high == float("inf") else f" (fails at {measure.high:,.0f})"
+        )
     if unit == "MB":
         return f"{measure.low:.3g} MB"
     return f"{measure.low:.3g} {unit}"
@@ -141,20 +161,34 @@ def _operation_rows(record: dict) -> list[list[str]]:
     rows = []
     for name, variant in record["variants"].items():
         for operation, s in variant["operations"].items():
-            rows.append([
-                name, variant["hasher"], operation, str(s["requests"]), str(s["failures"]),
-                _ms(s["p50_ms"]), _ms(s["p95_ms"]), _ms(s["p99_ms"]), _ms(s["mean_ms"], 2),
-                _ms(s["min_ms"], 2), _ms(s["max_ms"], 1), f"{s['rps']:.1f}",
-            ])
+            rows.append(
+                [
+                    name,
+                    variant["hasher"],
+                    operation,
+                    str(s["requests"]),
+                    str(s["failures"]),
+                    _ms(s["p50_ms"]),
+                    _ms(s["p95_ms"]),
+                    _ms(s["p99_ms"]),
+                    _ms(s["mean_ms"], 2),
+                    _ms(s["min_ms"], 2),
+                    _ms(s["max_ms"], 1),
+                    f"{s['rps']:.1f}",
+                ]
+            )
     return rows
 
 
-def _app_blocks(app: str, outcome: dict) -> list[tuple]:
+def _app_blocks(app: str, outcome: dict, cores: int) -> list[tuple]:
     steps = outcome["steps"]
     memory = outcome.get("memory") or {}
-    lines = [
-        f"Server: {outcome['server']}. Largest step sustained: {sustained_users(steps)} users.",
-    ]
+    lines = [f"Server: {outcome['server']}. Largest step sustained: {sustained_users(steps)} users."]
+    if outcome.get("server_cpu_peak") is not None:
+        lines.append(
+            f"CPU peaks (100% = one core of {cores}): server {outcome['server_cpu_peak']:.0f}%, "
+            f"Locust {outcome['generator_cpu_peak']:.0f}%."
+        )
     if memory:
         lines.append(
             f"Memory at {memory['step_users']} users: idle RSS {memory['idle_rss_bytes'] / MB:.1f} MB, peak "
@@ -162,8 +196,17 @@ def _app_blocks(app: str, outcome: dict) -> list[tuple]:
             f"{memory['in_flight']:.2f} requests in flight, {_mb(memory['per_request_bytes'])} per request."
         )
     rows = [
-        [str(s["users"]), str(s["requests"]), str(s["failures"]), _ms(s["p50_ms"]), _ms(s["p95_ms"]),
-         _ms(s["p99_ms"]), f"{s['rps']:.1f}", f"{s['in_flight']:.2f}", "yes" if s["sustained"] else "no"]
+        [
+            str(s["users"]),
+            str(s["requests"]),
+            str(s["failures"]),
+            _ms(s["p50_ms"]),
+            _ms(s["p95_ms"]),
+            _ms(s["p99_ms"]),
+            f"{s['rps']:.1f}",
+            f"{s['in_flight']:.2f}",
+            "yes" if s["sustained"] else "no",
+        ]
         for s in steps
     ]
     header = ["users", "requests", "failed", "p50", "p95", "p99", "req/s", "in flight", "sustained"]

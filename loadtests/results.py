@@ -43,9 +43,7 @@ def memory_per_request(outcome: dict, samples_csv: Path) -> dict:
     sustained = [s for s in steps if s["sustained"]]
     step = sustained[-1] if sustained else steps[0]
     samples = [
-        int(row["server_rss_bytes"])
-        for row in _rows(samples_csv)
-        if step["start"] <= float(row["time"]) <= step["end"]
+        int(row["server_rss_bytes"]) for row in _rows(samples_csv) if step["start"] <= float(row["time"]) <= step["end"]
     ]
     peak = max(samples) if samples else None
     growth = None if peak is None else peak - outcome["idle_rss_bytes"]
@@ -59,6 +57,16 @@ def memory_per_request(outcome: dict, samples_csv: Path) -> dict:
             "in_flight": step["in_flight"],
             "per_request_bytes": per_request,
         }
+    }
+
+
+def cpu_peaks(samples_csv: Path) -> dict:
+    """The busiest moment of the server and of Locust (percent of one core, summed over processes):
+    a load generator near its cores' limit means the step load measured Locust, not the app."""
+    rows = _rows(samples_csv)
+    return {
+        "server_cpu_peak": max((float(r["server_cpu_percent"]) for r in rows), default=None),
+        "generator_cpu_peak": max((float(r["generator_cpu_percent"]) for r in rows), default=None),
     }
 
 

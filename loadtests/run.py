@@ -44,7 +44,8 @@ def upstream_status() -> str:
 def run_backend(backend: str, profile: Profile, run_dir: Path, *, upstream: bool) -> dict:
     run_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    record = {"backend": backend, "profile": profile.name, "started": started, "upstream": upstream_status()}
+    status = upstream_status() if upstream else "skipped (--no-upstream)"
+    record = {"backend": backend, "profile": profile.name, "started": started, "upstream": status}
     record["variants"], record["apps"] = {}, {}
     with scratch_database(backend, run_dir) as database:
         record["server_version"] = database.server_version
@@ -52,7 +53,7 @@ def run_backend(backend: str, profile: Profile, run_dir: Path, *, upstream: bool
         django_env = {"DFC_LOAD_DATABASE_URL": database.url, "DJANGO_SETTINGS_MODULE": "loadtests.django_side.settings"}
         _step(run_dir, "migrate", [sys.executable, "-m", "django", "migrate", "--noinput"], django_env)
         seeded = {"django": _seed(run_dir, "django", database.url, profile.seed_users)}
-        sides = [REFERENCE] + ([UPSTREAM] if upstream and record["upstream"] == "installed" else [])
+        sides = [REFERENCE] + ([UPSTREAM] if record["upstream"] == "installed" else [])
         for side in sides:
             try:
                 seeded[side] = _seed(run_dir, side, database.url, profile.seed_users)
@@ -62,7 +63,14 @@ def run_backend(backend: str, profile: Profile, run_dir: Path, *, upstream: bool
                 record["upstream"] = f"failed while seeding: {exc}"  # reported, never fatal
         for spec in variants(UPSTREAM in seeded):
             _log(f"{backend}: in-process job, {spec['variant']}")
-            record["variants"][spec["variant"]] = _inprocess(run_dir, spec, database.url, seeded[spec["side"]], profile)
+            try:
+                outcome = _inprocess(run_dir, spec, database.url, seeded[spec["side"]], profile)
+            except RuntimeError as exc:
+                if spec["side"] != UPSTREAM:
+                    raise
+                record["upstream"] = f"failed in the in-process job: {exc}"  # reported, never fatal
+                continue
+            record["variants"][spec["variant"]] = outcome
         for app in (REFERENCE, "django"):
             _log(f"{backend}: HTTP job, {app} server")
             record["apps"][app] = _http(run_dir, app, database.url, seeded[app], profile)
@@ -128,6 +136,7 @@ def _http(run_dir: Path, app: str, url: str, user_ids: list[int], profile: Profi
         locust_exit_code=code,
     )
     outcome.update(results.memory_per_request(outcome, run_dir / f"http-{app}-samples.csv"))
+    outcome.update(results.cpu_peaks(run_dir / f"http-{app}-samples.csv"))
     return outcome
 
 

@@ -100,7 +100,7 @@ def _latency(claim: dict, variant: dict | None, name: str) -> Measure:
         return Measure(problem=f"{name} did not run")
     stats = variant["operations"].get(claim["operation"])
     if not stats or stats["requests"] == 0:
-        return Measure(problem=f"{name} completed no {claim['operation']} (see failures)")
+        return Measure(problem=f"{name} finished no {claim['operation']} within its phase of the profile")
     percentiles = {key: stats[key] for key in ("p50_ms", "p95_ms", "p99_ms")}
     measure = Measure(percentiles=percentiles, requests=stats["requests"])
     if stats["failures"]:

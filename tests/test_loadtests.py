@@ -284,6 +284,8 @@ def test_read_locust_parses_what_a_real_locust_run_writes(tmp_path):
     stats = parsed["operations"]["op"]
     assert stats["requests"] > 10 and 0 < stats["failures"] < stats["requests"]
     assert stats["p50_ms"] == 12 and stats["max_ms"] == 250
-    assert parsed["failures"] == [{"name": "op", "error": "ValueError('wrong answer')", "occurrences": stats["failures"]}]
+    assert parsed["failures"] == [
+        {"name": "op", "error": "ValueError('wrong answer')", "occurrences": stats["failures"]}
+    ]
     history = results.read_history(prefix)
     assert any(row["users"] == 1 for row in history)
