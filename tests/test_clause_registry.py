@@ -36,6 +36,16 @@ def test_every_test_names_known_clauses():
     assert not unknown, f"tests naming clauses missing from docs/contract: {unknown}"
 
 
+def test_the_contract_readme_lists_every_page():
+    readme = (CONTRACT / "README.md").read_text(encoding="utf-8")
+    unlisted = [
+        page.name
+        for page in sorted(CONTRACT.glob("*.md"))
+        if page.name != "README.md" and f"]({page.name})" not in readme
+    ]
+    assert not unlisted, f"docs/contract/README.md does not link {unlisted}"
+
+
 def test_every_clause_has_a_test():
     covered = {cid for ids in clauses.suite_markers().values() for cid in ids}
     missing = sorted(set(clauses.load()) - covered)
