@@ -141,3 +141,12 @@ def test_the_published_module_name_is_restored_after_a_run(tmp_path):
     report = docsrun.run_docs(tmp_path / "a.md", impl="dataflow_reference")
     assert [b.outcome for b in report.documents[0].blocks] == ["passed"]
     assert sys.modules.get("dataflow") is before
+
+
+def test_a_block_that_hangs_is_stopped_and_the_next_one_runs(tmp_path):
+    (tmp_path / "slow.md").write_text("```python\nimport time\n\ntime.sleep(30)\n```\n\n```python\nx = 1\n```\n")
+    report = tmp_path / "r.json"
+    done = run_cli(tmp_path / "slow.md", "--impl", "dataflow_reference", "--timeout", "1", "--report", report)
+    assert done.returncode == 1
+    blocks = json.loads(report.read_text())["documents"][0]["blocks"]
+    assert [(b["outcome"], b["detail"]) for b in blocks] == [("failed", "timed out after 1 s"), ("passed", "")]

@@ -2,18 +2,15 @@
 
 `dataflow-conformance docs PATH` uses this module: each document's blocks run in order in one shared
 namespace (with top-level `await`, see docblocks.py), in a scratch directory, on a database of its own, and
-every block gets an outcome — passed (it ran without an error), failed (with the exception), or skipped
-(with the reason: no code, not Python, or it needs a module that is not installed).
+every block gets an outcome: passed (it ran without an error), failed (with the exception), or skipped
+(with the reason: no code, not Python, a skip comment, or it needs what this machine does not have;
+diagnosis.py reads the failures).
 """
 
-import ast
 import contextlib
 import email.parser
-import importlib.util
 import os
-import re
 import signal
-import socket
 import sys
 import tempfile
 import threading
@@ -25,13 +22,10 @@ from pathlib import Path
 
 from sybil.evaluators.skip import Skipper
 
-from . import backends
+from . import backends, diagnosis
 from .docblocks import DocsDocument, OtherBlocks, evaluate_python, not_python, python_parsers
 from .implementation import ImplementationError
 from .implementation import load as load_implementation
-
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colour codes some implementations put in their messages
-_PLACEHOLDER = re.compile(r"\.\.\.$")
 
 PUBLISHED_MODULE = "dataflow"  # the name the published docs import; --impl decides what it resolves to
 
@@ -188,7 +182,7 @@ def _run_document(name, text, implementation, server_url, scratch: Path, timeout
                     continue
                 result.blocks.append(block)
                 if block.outcome == "failed":
-                    failed_blocks.append((block.line, _assigned_names(str(example.parsed))))
+                    failed_blocks.append((block.line, diagnosis.assigned_names(str(example.parsed))))
         finally:
             with _time_limit(timeout), _captured_output():
                 close_instances(document.namespace, implementation.DataFlow)
@@ -206,124 +200,23 @@ def _run_block(example, failed_blocks, timeout: float) -> BlockResult | None:
         return BlockResult(example.line, example.parsed, "skipped", f"not Python ({example.parsed})")
     language = "python" if evaluator is evaluate_python else "python (doctest)"
     source = str(example.parsed) if language == "python" else str(getattr(example.parsed, "source", ""))
-    if not _has_code(source):
+    if not diagnosis.has_code(source):
         return BlockResult(example.line, language, "skipped", "no code")
     try:
         with _time_limit(timeout), _captured_output():
             example.evaluate()
     except unittest.SkipTest as exc:
         return BlockResult(example.line, language, "skipped", str(exc) or "skip directive")
+    except BlockTimeout as exc:
+        return BlockResult(example.line, language, "failed", str(exc))
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # noqa: BLE001 - SystemExit in an example is a failure to report too
-        return _unavailable(example.line, language, exc) or BlockResult(
-            example.line, language, "failed", _describe(exc, source, failed_blocks)
-        )
+        reason = diagnosis.unavailable(exc, PUBLISHED_MODULE)
+        if reason:
+            return BlockResult(example.line, language, "skipped", reason)
+        return BlockResult(example.line, language, "failed", diagnosis.describe(exc, source, failed_blocks))
     return BlockResult(example.line, language, "passed")
-
-
-def _unavailable(line: int, language: str, exc: BaseException) -> BlockResult | None:
-    """A block that needs what this machine does not have is skipped, not failed: a package that is not
-    installed (an optional extra the docs may well be right about; the implementation's own modules never
-    count, and neither does a name missing from an installed package), or a server the example names and
-    this machine does not provide (refused, unknown host, or no such user there)."""
-    for cause in _chain(exc):
-        if isinstance(cause, ModuleNotFoundError) and cause.name:
-            top = cause.name.split(".")[0]
-            if top != PUBLISHED_MODULE and importlib.util.find_spec(top) is None:
-                return BlockResult(line, language, "skipped", f"needs {top} (not installed)")
-        if isinstance(cause, ImportError) and "pip install" in str(cause):  # the library names a missing extra
-            return BlockResult(line, language, "skipped", f"needs an optional extra ({_first_line(cause)})")
-        # Drivers and implementations raise their own ConnectionError classes; the name is what they share.
-        if isinstance(cause, (ConnectionError, socket.gaierror)) or type(cause).__name__ == "ConnectionError":
-            return BlockResult(line, language, "skipped", f"needs a server it cannot connect to ({_first_line(cause)})")
-    return None
-
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    chain, seen = [], set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        chain.append(exc)
-        exc = exc.__cause__ or exc.__context__
-    return chain
-
-
-def _first_line(exc: BaseException) -> str:
-    text = _ANSI.sub("", str(exc)).strip()
-    first = (text.splitlines() or [""])[0][:200]
-    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
-
-
-def _describe(exc: BaseException, source: str, failed_blocks) -> str:
-    if isinstance(exc, BlockTimeout):
-        return str(exc)
-    text = _first_line(exc)
-    if isinstance(exc, NameError) and getattr(exc, "name", None):
-        origin = [line for line, names in failed_blocks if exc.name in names]
-        text += (
-            f" (defined by the block at line {origin[-1]}, which failed)"
-            if origin
-            else " (no earlier block of the document defines it)"
-        )
-    elif _is_pseudo_code(source):
-        text += " (pseudo-code: `...` stands for code the reader must supply)"
-    return text
-
-
-def _has_code(source: str) -> bool:
-    """False for a block of nothing but comments, a docstring or `...`."""
-    try:
-        body = ast.parse(source).body
-    except SyntaxError:
-        return True  # it is code, just not valid code: running it reports the error
-    return any(
-        not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and node.value.value in (..., None))
-        and not (
-            isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
-        )
-        for node in body
-    )
-
-
-def _is_pseudo_code(source: str) -> bool:
-    """`...` used as a value (an argument, a dict entry, an assignment), a string that ends in `...`, or
-    `...` that does not parse; `def f(): ...` is an ordinary stub, not a placeholder."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return "..." in source
-    if any(
-        isinstance(n, ast.Constant) and isinstance(n.value, str) and _PLACEHOLDER.search(n.value)
-        for n in ast.walk(tree)
-    ):
-        return True  # "postgresql://...", "prod..."
-    stubs = {
-        id(statement.value)
-        for node in ast.walk(tree)
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-        for statement in node.body
-        if isinstance(statement, ast.Expr)
-    }
-    return any(
-        isinstance(node, ast.Constant) and node.value is ... and id(node) not in stubs for node in ast.walk(tree)
-    )
-
-
-def _assigned_names(source: str) -> set[str]:
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return set()
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            names.add(node.id)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
-    return names
 
 
 def close_instances(namespace: dict, dataflow_class) -> None:
