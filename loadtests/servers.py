@@ -101,34 +101,30 @@ class Sampler(threading.Thread):
         self.server, self.path, self.interval = server, path, interval
         self.generator: psutil.Process | None = None
         self.stopped = threading.Event()
+        self._tracked: dict[int, psutil.Process] = {}  # psutil measures CPU between calls on the same object
 
     def run(self):
         with open(self.path, "w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["time", "server_rss_bytes", "server_cpu_percent", "generator_cpu_percent"])
             while not self.stopped.wait(self.interval):
-                writer.writerow(
-                    [f"{time.time():.3f}", tree_rss(self.server), _tree_cpu(self.server), _tree_cpu(self.generator)]
-                )
+                cpu = [self._tree_cpu(self.server), self._tree_cpu(self.generator)]
+                writer.writerow([f"{time.time():.3f}", tree_rss(self.server), *cpu])
 
     def stop(self):
         self.stopped.set()
         self.join()
 
-
-_cpu_seen: dict[int, psutil.Process] = {}
-
-
-def _tree_cpu(root: psutil.Process | None) -> float:
-    """CPU percent of a process tree since the previous call (100 = one core busy)."""
-    if root is None:
-        return 0.0
-    total = 0.0
-    for proc in [root, *_children(root)]:
-        tracked = _cpu_seen.setdefault(proc.pid, proc)  # psutil measures between calls on the same object
-        with contextlib.suppress(psutil.NoSuchProcess):
-            total += tracked.cpu_percent(None)
-    return round(total, 1)
+    def _tree_cpu(self, root: psutil.Process | None) -> float:
+        """CPU percent of a process tree since the previous sample (100 = one core busy)."""
+        if root is None:
+            return 0.0
+        total = 0.0
+        for proc in [root, *_children(root)]:
+            tracked = self._tracked.setdefault(proc.pid, proc)
+            with contextlib.suppress(psutil.NoSuchProcess):
+                total += tracked.cpu_percent(None)
+        return round(total, 1)
 
 
 def _children(proc: psutil.Process) -> list[psutil.Process]:
