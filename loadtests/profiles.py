@@ -39,13 +39,13 @@ PROFILES = {
     "short": Profile(
         name="short",
         phase_seconds={"create_user": 3, "bulk_import": 3, "check_permission": 2, "list_users": 2},
-        steps=(10, 30, 100, 300),
+        steps=(20, 80, 300),
         step_seconds=5,
         p95_bound_ms=500,
         think_time=(0.5, 1.5),
         locust_processes=1,
         server_workers=2,
-        seed_users=1000,
+        seed_users=500,
     ),
     "full": Profile(
         name="full",

@@ -53,6 +53,7 @@ def _blocks(record: dict, rows, images: list[Path]) -> list[tuple]:
             f"DataFlow: the reference implementation (`dataflow_reference`); published `kailash-dataflow`: "
             f"{_upstream(record)}. Django {env['versions']['django']} with `django.contrib.auth`.",
         ),
+        ("p", _machine_load(record, env["machine"]["cores"])),
         ("h2", "Claims"),
         ("table", _claim_header(), [_claim_row(row) for row in rows]),
         (
@@ -89,6 +90,18 @@ def _blocks(record: dict, rows, images: list[Path]) -> list[tuple]:
         ),
     ]
     return blocks
+
+
+def _machine_load(record: dict, cores: int) -> str:
+    before, after = record.get("load_average_before"), record.get("load_average_after")
+    if not before or not after:
+        return "Machine load during the run was not recorded."
+    busy = before[0] > cores / 2  # "after" includes the run's own load
+    return (
+        f"Load average (1 / 5 / 15 min) before the run {' / '.join(f'{x:.1f}' for x in before)}, after "
+        f"{' / '.join(f'{x:.1f}' for x in after)} on {cores} cores"
+        + (": other work was running on the machine, so absolute numbers are inflated and noisy." if busy else ".")
+    )
 
 
 def _upstream(record: dict) -> str:

@@ -5,6 +5,7 @@ the CPU), and collect everything into the run directory's results.json.
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 import time
@@ -46,6 +47,7 @@ def run_backend(backend: str, profile: Profile, run_dir: Path, *, upstream: bool
     started = time.time()
     status = upstream_status() if upstream else "skipped (--no-upstream)"
     record = {"backend": backend, "profile": profile.name, "started": started, "upstream": status}
+    record["load_average_before"] = os.getloadavg()  # other work on the machine skews every number
     record["variants"], record["apps"] = {}, {}
     with scratch_database(backend, run_dir) as database:
         record["server_version"] = database.server_version
@@ -75,6 +77,7 @@ def run_backend(backend: str, profile: Profile, run_dir: Path, *, upstream: bool
             _log(f"{backend}: HTTP job, {app} server")
             record["apps"][app] = _http(run_dir, app, database.url, seeded[app], profile)
     record["finished"] = time.time()
+    record["load_average_after"] = os.getloadavg()
     record["environment"] = environment.describe(profile)
     path = run_dir / "results.json"
     path.write_text(json.dumps(record, indent=1, default=str))
