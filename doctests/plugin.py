@@ -187,7 +187,7 @@ class BlockCounter:
         if report.skipped:
             self.counts[(backend, "skipped")] += 1
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr or "")
-            if not reason.removeprefix("Skipped:").strip():
+            if not reason.removeprefix("Skipped").removeprefix(":").strip():  # pytest writes "Skipped: why"
                 self.unexplained_skips.append(report.nodeid)
         elif report.when == "call" or report.failed:
             self.counts[(backend, "passed" if report.passed else "failed")] += 1

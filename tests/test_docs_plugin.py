@@ -113,6 +113,14 @@ def test_a_skip_without_a_reason_is_refused(docs_project):
     assert result.ret != 0
 
 
+def test_a_block_that_skips_itself_without_a_reason_fails_the_run(docs_project):
+    write, run = docs_project
+    write(quiet='# Quiet\n\n```python\nimport pytest\n\npytest.skip("")\n```\n')
+    result = run("docs", "-p", "no:xdist")
+    result.stdout.fnmatch_lines(["*skipped without a reason (a skip must say why): docs/quiet.md::sybil:sqlite*"])
+    assert result.ret == 1
+
+
 def test_a_document_that_shows_code_must_run_some(docs_project):
     write, run = docs_project
     write(prose="# Prose\n\nNo code here.\n", shown="# Shown\n\n```bash\npip install something\n```\n")
