@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psutil
@@ -77,12 +78,17 @@ def running_server(app: str, workers: int, env: dict, log: Path):
                 process.wait()
 
 
-def warm_up(base: str, user_id: int, requests: int = 40) -> None:
-    """Let every worker import and connect before memory is read (round-robin is not guaranteed)."""
-    for i in range(requests):
+def warm_up(base: str, user_id: int, concurrency: int = 32, rounds: int = 4) -> None:
+    """Concurrent requests before anything is measured, so that every worker has imported its code and
+    every thread (Django) or pool slot (DataFlow) has opened its database connection."""
+
+    def get(i: int) -> None:
         path = f"/users/{user_id}/permissions/perm_00" if i % 2 else "/users?page=0"
-        with urllib.request.urlopen(base + path, timeout=30) as response:
+        with urllib.request.urlopen(base + path, timeout=60) as response:
             response.read()
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(get, range(concurrency * rounds)))
 
 
 def tree_rss(process: psutil.Process) -> int:
