@@ -99,9 +99,12 @@ def _restore(name: str, value: str | None) -> None:
 
 
 def _sybil(backend: backends.Backend, first: bool, root: Path) -> Sybil:
-    from dataflow_reference import DataFlow
-
     def setup(namespace):
+        # Imported when a document runs, not when files are collected: pytest offers every file
+        # beside a collected one (README.md beside the suite in an editable install), and importing
+        # the reference registers its transaction nodes over another implementation's.
+        from dataflow_reference import DataFlow
+
         _RUNS[id(namespace)] = DocumentRun(backend, DataFlow, namespace)
 
     def teardown(namespace):

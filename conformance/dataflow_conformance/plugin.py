@@ -67,6 +67,16 @@ def pytest_addoption(parser):
         help="claim an extended-profile capability for the implementation (repeatable; adds to what it declares)",
     )
     group.addoption(
+        "--stateful-examples",
+        type=int,
+        default=4,
+        metavar="N",
+        help="random operation sequences per state-machine test (default: %(default)s; `nox -s stateful` runs many)",
+    )
+    group.addoption(
+        "--stateful-steps", type=int, default=12, metavar="N", help="steps per sequence (default: %(default)s)"
+    )
+    group.addoption(
         "--expectations",
         default=None,
         metavar="PATH",

@@ -51,6 +51,11 @@ class Probe:
         with self.engine.connect() as conn:
             return conn.execute(text(sql), params).scalar()
 
+    def query(self, sql: str, **params) -> list[dict]:
+        """Rows of a query as dicts (no reflection: for hot loops such as state-machine checks)."""
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(text(sql), params)]
+
     def column(self, sql: str, **params) -> list:
         """The first column of every row the query returns."""
         with self.engine.connect() as conn:
