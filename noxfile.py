@@ -57,6 +57,26 @@ def doctests(session):
     session.run("pytest", *DOCTESTS, *session.posargs)
 
 
+@nox.session
+def stateful(session):
+    """The state machine (STATE-001) with a large budget, on every configured backend: many long
+    random operation sequences per access path. `-- --dataflow-impl=MODULE` tests another implementation."""
+    _install(session)
+    impl = (
+        [] if any(a.startswith("--dataflow-impl") for a in session.posargs) else ["--dataflow-impl=dataflow_reference"]
+    )
+    session.run(
+        "pytest",
+        *PACK,
+        *impl,
+        "-k",
+        "test_stateful",
+        "--stateful-examples=150",
+        "--stateful-steps=40",
+        *session.posargs,
+    )
+
+
 UPSTREAM_EXPECTATIONS = "conformance/expectations/dataflow.toml"
 IMPLEMENTATIONS = {"dataflow_reference": [], "dataflow": ["--expectations", UPSTREAM_EXPECTATIONS]}
 
