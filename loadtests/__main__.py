@@ -15,8 +15,12 @@ def main(argv=None) -> int:
 
     run = commands.add_parser("run", help="run the jobs on every configured backend and write the reports")
     run.add_argument("--profile", default="short", help="smoke, short (default) or full")
-    run.add_argument("--backend", action="append", help="sqlite, postgresql, mysql (repeatable; default: all configured)")
-    run.add_argument("--out", type=Path, help="where the reports go (default: loadtests/reports; smoke: the run directory)")
+    run.add_argument(
+        "--backend", action="append", help="sqlite, postgresql, mysql (repeatable; default: all configured)"
+    )
+    run.add_argument(
+        "--out", type=Path, help="where the reports go (default: loadtests/reports; smoke: the run directory)"
+    )
     run.add_argument("--runs", type=Path, default=HERE / "runs", help="where Locust's raw output goes")
     run.add_argument("--no-upstream", action="store_true", help="skip the published kailash-dataflow")
     run.add_argument("--check", action="store_true", help="apply the thresholds afterwards (exit 1 on a breach)")

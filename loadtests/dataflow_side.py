@@ -43,9 +43,10 @@ class GrantFilterNode(Node):
         return {"filter": {"group_id": {"$in": [m["group_id"] for m in memberships]}, "permission_id": permission_id}}
 
 
-def open_dataflow(module_name: str, url: str, table_prefix: str):
+def open_dataflow(module_name: str, url: str, table_prefix: str, pool_size: int | None = None):
     """A DataFlow instance of `module_name` with the five models, tables named `<prefix>_*`."""
-    db = importlib.import_module(module_name).DataFlow(url)
+    options = {} if pool_size is None else {"pool_size": pool_size}
+    db = importlib.import_module(module_name).DataFlow(url, **options)
     models = {
         "User": (
             {"username": str, "email": str, "password": str, "is_active": bool},
@@ -58,7 +59,11 @@ def open_dataflow(module_name: str, url: str, table_prefix: str):
             {},
             [{"name": f"uq_{table_prefix}_codename", "fields": ["codename"], "unique": True}],
         ),
-        "Membership": ({"user_id": int, "group_id": int}, {}, [{"name": f"ix_{table_prefix}_member", "fields": ["user_id"]}]),
+        "Membership": (
+            {"user_id": int, "group_id": int},
+            {},
+            [{"name": f"ix_{table_prefix}_member", "fields": ["user_id"]}],
+        ),
         "GroupPermission": (
             {"group_id": int, "permission_id": int},
             {},
@@ -160,7 +165,8 @@ class DataFlowAuth:
         self.bulk_import(grants, model="GroupPermission")
         for start in range(0, count, workload.BULK_SIZE):
             rows = [
-                {**workload.seed_user(i), "password": password_hash} for i in range(start, min(count, start + workload.BULK_SIZE))
+                {**workload.seed_user(i), "password": password_hash}
+                for i in range(start, min(count, start + workload.BULK_SIZE))
             ]
             self.bulk_import(rows)
         user_ids = {r["username"]: r["id"] for r in self._all("User")}  # only seeded users exist yet

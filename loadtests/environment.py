@@ -47,6 +47,8 @@ def describe(profile) -> dict:
             "django_same_hasher": "BCryptPasswordHasher (bcrypt, cost 12)",
             "django_database": "CONN_MAX_AGE=600 (persistent connections); SQLite: WAL, BEGIN IMMEDIATE, timeout 30 s",
             "django_middleware": "none (a JSON API, like the DataFlow app)",
+            "server_connections": "8 per worker on both sides: Django one persistent connection per gthread "
+            "thread, the DataFlow app DataFlow(url, pool_size=8)",
             "bulk_import": "1,000 users whose passwords arrive already hashed, in one call",
             "http_mix": "per simulated user: permission check 75% / list a page 24% / create a user 1%",
             "profile": asdict(profile),

@@ -72,7 +72,9 @@ def _operations(record: dict, path: Path) -> Path | None:
         names = [n for n, v in record["variants"].items() if operation in v["operations"]]
         for offset, key in enumerate(PERCENTILE_STYLES):
             values = [record["variants"][n]["operations"][operation][key] or 0 for n in names]
-            ax.bar([i + (offset - 1) * 0.27 for i in range(len(names))], values, width=0.27, label=key.replace("_ms", ""))
+            ax.bar(
+                [i + (offset - 1) * 0.27 for i in range(len(names))], values, width=0.27, label=key.replace("_ms", "")
+            )
         ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
         ax.set(title=operation, ylabel="ms (in process)")
         ax.legend()

@@ -118,6 +118,7 @@ def _http(run_dir: Path, app: str, url: str, user_ids: list[int], profile: Profi
         steps_file=str(steps_file),
     )
     env = servers.child_env(DFC_LOAD_DATABASE_URL=url, DFC_LOAD_TABLE_PREFIX=TABLE_PREFIX[REFERENCE])
+    env["DFC_LOAD_POOL_SIZE"] = str(servers.CONNECTIONS_PER_WORKER)
     env["DJANGO_SETTINGS_MODULE"] = "loadtests.django_side.settings"
     prefix = run_dir / f"http-{app}"
     with servers.running_server(app, profile.server_workers, env, run_dir / f"server-{app}.log") as (base, process):

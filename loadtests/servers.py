@@ -19,7 +19,11 @@ from pathlib import Path
 
 import psutil
 
-DJANGO_THREADS = 8  # gthread threads per Django worker: blocking requests need threads to overlap
+# Database connections each server worker keeps open: Django one per gthread thread (its ORM blocks, so
+# requests overlap on threads; CONN_MAX_AGE keeps the connections), DataFlow a pool of the same size
+# (with the default pool, SQLAlchemy closes every connection above 5 when it is returned).
+CONNECTIONS_PER_WORKER = 8
+DJANGO_THREADS = CONNECTIONS_PER_WORKER
 
 
 def server_command(app: str, port: int, workers: int) -> list[str]:
@@ -53,8 +57,14 @@ def server_command(app: str, port: int, workers: int) -> list[str]:
 
 def describe(app: str, workers: int) -> str:
     if app == "django":
-        return f"gunicorn {_version('gunicorn')}, {workers} gthread workers x {DJANGO_THREADS} threads"
-    return f"uvicorn {_version('uvicorn')}, {workers} workers (asyncio event loop each)"
+        return (
+            f"gunicorn {_version('gunicorn')}, {workers} gthread workers x {DJANGO_THREADS} threads, "
+            "one persistent connection per thread"
+        )
+    return (
+        f"uvicorn {_version('uvicorn')}, {workers} workers (asyncio event loop each), "
+        f"DataFlow pool_size={CONNECTIONS_PER_WORKER} per worker"
+    )
 
 
 @contextlib.contextmanager

@@ -67,7 +67,12 @@ class OperationUser(User):
         if error is None and check is not None and (problem := check(result)):
             error = AssertionError(problem)
         events.request.fire(
-            request_type=VARIANT, name=operation, response_time=elapsed_ms, response_length=0, exception=error, context={}
+            request_type=VARIANT,
+            name=operation,
+            response_time=elapsed_ms,
+            response_length=0,
+            exception=error,
+            context={},
         )
 
 
@@ -97,7 +102,9 @@ class CheckPermission(OperationUser):
         self.measure(
             "check_permission",
             lambda: SIDE.has_perm(PLAN["user_ids"][index], codename),
-            lambda allowed: None if allowed == expected else f"has_perm({codename}) gave {allowed}, expected {expected}",
+            lambda allowed: (
+                None if allowed == expected else f"has_perm({codename}) gave {allowed}, expected {expected}"
+            ),
         )
 
 
@@ -112,7 +119,12 @@ class ListUsers(OperationUser):
         )
 
 
-OPERATIONS = {"create_user": CreateUser, "bulk_import": BulkImport, "check_permission": CheckPermission, "list_users": ListUsers}
+OPERATIONS = {
+    "create_user": CreateUser,
+    "bulk_import": BulkImport,
+    "check_permission": CheckPermission,
+    "list_users": ListUsers,
+}
 
 
 class OperationPhases(LoadTestShape):
@@ -121,15 +133,19 @@ class OperationPhases(LoadTestShape):
     current = None
 
     def tick(self):
-        elapsed = self.get_run_time()
-        for operation, seconds in PLAN["phases"].items():
-            if elapsed < seconds:
-                break
-            elapsed -= seconds
-        else:
+        operation = _operation_at(self.get_run_time())
+        if operation is None:
             return None
         if operation != self.current:
             # Locust keeps a running user when only the class changes at the same count: stop it for one tick.
             self.current = operation
             return 0, 1, [OPERATIONS[operation]]
         return 1, 1, [OPERATIONS[operation]]
+
+
+def _operation_at(elapsed: float) -> str | None:
+    for operation, seconds in PLAN["phases"].items():
+        if elapsed < seconds:
+            return operation
+        elapsed -= seconds
+    return None
