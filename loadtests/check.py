@@ -40,6 +40,10 @@ def check_record(record: dict, limits: dict) -> list[tuple[str, bool, str]]:
         if app is None:
             results.append((f"HTTP {name}", False, "did not run"))
             continue
+        served = app["steps"][0]["requests"] if app["steps"] else 0
+        results.append(
+            (f"HTTP {name} served requests", served >= limits["min_requests"], f"{served} at the first step")
+        )
         users = sustained_users(app["steps"])
         results.append((f"HTTP {name} sustained users", users >= limits["min_sustained_users"], f"{users} users"))
         failed = app["steps"][0]["failures"] if app["steps"] else 0  # errors under light load are bugs, not load

@@ -196,6 +196,18 @@ def passing_record():
     )
 
 
+def test_only_the_full_profile_gates_on_capacity():
+    starved = passing_record()
+    starved["apps"]["django"]["steps"] = [step(5, sustained=False, p95=900)]
+    smoke = thresholds_for(ROOT / "loadtests" / "thresholds.toml", "smoke")
+    assert all(ok for _, ok, _ in check_record(starved, smoke))
+    full = thresholds_for(ROOT / "loadtests" / "thresholds.toml", "full")
+    assert [what for what, ok, _ in check_record(starved, full) if not ok] == [
+        "HTTP dataflow_reference sustained users",  # 10 users < 25
+        "HTTP django sustained users",
+    ]
+
+
 def test_thresholds_pass_a_clean_run_and_fail_wrong_answers_and_slow_operations():
     limits = thresholds_for(ROOT / "loadtests" / "thresholds.toml", "smoke")
     assert all(ok for _, ok, _ in check_record(passing_record(), limits))
@@ -230,10 +242,11 @@ def test_check_command_turns_a_run_into_an_exit_code(tmp_path):
         (directory / "results.json").write_text(json.dumps(rec))
     done = run_cli("check", str(good))
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.splitlines()[-1] == "31 passed, 0 failed"
+    assert done.stdout.splitlines()[-1] == "33 passed, 0 failed"
     done = run_cli("check", str(good), str(bad))
     assert done.returncode == 1
-    assert "FAIL sqlite: HTTP django sustained users: 0 users" in done.stdout
+    assert "FAIL sqlite: HTTP django failures at the first step: 2 failed" in done.stdout
+    assert done.stdout.splitlines()[-1] == "65 passed, 1 failed"
 
 
 def test_bad_input_gets_a_clear_error(tmp_path):
