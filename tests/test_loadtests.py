@@ -1,6 +1,7 @@
 """Self-tests of the load-test code (loadtests/): verdicts, the check command, the report, and the
 reading of Locust's output. The load tests themselves run with `nox -s loadtests` / `loadtests_smoke`."""
 
+import importlib.util
 import json
 import math
 import os
@@ -11,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("locust", reason="needs the loadtests extra: pip install -e '.[loadtests]'")
+# Not importorskip: importing Locust monkey-patches the process with gevent, which breaks xdist workers.
+if importlib.util.find_spec("locust") is None:
+    pytest.skip("needs the loadtests extra: pip install -e '.[loadtests]'", allow_module_level=True)
 
 from loadtests import results, verdicts  # noqa: E402
 from loadtests.check import check_record, thresholds_for  # noqa: E402
