@@ -31,10 +31,9 @@ def define_user(db):
     return User
 
 
-def define_everything(db):
-    """A model with one field of every documented type."""
+def define_everything(db, indexes=None):
+    """A model with one field of every documented type (and the given `__dataflow__` indexes)."""
 
-    @db.model
     class Sample:
         text: str
         number: int
@@ -47,7 +46,9 @@ def define_everything(db):
         items: list
         maybe: str | None = None
 
-    return Sample
+    if indexes:
+        Sample.__dataflow__ = {"indexes": indexes}
+    return db.model(Sample)
 
 
 @contextlib.contextmanager

@@ -59,6 +59,15 @@ def assert_every_path_sees(db, probe, ids, expected_emails):
             assert view(runner, db, ids) == expected, f"the {runner.runtime} path does not see the latest state"
 
 
+def seeded_and_warm(make_dataflow, flow):
+    """An instance holding SEED, read once through every path; returns it and the records' ids."""
+    db = make_dataflow()
+    define_user(db)
+    ids = [r["id"] for r in seed(flow, "User", SEED, db=db)]
+    warm_every_path(db, ids)
+    return db, ids
+
+
 def warm_every_path(db, ids):
     with every_path() as runners:
         for runner in runners:
@@ -110,12 +119,8 @@ WRITES = {
 @pytest.mark.clause("CONSIST-001")
 @pytest.mark.parametrize("write", sorted(WRITES))
 def test_every_path_reads_every_write_at_once(make_dataflow, probe, flow, write):
-    db = make_dataflow()
-    define_user(db)
-    records = seed(flow, "User", SEED, db=db)
-    ids = [r["id"] for r in records]
-    warm_every_path(db, ids)
-    node_type, params, added, removed = WRITES[write](records)
+    db, ids = seeded_and_warm(make_dataflow, flow)
+    node_type, params, added, removed = WRITES[write]([{"id": i} for i in ids])
     flow.node(node_type, params, db=db)
     emails = [u["email"] for u in SEED if u["email"] not in removed] + added
     assert_every_path_sees(db, probe, ids, emails)
@@ -124,11 +129,7 @@ def test_every_path_reads_every_write_at_once(make_dataflow, probe, flow, write)
 @pytest.mark.clause("CONSIST-001")
 @pytest.mark.workflow_only  # transaction scopes are workflows
 def test_every_path_reads_a_committed_scope(make_dataflow, probe, flow):
-    db = make_dataflow()
-    define_user(db)
-    records = seed(flow, "User", SEED, db=db)
-    ids = [r["id"] for r in records]
-    warm_every_path(db, ids)
+    db, ids = seeded_and_warm(make_dataflow, flow)
     scope = Scope().then("UserCreateNode", {"name": "t", "email": "t@x.org", "age": 7})
     scope.then("UserUpdateNode", {"filter": {"id": ids[0]}, "fields": {"active": False}})
     scope.then("UserBulkDeleteNode", {"filter": {"email": "u4@x.org"}}).then("TransactionCommitNode")
@@ -156,10 +157,7 @@ def write_from_other_instance(probe, db, dataflow_impl, database_url, ids):
 @pytest.mark.clause("CONSIST-002")
 @pytest.mark.parametrize("writer", [write_raw, write_from_other_instance], ids=["raw-sql", "other-instance"])
 def test_writes_from_outside_are_visible(make_dataflow, dataflow_impl, database_url, probe, flow, writer):
-    db = make_dataflow()
-    define_user(db)
-    ids = [r["id"] for r in seed(flow, "User", SEED, db=db)]
-    warm_every_path(db, ids)
+    db, ids = seeded_and_warm(make_dataflow, flow)
     writer(probe, db, dataflow_impl, database_url, ids)
     assert probe.scalar("SELECT age FROM users WHERE id = :id", id=ids[1]) == 40
     assert_every_path_sees(db, probe, ids, [u["email"] for u in SEED if u["email"] != "u2@x.org"])
@@ -169,11 +167,7 @@ def test_writes_from_outside_are_visible(make_dataflow, dataflow_impl, database_
 @pytest.mark.workflow_only  # transaction scopes are workflows
 @pytest.mark.parametrize("ending", ["rollback-node", "failing-node"])
 def test_rolled_back_writes_are_never_visible(make_dataflow, probe, flow, ending):
-    db = make_dataflow()
-    define_user(db)
-    records = seed(flow, "User", SEED, db=db)
-    ids = [r["id"] for r in records]
-    warm_every_path(db, ids)
+    db, ids = seeded_and_warm(make_dataflow, flow)
     scope = Scope().then("UserCreateNode", {"name": "t", "email": "t@x.org"})
     scope.then("UserUpdateNode", {"filter": {"id": ids[0]}, "fields": {"age": 50}})
     scope.then("UserBulkUpdateNode", {"filter": {"age": {"$gte": 2}}, "fields": {"active": False}})

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from .support import Decimal, Optional, expect_failure
+from .support import Decimal, Optional, define_everything, expect_failure
 
 # Signatures of driver errors that reached the caller untranslated.
 RAW_DRIVER_ERROR = re.compile(r"sqlite3\.|asyncpg|psycopg|pymysql|aiomysql|OperationalError|ProgrammingError|Undefined")
@@ -81,31 +81,16 @@ def test_added_fields_get_columns_and_defaults(make_dataflow, probe, flow):
 
 
 def define_everything_indexed(db):
-    @db.model
-    class Gadget:
-        code: str
-        kind: str
-        size: int
-        ratio: float
-        flag: bool
-        moment: dt.datetime
-        day: dt.date
-        amount: Decimal
-        doc: dict
-        items: list
-        maybe: Optional[str] = None
-        __dataflow__ = {
-            "indexes": [
-                {"name": "uq_gadgets_code", "fields": ["code"], "unique": True},
-                {"name": "ix_gadgets_kind_size", "fields": ["kind", "size"]},
-            ]
-        }
+    indexes = [
+        {"name": "uq_samples_text", "fields": ["text"], "unique": True},
+        {"name": "ix_samples_flag_number", "fields": ["flag", "number"]},
+    ]
+    define_everything(db, indexes)
 
 
-GADGET = {
-    "code": "g1",
-    "kind": "k",
-    "size": 3,
+SAMPLE = {
+    "text": "g1",
+    "number": 3,
     "ratio": 0.5,
     "flag": True,
     "moment": dt.datetime(2024, 2, 29, 12, 0, 1, 250, tzinfo=dt.timezone.utc),
@@ -119,17 +104,17 @@ GADGET = {
 @pytest.mark.clause("MIGRATE-002")
 def test_restart_with_unchanged_model_changes_nothing(make_dataflow, probe, flow):
     first = restart(make_dataflow, define_everything_indexed)
-    flow.node("GadgetCreateNode", GADGET, db=first)
+    flow.node("SampleCreateNode", SAMPLE, db=first)
     first.close()
-    schema, rows = schema_of(probe, "gadgets"), probe.snapshot("gadgets")
+    schema, rows = schema_of(probe, "samples"), probe.snapshot("samples")
     for _ in range(2):
         again = restart(make_dataflow, define_everything_indexed)
         again.create_tables()
-        assert flow.node("GadgetCountNode", {}, db=again)["count"] == 1
+        assert flow.node("SampleCountNode", {}, db=again)["count"] == 1
         again.close()
-        assert schema_of(probe, "gadgets") == schema, "a restart changed the schema"
-        assert probe.snapshot("gadgets") == rows, "a restart changed the rows"
-    assert {"uq_gadgets_code", "ix_gadgets_kind_size"} <= {ix[0] for ix in schema[1]}
+        assert schema_of(probe, "samples") == schema, "a restart changed the schema"
+        assert probe.snapshot("samples") == rows, "a restart changed the rows"
+    assert {"uq_samples_text", "ix_samples_flag_number"} <= {ix[0] for ix in schema[1]}
 
 
 define_item_note_optional = item_model(note=(Optional[str], None))
