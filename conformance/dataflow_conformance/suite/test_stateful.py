@@ -1,7 +1,7 @@
 """STATE: random operation sequences against an in-memory model (see dataflow_conformance/stateful.py)."""
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from ..stateful import build_machine
@@ -25,9 +25,14 @@ def test_random_sequences_match_the_model(request, dataflow_impl, database_url, 
         db.create_tables()
         return db
 
+    options = request.config.option
+    # Shrinking replays a failing sequence hundreds of times on fresh instances: minutes per failure.
+    # The failing sequence is reported either way; --stateful-shrink asks for the smallest one.
+    phases = [Phase.explicit, Phase.reuse, Phase.generate] + ([Phase.shrink] if options.stateful_shrink else [])
     budget = settings(
-        max_examples=request.config.option.stateful_examples,
-        stateful_step_count=request.config.option.stateful_steps,
+        max_examples=options.stateful_examples,
+        phases=phases,
+        stateful_step_count=options.stateful_steps,
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
         print_blob=True,
