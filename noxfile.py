@@ -71,8 +71,9 @@ def stateful(session):
         *impl,
         "-k",
         "test_stateful",
-        "--stateful-examples=150",
-        "--stateful-steps=40",
+        "--stateful-examples=100",
+        "--stateful-steps=30",
+        "--stateful-shrink",
         *session.posargs,
     )
 
