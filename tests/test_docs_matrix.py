@@ -23,7 +23,15 @@ def report(module, verdict, results):
     }
 
 
-GOOD = report("good", "success", {"CRUD-001": {"sqlite": "passed", "mysql": "passed"}, "TXN-001": {"sqlite": "passed"}})
+GOOD = report(
+    "good",
+    "success",
+    {
+        "CRUD-001": {"sqlite": "passed", "mysql": "passed"},
+        "CRUD-002": {"sqlite": "passed", "mysql": "passed"},
+        "TXN-001": {"sqlite": "passed"},
+    },
+)
 BAD = report(
     "bad",
     "failure",
@@ -38,8 +46,8 @@ BAD = report(
 def test_the_page_has_a_row_per_implementation_and_backend_and_a_column_per_area():
     page = matrix.render_page([GOOD, BAD], ["good.json", "bad.json"], "matrix.md")
     assert "| implementation | backend | CRUD | TXN |" in page
-    assert "| `good` 1.0 | sqlite | 1/1 | 1/1 |" in page
-    assert "| `good` 1.0 | mysql | 1/1 | - |" in page
+    assert "| `good` 1.0 | sqlite | 2/2 | 1/1 |" in page
+    assert "| `good` 1.0 | mysql | 2/2 | - |" in page
     assert "| `bad` 1.0 | sqlite | 0/1 | 0/1 (1 skipped) |" in page
     assert "| `bad` 1.0 | mysql | 1/1 | 1/1 (1 skipped) |" in page
     assert "dataflow-conformance matrix good.json bad.json --page matrix.md" in page

@@ -40,9 +40,7 @@ def update(document: Path, table: str) -> bool:
 
 def render_page(reports: list[dict], sources: list[str], page: str) -> str:
     """The support matrix page: the summary table, clauses passed per area, and where the numbers come from."""
-    areas: list[str] = []
-    for report in reports:
-        areas += [e["area"] for e in report["clauses"].values() if e["area"] not in areas]
+    areas = list(dict.fromkeys(e["area"] for report in reports for e in report["clauses"].values()))
     lines = [
         "# Support matrix",
         "",
