@@ -21,7 +21,7 @@ pytestmark = pytest.mark.backends("postgresql", "mysql")  # faults of a server c
 DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306}
 # What a clear error about a broken connection or a slow server says (driver and implementation wording).
 CLEAR_FAULT = re.compile(r"connect|closed|lost|terminat|reset|broken|gone away|server|timed? ?out|timeout", re.I)
-DEADLINE = 120  # seconds before a hanging call fails the test
+DEADLINE = 15  # seconds: a local fault surfaces at once; waiting longer than this is hanging
 
 
 @pytest.fixture
