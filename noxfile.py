@@ -74,6 +74,7 @@ def stateful(session):
         "--stateful-examples=100",
         "--stateful-steps=30",
         "--stateful-shrink",
+        "--stateful-random",
         *session.posargs,
     )
 

@@ -77,6 +77,11 @@ def pytest_addoption(parser):
         "--stateful-steps", type=int, default=12, metavar="N", help="steps per sequence (default: %(default)s)"
     )
     group.addoption(
+        "--stateful-random",
+        action="store_true",
+        help="generate new random sequences (default: the same fixed sequences every run, for reproducible gates)",
+    )
+    group.addoption(
         "--stateful-shrink",
         action="store_true",
         help="shrink a failing sequence to a minimal one (slow: replays it many times; nox -s stateful does)",
