@@ -92,6 +92,17 @@ def test_expectations_from_report():
     assert "sqlite]" not in text
 
 
+def test_regenerating_keeps_flaky_entries():
+    previous = {
+        "sqlite": {"test_crud.py::t[sqlite-local]": "flaky: lock waits"},
+        "mysql": {"test_crud.py::gone[mysql-local]": "flaky: no longer in the suite"},
+    }
+    text = expectations.from_report(REPORT, previous)
+    assert '"test_crud.py::t[sqlite-local]" = "flaky: lock waits"' in text  # passed this time, still flaky
+    assert "gone" not in text  # a test the report does not have is dropped
+    assert '"test_crud.py::t[mysql-local]" = "E boom twice"' in text
+
+
 def test_badges_and_matrix(tmp_path):
     written = badges.write_badges(REPORT, tmp_path)
     data = {p.name: json.loads(p.read_text()) for p in written}

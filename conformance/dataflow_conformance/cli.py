@@ -87,7 +87,8 @@ def _expectations(args, parser) -> int:
 
     report = json.loads(args.report.read_text(encoding="utf-8"))
     args.write.parent.mkdir(parents=True, exist_ok=True)
-    text = expectations.from_report(report)
+    previous = expectations.load(args.write) if args.write.exists() else None  # keeps its flaky: entries
+    text = expectations.from_report(report, previous)
     args.write.write_text(text, encoding="utf-8")
     print(f"wrote {args.write}: {sum(1 for line in text.splitlines() if line.startswith(chr(34)))} expected failures")
     return 0

@@ -53,8 +53,11 @@ def stale_entries(expected: dict[str, dict[str, str]], collected: set[str], back
     )
 
 
-def from_report(report: dict) -> str:
-    """TOML text expecting every test that did not pass in `report` (a conformance-report.json)."""
+def from_report(report: dict, previous: dict[str, dict[str, str]] | None = None) -> str:
+    """TOML text expecting every test that did not pass in `report` (a conformance-report.json).
+
+    `previous` (a loaded expectations file) keeps its "flaky:" entries for tests the report still has,
+    whatever their outcome this time: one run cannot show that a flaky test stopped being flaky."""
     impl = report["implementation"]
     lines = [
         f"# Expected failures of {impl['module']} {impl['version']} ({impl.get('distribution') or 'no distribution'}).",
@@ -68,7 +71,10 @@ def from_report(report: dict) -> str:
     ]
     by_backend: dict[str, list[tuple[str, str]]] = {name: [] for name in BACKEND_TABLES}
     for test in report["tests"]:
-        if test["outcome"] in ("failed", "error", "xfailed"):
+        flaky = (previous or {}).get(test["backend"], {}).get(test["suite_id"], "")
+        if flaky.startswith("flaky:"):
+            by_backend[test["backend"]].append((test["suite_id"], flaky))
+        elif test["outcome"] in ("failed", "error", "xfailed"):
             by_backend[test["backend"]].append((test["suite_id"], _one_line(test["message"])))
     for backend, entries in by_backend.items():
         if entries:
