@@ -45,7 +45,8 @@ def tests(session):
 
 
 # A document's blocks share a namespace: keep each file on one worker, in order (see doctests/plugin.py).
-DOCTESTS = ["README.md", "docs", "-p", "no:cacheprovider", "-n", "auto", "--dist", "loadfile"]
+# A block that hangs fails after 5 minutes instead of stopping CI.
+DOCTESTS = ["README.md", "docs", "-p", "no:cacheprovider", "-n", "auto", "--dist", "loadfile", "--timeout", "300"]
 
 
 @nox.session
