@@ -22,6 +22,7 @@ class FaultProxy:
         self._thread = threading.Thread(target=self._loop.run_forever, name="dfc-fault-proxy", daemon=True)
         self._server = None
         self._open: set[_Pipe] = set()
+        self._handlers: set[asyncio.Task] = set()
         self._pattern: bytes | None = None
         self._bytes_left: int | None = None
         self._delay = 0.0
@@ -45,6 +46,9 @@ class FaultProxy:
         self._server.close()
         for pipe in list(self._open):
             pipe.cut()
+        for handler in self._handlers:
+            handler.cancel()  # a pump may be sleeping out a delay
+        await asyncio.gather(*self._handlers, return_exceptions=True)
         await self._server.wait_closed()
 
     def _call(self, coro):
@@ -88,10 +92,12 @@ class FaultProxy:
     # -- forwarding --------------------------------------------------------------------------
 
     async def _accept(self, client_reader, client_writer):
+        self._handlers.add(asyncio.current_task())
         try:
             server_reader, server_writer = await asyncio.open_connection(*self.upstream)
         except OSError:
             client_writer.transport.abort()
+            self._handlers.discard(asyncio.current_task())
             return
         self.connections_seen += 1
         pipe = _Pipe(client_writer, server_writer)
@@ -101,11 +107,20 @@ class FaultProxy:
                 self._pump(client_reader, server_writer, pipe, from_client=True),
                 self._pump(server_reader, client_writer, pipe, from_client=False),
             )
+        except asyncio.CancelledError:
+            pass  # stop(): the connection ends here (asyncio would log a cancelled connection handler)
         finally:
             pipe.cut()
             self._open.discard(pipe)
+            self._handlers.discard(asyncio.current_task())
 
     async def _pump(self, reader, writer, pipe, *, from_client: bool):
+        try:
+            await self._forward(reader, writer, pipe, from_client=from_client)
+        finally:
+            pipe.cut()  # one side closed: close the other too (a client waiting for the server to hang up)
+
+    async def _forward(self, reader, writer, pipe, *, from_client: bool):
         tail = b""  # the end of the previous chunk, so a pattern split across reads is still seen
         while not pipe.closed:
             try:

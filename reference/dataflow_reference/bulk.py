@@ -13,7 +13,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from .crud import ModelStore, utc_now
-from .errors import DatabaseError, IntegrityError, ValidationError
+from .database import driver_closed
+from .errors import ConnectionLostError, DatabaseError, IntegrityError, ValidationError
 from .fastinsert import FastInserter
 from .model import SOFT_DELETE_FIELD, TENANT_FIELD
 
@@ -125,6 +126,11 @@ class BulkOperations:
             for start in range(0, len(rows), size):
                 total += await execute(conn, rows[start : start + size])
         except Exception as exc:  # the driver's own error (COPY bypasses SQLAlchemy) or SQLAlchemy's
+            if await _connection_broken(conn, exc):  # no record to blame, and nothing left to replay on
+                raise ConnectionLostError(
+                    f"{self.spec.name}: lost the connection to {self.db.backend} during the bulk write "
+                    f"({_reason(exc)}); nothing was written"
+                ) from None
             await savepoint.rollback()
             culprit = await self._first_failing_row(conn, execute, rows, start, size)
             error = IntegrityError if _is_integrity_error(exc) else DatabaseError
@@ -220,6 +226,12 @@ class BulkOperations:
         if resolution == "skip":
             return {"inserted": processed - existing, "updated": 0, "skipped": existing}
         return {"inserted": processed - existing, "updated": existing, "skipped": 0}
+
+
+async def _connection_broken(conn, exc) -> bool:
+    if conn.invalidated or getattr(exc, "connection_invalidated", False):
+        return True
+    return driver_closed((await conn.get_raw_connection()).driver_connection)
 
 
 def _is_integrity_error(exc) -> bool:

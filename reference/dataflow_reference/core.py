@@ -1,12 +1,14 @@
 """The DataFlow class: configuration, model registration and lifecycle."""
 
 import asyncio
+import contextlib
 import os
 import threading
 
 from .bulk import BulkOperations
 from .crud import ModelStore
 from .database import Database
+from .deadline import Deadline
 from .errors import ConfigurationError, DataFlowError, ModelDefinitionError, StatementTimeoutError
 from .express import Express, ExpressSync
 from .model import ModelSpec, check_identifier_lengths, parse_model
@@ -122,21 +124,22 @@ class DataFlow:
         multi_tenant = self.models[model_name].multi_tenant
         scope_token = CURRENT.set(scope if scope is not None and scope.active else None)
         tenant_token = CURRENT_TENANT.set(tenant if multi_tenant else None)
+        deadline = Deadline(self.statement_timeout) if self.statement_timeout else contextlib.nullcontext()
         try:
             if multi_tenant:
                 require_tenant(model_name)  # fail closed before any work
-            async with asyncio.timeout(self.statement_timeout):
+            with deadline:
                 store = await self.store(model_name)
                 return await getattr(store.bulk if bulk else store, method)(**arguments)
-        except TimeoutError:
-            error = StatementTimeoutError(
-                f"{model_name}: {caller} got no answer from {self.backend} within statement_timeout="
-                f"{self.statement_timeout}s; its connection was discarded and its transaction rolled back"
-            )
-            if scope is not None and scope.active:
-                await scope.abandon(str(error))
-            raise error from None
         except Exception as exc:
+            if getattr(deadline, "expired", False):
+                error = StatementTimeoutError(
+                    f"{model_name}: {caller} got no answer from {self.backend} within statement_timeout="
+                    f"{self.statement_timeout}s; its connection was cut and its transaction rolled back"
+                )
+                if scope is not None and scope.active:
+                    await scope.abandon(str(error))
+                raise error from exc
             if scope is not None and scope.active and scope.rollback_on_error:
                 await scope.rollback(f"rolled back because {caller} failed: {exc}")
             raise

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import StaticPool
 
 from . import schema
+from .deadline import DEADLINE
 from .errors import ConflictError, ConnectionLostError, DatabaseError, IntegrityError, PoolTimeoutError
 from .fieldtypes import ServerInfo, json_serializer
 from .schema import TENANT_SETTING
@@ -121,28 +122,24 @@ class Database:
                         await conn.execution_options(dfr_begin="IMMEDIATE" if write else "NONE")
                     elif not write and self.backend == "postgresql" and tenant is None:
                         await conn.execution_options(isolation_level="AUTOCOMMIT")
-                    transaction = await conn.begin()
-                    try:
+                    await self._watch(conn)
+                    async with conn.begin():
                         await self._bind_row_security(conn, tenant)
                         yield conn
-                    except asyncio.CancelledError:  # timed out mid-protocol: the connection cannot be reused
-                        await conn.invalidate()
-                        raise
-                    except BaseException:
-                        await transaction.rollback()
-                        raise
-                    await transaction.commit()
 
     @contextlib.asynccontextmanager
     async def _within(self, scope):
         scope.require_active("run a database node")
         with _translated_errors(self.backend):
-            try:
-                await self._bind_row_security(scope.connection, self._row_security_tenant())
-                yield scope.connection
-            except asyncio.CancelledError:
-                await scope.abandon("a statement in it timed out")
-                raise
+            await self._watch(scope.connection)
+            await self._bind_row_security(scope.connection, self._row_security_tenant())
+            yield scope.connection
+
+    async def _watch(self, conn) -> None:
+        """Put the connection under the running operation's statement_timeout, if it has one."""
+        deadline = DEADLINE.get()
+        if deadline is not None and self.backend != "sqlite":  # SQLite has no server to stop answering
+            deadline.watch((await conn.get_raw_connection()).driver_connection)
 
     def _row_security_tenant(self) -> str | None:
         """The tenant of the running operation when the server enforces tenant isolation (PostgreSQL)."""
@@ -204,7 +201,7 @@ def _detect_closed_connections(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "checkout")
     def replace_closed(dbapi_connection, _record, _proxy):
-        if _driver_closed(dbapi_connection.driver_connection):
+        if driver_closed(dbapi_connection.driver_connection):
             raise sa_exc.DisconnectionError("the server closed this pooled connection")
 
     @event.listens_for(engine.sync_engine, "handle_error")
@@ -213,11 +210,11 @@ def _detect_closed_connections(engine: AsyncEngine) -> None:
             driver = context.connection.connection.driver_connection
         except Exception:  # no connection, or it is already invalidated
             return
-        if _driver_closed(driver):
+        if driver_closed(driver):
             context.is_disconnect = True
 
 
-def _driver_closed(driver) -> bool:
+def driver_closed(driver) -> bool:
     closed = getattr(driver, "is_closed", None)  # asyncpg
     if callable(closed):
         return bool(closed())
