@@ -29,9 +29,11 @@ def conformance(session):
         "pytest",
         *PACK,
         *impl,
+        *(UPSTREAM_RUN if upstream else []),
         "--junitxml=junit-conformance.xml",
         "--conformance-markdown=conformance-report.md",
         *session.posargs,
+        env=UPSTREAM_ENV if upstream else None,
     )
 
 
@@ -81,7 +83,14 @@ def stateful(session):
 
 
 UPSTREAM_EXPECTATIONS = "conformance/expectations/dataflow.toml"
-IMPLEMENTATIONS = {"dataflow_reference": [], "dataflow": ["--expectations", UPSTREAM_EXPECTATIONS]}
+# How the published package runs in every session (the expectations file was generated this way):
+# a 90 s test timeout (its slowest failures wait on internal timeouts), and its pool capped with its
+# documented DATAFLOW_POOL_SIZE / DATAFLOW_MAX_OVERFLOW. By default it sizes each instance's pool from
+# the server's max_connections (70 + 35 of PostgreSQL's 100), so two test workers exhaust the server
+# and tests fail for each other.
+UPSTREAM_RUN = ["--timeout", "90"]
+UPSTREAM_ENV = {"DATAFLOW_POOL_SIZE": "10", "DATAFLOW_MAX_OVERFLOW": "5"}
+IMPLEMENTATIONS = {"dataflow_reference": [], "dataflow": ["--expectations", UPSTREAM_EXPECTATIONS, *UPSTREAM_RUN]}
 
 
 @nox.session
@@ -99,6 +108,7 @@ def reports(session):
             f"--conformance-markdown={out}/conformance-report.md",
             *extra,
             *session.posargs,
+            env=UPSTREAM_ENV if module == "dataflow" else None,
         )
         session.run("dataflow-conformance", "badges", f"{out}/conformance-report.json", "--out", f"{out}/badges")
     session.run(
@@ -121,8 +131,10 @@ def expectations(session):
         *PACK,
         "--dataflow-impl=dataflow",
         "--conformance-report=upstream-report.json",
+        *UPSTREAM_RUN,
         *session.posargs,
         success_codes=[0, 1],
+        env=UPSTREAM_ENV,
     )
     session.run("dataflow-conformance", "expectations", "upstream-report.json", "--write", UPSTREAM_EXPECTATIONS)
 

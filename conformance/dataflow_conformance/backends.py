@@ -161,8 +161,11 @@ class WorkerDatabase:
         self._probe_engine = create_engine(self.probe_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
 
     def reset(self) -> None:
-        """Drop every table, so that each test starts from an empty database."""
+        """End the sessions an earlier test left behind (an instance that hung or was never closed
+        would hold server connections and locks), then drop every table: each test starts from an
+        empty database that nothing else is connected to."""
         with self._probe_engine.connect() as conn:
+            self._end_leftover_sessions(conn)
             if self.backend.name == "postgresql":
                 conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
                 conn.execute(text("CREATE SCHEMA public"))
@@ -176,6 +179,24 @@ class WorkerDatabase:
                 conn.execute(text("SET FOREIGN_KEY_CHECKS = 0"))
                 conn.execute(text("DROP TABLE " + ", ".join(f"`{t}`" for t in tables)))
                 conn.execute(text("SET FOREIGN_KEY_CHECKS = 1"))
+
+    def _end_leftover_sessions(self, conn) -> None:
+        if self.backend.name == "postgresql":
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+            return
+        sessions = conn.execute(
+            text("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = DATABASE() AND ID <> CONNECTION_ID()")
+        ).scalars()
+        for session in sessions.all():
+            try:
+                conn.execute(text(f"KILL {int(session)}"))
+            except Exception:  # it ended by itself in the meantime
+                pass
 
     def drop(self) -> None:
         if self._probe_engine is not None:
