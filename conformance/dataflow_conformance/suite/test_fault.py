@@ -24,7 +24,7 @@ CLEAR_FAULT = re.compile(
     r"\bconnection\b|\bclosed\b|\blost\b|terminat|\breset\b|broken|gone away|timed? ?out|timeout", re.I
 )
 # A library's internal state error that reached the caller says nothing about the fault.
-RAW_LIBRARY_ERROR = re.compile(r"sqlalche\.me|PendingRollbackError|InternalClientError|cannot switch to state")
+RAW_LIBRARY_ERROR = re.compile(r"sqlalche\.me|PendingRollbackError|InternalClientError")
 DEADLINE = 15  # seconds: a local fault surfaces at once; waiting longer than this is hanging
 
 
