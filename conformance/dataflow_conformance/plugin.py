@@ -20,7 +20,7 @@ from . import implementation as impl_mod
 from .flow import Flow
 from .paths import ExpressPath
 from .probe import Probe
-from .report import ConformanceReport
+from .report import NOT_APPLICABLE, ConformanceReport
 
 WORKFLOW_PATHS = ("local", "async")  # generated nodes under LocalRuntime / AsyncLocalRuntime
 ALL_PATHS = (*WORKFLOW_PATHS, "express", "express_sync")
@@ -201,7 +201,10 @@ def pytest_collection_modifyitems(session, config, items):
         callspec = getattr(item, "callspec", None)
         backend = callspec.params.get("backend") if callspec else None
         runtime = callspec.params.get("flow") if callspec else None
-        backend_name = backend.name if backend is not None else "any"
+        if backend is not None:
+            backend_name = backend.name
+        else:  # no backend parameter: the test runs once for all; a None one: none of them applies
+            backend_name = NOT_APPLICABLE if callspec is not None and "backend" in callspec.params else "any"
         missing = sorted({known[c].capability for c in ids if known[c].capability} - state["capabilities"])
         if missing:
             item.add_marker(
@@ -232,9 +235,12 @@ def pytest_collection_modifyitems(session, config, items):
 def pytest_runtest_makereport(item, call):
     try:
         return (yield)
-    except SystemError as exc:
-        # CPython 3.11 can fail to render a traceback (AST recursion-depth SystemError) after the code
-        # under test exhausted the stack: report the failure plainly instead of crashing the run.
+    except Exception as exc:
+        if call.excinfo is None:
+            raise
+        # pytest can fail to render the traceback of an implementation's failure (CPython 3.11: an AST
+        # recursion-depth SystemError after the code under test exhausted the stack; a frame whose
+        # tb_lineno is None): report the failure plainly instead of crashing the run.
         text = f"{call.excinfo.typename}: {str(call.excinfo.value)[:2000]}" if call.excinfo else "failed"
         report = pytest.TestReport(
             item.nodeid,

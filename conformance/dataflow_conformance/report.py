@@ -7,6 +7,9 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
+# The backend of a test that applies only to backends this run does not have (a FAULT test in a
+# SQLite-only run): it says nothing about the implementation, so no clause is judged by it.
+NOT_APPLICABLE = "n/a"
 
 
 class ConformanceReport:
@@ -47,12 +50,15 @@ class ConformanceReport:
     def clause_results(self) -> dict[str, dict[str, str]]:
         """clause -> backend -> worst outcome of its tests on that backend."""
         results: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
-        for test in self.tests.values():
+        for test in self.applicable():
             for clause in test["clauses"]:
                 backends = [b.name for b in self.backends] if test["backend"] == "any" else [test["backend"]]
                 for backend in backends:
                     results[clause][backend].append(test["outcome"])
         return {clause: {b: _worst(outs) for b, outs in per.items()} for clause, per in results.items()}
+
+    def applicable(self) -> list[dict]:
+        return [test for test in self.tests.values() if test["backend"] != NOT_APPLICABLE]
 
     def verdict(self, results) -> str:
         must_ok, should_ok = True, True
@@ -98,7 +104,7 @@ class ConformanceReport:
                 }
                 for clause_id in sorted(ran)
             },
-            "paths": dict(path_summary(self.tests.values())),
+            "paths": dict(path_summary(self.applicable())),
             "tests": sorted(self.tests.values(), key=lambda t: t["test"]),
         }
 
@@ -121,14 +127,21 @@ class ConformanceReport:
         write(f"implementation: {impl['module']} {impl['version']} (extended capabilities claimed: {claimed})")
         for b in data["backends"]:
             write(f"backend: {b['name']} ({b['source']}) {b['server_version']}")
-        for line in summary_table(self.tests.values(), [b.name for b in self.backends]):
+        for line in summary_table(self.applicable(), [b.name for b in self.backends]):
             write(line)
-        write("access paths: " + ", ".join(f"{path} {counts}" for path, counts in path_summary(self.tests.values())))
+        write("access paths: " + ", ".join(f"{path} {counts}" for path, counts in path_summary(self.applicable())))
         counts = Counter(self.clause_outcome(r) for r in data["clauses"].values())
         write(
             f"clauses: {counts['passed']} passed, {counts['failed']} failed, {counts['xfailed']} xfailed, "
             f"{counts['skipped']} skipped, {len(data['clauses_not_run'])} not run"
         )
+        elsewhere = [t for t in self.tests.values() if t["backend"] == NOT_APPLICABLE]
+        if elsewhere:
+            only = sorted({c for t in elsewhere for c in t["clauses"]} - set(data["clauses"]))
+            write(
+                f"not run here: {len(elsewhere)} tests need a server backend this run does not have"
+                + (f" (clauses {', '.join(only)})" if only else "")
+            )
         verdict = data["verdict"] + ("" if data["complete"] else " (partial run: not every clause ran)")
         write(f"verdict: {verdict}", bold=True, red=data["verdict"] == "failure", green=data["verdict"] == "success")
         write(f"report: {path}")

@@ -1,20 +1,22 @@
 """Bulk operations of one model: all-or-nothing, with exact counts.
 
 A bulk write runs in one transaction (or inside the open scope, under a savepoint), so a
-failure part-way leaves the table as it was. When the database refuses a batch, the batch is
-replayed row by row under a savepoint to name the first record that fails.
+failure part-way leaves the table as it was. When the database refuses a batch, the batches
+are replayed under a savepoint, the failing one row by row, to name the first record that fails.
 """
 
+from dataclasses import dataclass
+
+from sqlalchemy import and_, bindparam, literal_column, select, tuple_, update
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import literal_column, select, tuple_, update
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from .crud import ModelStore, utc_now
 from .database import driver_closed
-from .errors import ConnectionLostError, DatabaseError, IntegrityError, ValidationError
+from .errors import ConnectionLostError, DatabaseError, DeletedRecordError, IntegrityError, ValidationError
 from .fastinsert import FastInserter
 from .model import SOFT_DELETE_FIELD, TENANT_FIELD
 
@@ -22,6 +24,20 @@ DEFAULT_BATCH_SIZE = 1000
 MAX_BIND_PARAMETERS = 32_000  # under PostgreSQL's 65,535 and SQLite's 32,766 per statement
 RESOLUTIONS = ("update", "skip")
 _INSERT = {"postgresql": pg_insert, "mysql": mysql_insert, "sqlite": sqlite_insert}
+_NEVER_UPDATED = ("id", "created_at", TENANT_FIELD)
+
+
+@dataclass
+class Batch:
+    """Rows written by one statement: `await execute(conn, rows)` returns its tally."""
+
+    execute: object
+    rows: list
+    positions: list[int]  # each row's index in the caller's data
+
+
+def batched(execute, rows, positions, size) -> list[Batch]:
+    return [Batch(execute, rows[i : i + size], positions[i : i + size]) for i in range(0, len(rows), size)]
 
 
 class BulkOperations:
@@ -68,10 +84,10 @@ class BulkOperations:
         for row in rows:
             row.update(stamp)
         if rows:
-            async with self.db.transaction(write=True) as conn:
+            async with self.store.transaction(write=True) as conn:
                 inserter = FastInserter(self.table, conn.dialect, list(rows[0]), copy=not self.spec.multi_tenant)
                 records = inserter.encode(rows, stamp)
-                await self._write_batches(conn, inserter.insert, records, size)
+                await self._write(conn, batched(inserter.insert, records, list(range(len(rows))), size))
         return {"processed": len(rows), "inserted": len(rows), "success": True}
 
     async def bulk_update(self, filter_spec=None, fields=None, confirmed=None) -> dict:
@@ -80,7 +96,7 @@ class BulkOperations:
         if not values:
             self.store.fail("fields", "names no field to update")
         values["updated_at"] = utc_now()
-        async with self.db.transaction(write=True) as conn:
+        async with self.store.transaction(write=True) as conn:
             result = await conn.execute(self.store.visible(update(self.table).where(where)).values(values))
         return {"processed": result.rowcount, "updated": result.rowcount, "success": True}
 
@@ -90,88 +106,85 @@ class BulkOperations:
             stmt = self.store.visible(update(self.table).where(where)).values({SOFT_DELETE_FIELD: utc_now()})
         else:
             stmt = self.store.visible(sql_delete(self.table).where(where))
-        async with self.db.transaction(write=True) as conn:
+        async with self.store.transaction(write=True) as conn:
             result = await conn.execute(stmt)
         return {"processed": result.rowcount, "deleted": result.rowcount, "success": True}
 
     async def bulk_upsert(self, data, conflict_on=None, conflict_resolution="update", batch_size=None) -> dict:
+        """Insert new records; for existing ones (matched on `conflict_on`) set the fields each record
+        names (`update`) or leave them alone (`skip`). Fields a record omits keep their stored values."""
         if conflict_resolution not in RESOLUTIONS:
             self.store.fail("conflict_resolution", f"must be one of {list(RESOLUTIONS)}, got {conflict_resolution!r}")
         rows = self.records(data)
         keys = self._conflict_keys(conflict_on, rows)
+        named = [set(record) for record in data]  # the fields each record names (rows add defaults)
         size = self.batch_size(batch_size)
         stamp = self.stamp()
         for row in rows:
             row.update(stamp)
         counts = {"inserted": 0, "updated": 0, "skipped": 0}
         if rows:
-            async with self.db.transaction(write=True) as conn:
-                existing = await self._count_existing(conn, keys, rows, conflict_resolution)
-                statement = self._upsert_statement(keys, conflict_resolution, rows[0])
-
-                async def execute(connection, batch):
-                    return self._upsert_tally(await connection.execute(statement, batch))
-
-                affected = await self._write_batches(conn, execute, rows, size)
-            counts = self._upsert_counts(len(rows), existing, affected, conflict_resolution)
+            async with self.store.transaction(write=True) as conn:
+                await self._refuse_deleted_keys(conn, keys, rows)
+                if self._needs_split_upsert(keys):
+                    counts = await self._split_upsert(conn, keys, rows, named, conflict_resolution, size)
+                else:
+                    counts = await self._native_upsert(conn, keys, rows, named, conflict_resolution, size)
         return {"processed": len(rows), **counts, "success": True}
 
-    # -- helpers -----------------------------------------------------------------------------
+    # -- upsert paths --------------------------------------------------------------------------
 
-    async def _write_batches(self, conn, execute, rows, size) -> int:
-        """`await execute(conn, batch)` for every batch, all or nothing; returns the sum of its results."""
-        savepoint = await conn.begin_nested()
-        total, start = 0, 0
-        try:
-            for start in range(0, len(rows), size):
-                total += await execute(conn, rows[start : start + size])
-        except Exception as exc:  # the driver's own error (COPY bypasses SQLAlchemy) or SQLAlchemy's
-            if await _connection_broken(conn, exc):  # no record to blame, and nothing left to replay on
-                raise ConnectionLostError(
-                    f"{self.spec.name}: lost the connection to {self.db.backend} during the bulk write "
-                    f"({_reason(exc)}); nothing was written"
-                ) from None
-            await savepoint.rollback()
-            culprit = await self._first_failing_row(conn, execute, rows, start, size)
-            error = IntegrityError if _is_integrity_error(exc) else DatabaseError
-            raise error(
-                f"{self.spec.name}: record data[{culprit}] was refused, nothing was written: {_reason(exc)}"
-            ) from None
-        await savepoint.commit()
-        return total
+    async def _native_upsert(self, conn, keys, rows, named, resolution, size) -> dict:
+        """One INSERT ... ON CONFLICT / ON DUPLICATE KEY statement per batch of records that name the
+        same fields (so each updates exactly the fields its records name)."""
+        existing = await self._count_existing(conn, keys, rows, resolution)
+        batches = []
+        for fields, positions in _group_by(named).items():
+            statement = self._upsert_statement(keys, resolution, self._updated_columns(fields, keys))
 
-    async def _first_failing_row(self, conn, execute, rows, batch_start, size) -> int:
-        """Replay the batches before the failing one, then its rows one by one; undo it all."""
-        savepoint = await conn.begin_nested()
-        try:
-            if batch_start:
-                await execute(conn, rows[:batch_start])
-            for index in range(batch_start, min(batch_start + size, len(rows))):
-                try:
-                    await execute(conn, [rows[index]])
-                except Exception:
-                    return index
-            return batch_start
-        finally:
-            await savepoint.rollback()
+            async def execute(connection, batch, statement=statement):
+                return self._upsert_tally(await connection.execute(statement, batch))
 
-    def _conflict_keys(self, conflict_on, rows) -> list[str]:
-        keys = conflict_on if conflict_on is not None else (["id"] if self.spec.id_supplied else None)
-        if not isinstance(keys, list) or not keys:
-            self.store.fail("conflict_on", "must be a non-empty list of the unique fields that identify a record")
-        self.store._check_conflict_target(keys, {k: None for k in keys})
-        seen = {}
-        for index, row in enumerate(rows):
-            key = tuple(row.get(k) for k in keys)
-            if key in seen:
-                self.store.fail("data", f"records data[{seen[key]}] and data[{index}] have the same {keys} {list(key)}")
-            seen[key] = index
-        return keys
+            batches += batched(execute, [rows[i] for i in positions], positions, size)
+        affected = await self._write(conn, batches)
+        return self._upsert_counts(len(rows), existing, affected, resolution)
 
-    def _upsert_statement(self, keys, resolution, sample):
+    async def _split_upsert(self, conn, keys, rows, named, resolution, size) -> dict:
+        """MySQL's ON DUPLICATE KEY fires on any unique key, not just `conflict_on`: with other unique
+        keys it could update a different record. Here existing records (locked) are updated by their
+        key and new ones plainly inserted, so a clash on another unique key is an error."""
+        found = await self._existing_keys(conn, keys, rows, lock=True)
+        old = [i for i, row in enumerate(rows) if tuple(row[k] for k in keys) in found]
+        new = sorted(set(range(len(rows))) - set(old))
+        inserter = FastInserter(self.table, conn.dialect, list(rows[0]), copy=False)
+        batches = batched(inserter.insert, inserter.encode([rows[i] for i in new], {}), new, size)
+        if resolution == "update":
+            for fields, positions in _group_by([named[i] for i in old]).items():
+                statement = self._update_by_key(keys, self._updated_columns(fields, keys))
+
+                async def execute(connection, batch, statement=statement):
+                    await connection.execute(statement, batch)
+                    return 0
+
+                group = [old[p] for p in positions]
+                batches += batched(execute, [_key_params(rows[i], keys) for i in group], group, size)
+        await self._write(conn, batches)
+        updated = len(old) if resolution == "update" else 0
+        return {"inserted": len(new), "updated": updated, "skipped": len(old) - updated}
+
+    def _needs_split_upsert(self, keys) -> bool:
+        if self.db.backend != "mysql":
+            return False
+        unique = [set(ix["fields"]) for ix in self.spec.indexes if ix["unique"]]
+        unique += [{"id"}] if self.spec.id_supplied else []
+        return any(fields != set(keys) for fields in unique)
+
+    def _updated_columns(self, fields, keys) -> list[str]:
+        return [c for c in fields if c not in keys and c not in _NEVER_UPDATED] + ["updated_at"]
+
+    def _upsert_statement(self, keys, resolution, changing):
         backend = self.db.backend
         stmt = _INSERT[backend](self.table)
-        changing = [c for c in sample if c not in keys and c not in ("id", "created_at", TENANT_FIELD)]
         keys = [TENANT_FIELD, *keys] if self.spec.multi_tenant else keys  # unique indexes lead with the tenant
         if backend == "mysql":
             if resolution == "skip":  # a no-op assignment: 0 affected rows for an existing record
@@ -185,29 +198,15 @@ class BulkOperations:
             stmt = stmt.returning(literal_column("xmax = 0").label("inserted"))
         return stmt
 
+    def _update_by_key(self, keys, changing):
+        match = and_(*(self.table.c[k] == bindparam(f"key_{k}") for k in keys))
+        return self.store.visible(update(self.table).where(match)).values({c: bindparam(c) for c in changing})
+
     def _upsert_tally(self, result) -> int:
         """PostgreSQL: rows inserted, read from RETURNING; elsewhere: affected rows."""
         if self.db.backend == "postgresql":
             return sum(1 for row in result if row.inserted)
         return max(result.rowcount, 0)
-
-    async def _count_existing(self, conn, keys, rows, resolution) -> int:
-        """Records whose key already exists, where the server's own result cannot tell: SQLite
-        (its write lock is held) and MySQL skips (locked FOR UPDATE; with FOUND_ROWS a skipped
-        duplicate counts as one affected row, like an insert)."""
-        mysql_skip = self.db.backend == "mysql" and resolution == "skip"
-        if self.db.backend != "sqlite" and not mysql_skip:
-            return 0
-        columns = [self.table.c[k] for k in keys]
-        total = 0
-        chunk = max(1, 900 // len(keys))
-        for start in range(0, len(rows), chunk):
-            values = [tuple(row[k] for k in keys) for row in rows[start : start + chunk]]
-            target = tuple_(*columns).in_(values) if len(keys) > 1 else columns[0].in_([v[0] for v in values])
-            stmt = self.store.visible(select(self.table.c.id).where(target))
-            stmt = stmt.with_for_update() if mysql_skip else stmt
-            total += len((await conn.execute(stmt)).all())
-        return total
 
     def _upsert_counts(self, processed, existing, affected, resolution) -> dict:
         backend = self.db.backend
@@ -226,6 +225,116 @@ class BulkOperations:
         if resolution == "skip":
             return {"inserted": processed - existing, "updated": 0, "skipped": existing}
         return {"inserted": processed - existing, "updated": existing, "skipped": 0}
+
+    def _conflict_keys(self, conflict_on, rows) -> list[str]:
+        keys = conflict_on if conflict_on is not None else (["id"] if self.spec.id_supplied else None)
+        if not isinstance(keys, list) or not keys:
+            self.store.fail("conflict_on", "must be a non-empty list of the unique fields that identify a record")
+        self.store._check_conflict_target(keys, {k: None for k in keys})
+        seen = {}
+        for index, row in enumerate(rows):
+            key = tuple(row.get(k) for k in keys)
+            if key in seen:
+                self.store.fail("data", f"records data[{seen[key]}] and data[{index}] have the same {keys} {list(key)}")
+            seen[key] = index
+        return keys
+
+    # -- existing keys -----------------------------------------------------------------------
+
+    async def _refuse_deleted_keys(self, conn, keys, rows) -> None:
+        """A soft-deleted record keeps its unique key: a record naming that key is refused (neither
+        revived nor silently updated while staying deleted)."""
+        if not self.spec.soft_delete:
+            return
+        deleted = await self._existing_keys(conn, keys, rows, deleted=True)
+        for index, row in enumerate(rows):
+            key = tuple(row[k] for k in keys)
+            if key in deleted:
+                raise DeletedRecordError(
+                    f"{self.spec.name}: record data[{index}] has the {keys} {list(key)} of a deleted record "
+                    "(soft delete keeps its key); nothing was written"
+                )
+
+    async def _count_existing(self, conn, keys, rows, resolution) -> int:
+        """Records whose key already exists, where the server's own result cannot tell: SQLite
+        (its write lock is held) and MySQL skips (locked FOR UPDATE; with FOUND_ROWS a skipped
+        duplicate counts as one affected row, like an insert)."""
+        mysql_skip = self.db.backend == "mysql" and resolution == "skip"
+        if self.db.backend != "sqlite" and not mysql_skip:
+            return 0
+        return len(await self._existing_keys(conn, keys, rows, lock=mysql_skip))
+
+    async def _existing_keys(self, conn, keys, rows, *, lock=False, deleted=False) -> set[tuple]:
+        """The keys of `rows` held by visible records (or, with `deleted`, by soft-deleted ones)."""
+        columns = [self.table.c[k] for k in keys]
+        found = set()
+        chunk = max(1, 900 // len(keys))
+        for start in range(0, len(rows), chunk):
+            values = [tuple(row[k] for k in keys) for row in rows[start : start + chunk]]
+            target = tuple_(*columns).in_(values) if len(keys) > 1 else columns[0].in_([v[0] for v in values])
+            stmt = select(*columns).where(target)
+            if deleted:
+                stmt = self.store.of_tenant(stmt).where(self.table.c[SOFT_DELETE_FIELD].is_not(None))
+            else:
+                stmt = self.store.visible(stmt)
+            stmt = stmt.with_for_update() if lock else stmt
+            found.update(tuple(row) for row in (await conn.execute(stmt)).all())
+        return found
+
+    # -- writing -----------------------------------------------------------------------------
+
+    async def _write(self, conn, batches: list[Batch]) -> int:
+        """Every batch, all or nothing; returns the sum of their tallies."""
+        savepoint = await conn.begin_nested()
+        total, failed_at = 0, 0
+        try:
+            for failed_at in range(len(batches)):
+                total += await batches[failed_at].execute(conn, batches[failed_at].rows)
+        except Exception as exc:  # the driver's own error (COPY bypasses SQLAlchemy) or SQLAlchemy's
+            if await _connection_broken(conn, exc):  # no record to blame, and nothing left to replay on
+                raise ConnectionLostError(
+                    f"{self.spec.name}: lost the connection to {self.db.backend} during the bulk write "
+                    f"({_reason(exc)}); nothing was written"
+                ) from None
+            await savepoint.rollback()
+            culprit = await self._first_failing_record(conn, batches, failed_at)
+            who = f"{self.spec.name}: record data[{culprit}]" if culprit is not None else f"{self.spec.name}: a batch"
+            if _is_integrity_error(exc):
+                raise IntegrityError(
+                    f"{who} was refused: {self.store.violation(_reason(exc))}; nothing was written"
+                ) from None
+            raise DatabaseError(f"{who} was refused: {_reason(exc)}; nothing was written") from None
+        await savepoint.commit()
+        return total
+
+    async def _first_failing_record(self, conn, batches, failed_at) -> int | None:
+        """Replay the batches before the failing one, then its rows one by one; undo it all.
+        None when every row passes alone (the batch failed as a whole)."""
+        savepoint = await conn.begin_nested()
+        try:
+            for batch in batches[:failed_at]:
+                await batch.execute(conn, batch.rows)
+            failing = batches[failed_at]
+            for row, position in zip(failing.rows, failing.positions, strict=True):
+                try:
+                    await failing.execute(conn, [row])
+                except Exception:
+                    return position
+            return None
+        finally:
+            await savepoint.rollback()
+
+
+def _group_by(named: list[set]) -> dict[tuple, list[int]]:
+    """Positions of the records, grouped by the set of fields they name (in first-seen order)."""
+    groups: dict[tuple, list[int]] = {}
+    for position, fields in enumerate(named):
+        groups.setdefault(tuple(sorted(fields)), []).append(position)
+    return groups
+
+
+def _key_params(row: dict, keys: list[str]) -> dict:
+    return {**row, **{f"key_{k}": row[k] for k in keys}}
 
 
 async def _connection_broken(conn, exc) -> bool:

@@ -122,7 +122,7 @@ class DataFlow:
         tenant bound where the caller ran); a failure rolls the scope back when the scope asks for that.
         Shared by the nodes and the express API."""
         multi_tenant = self.models[model_name].multi_tenant
-        scope_token = CURRENT.set(scope if scope is not None and scope.active else None)
+        scope_token = CURRENT.set(scope)  # an ended scope fails the operation: never a silent autocommit
         tenant_token = CURRENT_TENANT.set(tenant if multi_tenant else None)
         deadline = Deadline(self.statement_timeout) if self.statement_timeout else contextlib.nullcontext()
         try:

@@ -7,7 +7,7 @@ import datetime as dt
 
 from sqlalchemy import String, bindparam, delete, func, insert, select, update
 
-from .errors import ConflictError, IntegrityError, RecordNotFoundError, ValidationError
+from .errors import ConflictError, DeletedRecordError, IntegrityError, RecordNotFoundError, ValidationError
 from .fieldtypes import check_value
 from .model import SOFT_DELETE_FIELD, TENANT_FIELD, ModelSpec
 from .query import FilterCompiler
@@ -30,6 +30,12 @@ class ModelStore:
         # Built once: reusing a statement object reuses its compiled form and cache key.
         self._by_id = self.visible(select(*self._visible_columns).where(table.c.id == bindparam("record_id")))
         self._by_id_for_update = self._by_id.with_for_update()
+        self._insert_returning = insert(table).returning(*self._visible_columns)
+        by_id = table.c.id == bindparam("record_id")
+        if spec.soft_delete:
+            self._delete_by_id = self.visible(update(table).where(by_id))
+        else:
+            self._delete_by_id = self.visible(delete(table).where(by_id))
 
     # -- validation --------------------------------------------------------------------------
 
@@ -82,11 +88,30 @@ class ModelStore:
 
     # -- statements --------------------------------------------------------------------------
 
+    def transaction(self, *, write: bool):
+        return self.db.transaction(write=write, describe=lambda message: f"{self.spec.name}: {self.violation(message)}")
+
+    def violation(self, message: str) -> str:
+        """A database's constraint message told in terms of the model: which unique fields clashed."""
+        table = self.table.name
+        for index in self.spec.indexes:
+            fields = index["fields"]
+            if index["unique"] and (index["name"] in message or all(f"{table}.{f}" in message for f in fields)):
+                return f"another record already has this {', '.join(fields)} ({message})"
+        if any(mark in message for mark in (f"{table}_pkey", "PRIMARY", f"{table}.id")):
+            return f"another record already has this id ({message})"
+        return f"constraint violated ({message})"
+
     def visible(self, stmt):
         """Restrict a SELECT / UPDATE / DELETE to the rows this operation may see: not soft-deleted,
-        and of the bound tenant (read when the statement runs, so prebuilt statements stay correct)."""
+        and of the bound tenant."""
         if self.spec.soft_delete:
             stmt = stmt.where(self.table.c[SOFT_DELETE_FIELD].is_(None))
+        return self.of_tenant(stmt)
+
+    def of_tenant(self, stmt):
+        """Restrict a statement to the bound tenant's rows (read when the statement runs, so prebuilt
+        statements stay correct)."""
         if self.spec.multi_tenant:
             tenant = bindparam("dfr_tenant", callable_=self.tenant, type_=String())
             stmt = stmt.where(self.table.c[TENANT_FIELD] == tenant)
@@ -113,9 +138,8 @@ class ModelStore:
     async def _insert(self, conn, values: dict) -> dict:
         row = self.stamped(values, utc_now())
         if conn.dialect.insert_returning:
-            result = await conn.execute(insert(self.table).values(row).returning(*self._visible_columns))
-            return self.record(result.one())
-        result = await conn.execute(insert(self.table).values(row))
+            return self.record((await conn.execute(self._insert_returning, row)).one())
+        result = await conn.execute(insert(self.table), row)
         record_id = row.get("id", result.inserted_primary_key[0])
         return await self._fetch(conn, record_id)
 
@@ -123,12 +147,12 @@ class ModelStore:
 
     async def create(self, data: dict) -> dict:
         values = self.check_fields(data, where="create", partial=False)
-        async with self.db.transaction(write=True) as conn:
+        async with self.transaction(write=True) as conn:
             return await self._insert(conn, values)
 
     async def read(self, record_id, raise_on_not_found=True) -> dict:
         self.check_id(record_id)
-        async with self.db.transaction(write=False) as conn:
+        async with self.transaction(write=False) as conn:
             found = await self._fetch(conn, record_id)
         if found is None:
             if raise_on_not_found:
@@ -145,7 +169,7 @@ class ModelStore:
         if not values:
             self.fail("fields", "names no field to update")
         values["updated_at"] = utc_now()
-        async with self.db.transaction(write=True) as conn:
+        async with self.transaction(write=True) as conn:
             result = await conn.execute(self.visible(update(self.table).where(where)).values(values))
             if result.rowcount == 0:
                 return {"id": record_id, "updated": False}
@@ -153,12 +177,9 @@ class ModelStore:
 
     async def delete(self, record_id) -> dict:
         self.check_id(record_id)
-        async with self.db.transaction(write=True) as conn:
-            if self.spec.soft_delete:
-                stmt = self.visible(update(self.table).where(self.table.c.id == record_id))
-                result = await conn.execute(stmt.values({SOFT_DELETE_FIELD: utc_now()}))
-            else:
-                result = await conn.execute(self.visible(delete(self.table).where(self.table.c.id == record_id)))
+        params = {"record_id": record_id} | ({SOFT_DELETE_FIELD: utc_now()} if self.spec.soft_delete else {})
+        async with self.transaction(write=True) as conn:
+            result = await conn.execute(self._delete_by_id, params)
         return {"id": record_id, "deleted": result.rowcount > 0}
 
     async def list(self, filter_spec=None, order_by=None, limit=None, offset=0) -> dict:
@@ -170,14 +191,14 @@ class ModelStore:
             stmt = stmt.limit(limit)
         if offset:
             stmt = stmt.offset(offset)
-        async with self.db.transaction(write=False) as conn:
+        async with self.transaction(write=False) as conn:
             records = [self.record(row) for row in (await conn.execute(stmt)).all()]
         return {"records": records, "count": len(records), "limit": limit, "offset": offset}
 
     async def count(self, filter_spec=None) -> dict:
         where = self.filters.compile(filter_spec)
         stmt = self.visible(select(func.count()).select_from(self.table).where(where))
-        async with self.db.transaction(write=False) as conn:
+        async with self.transaction(write=False) as conn:
             return {"count": int((await conn.execute(stmt)).scalar_one())}
 
     async def upsert(self, where, create=None, update_fields=None, conflict_on=None) -> dict:
@@ -191,6 +212,8 @@ class ModelStore:
         for attempt in range(UPSERT_RETRIES):
             try:
                 return await self._upsert_once(match, create_values, update_values)
+            except DeletedRecordError:
+                raise
             except (IntegrityError, ConflictError):
                 # A concurrent writer inserted the same key between our read and insert (or the
                 # server broke a deadlock between two such writers): the next attempt finds the row.
@@ -198,13 +221,18 @@ class ModelStore:
                     raise
 
     async def _upsert_once(self, match, create_values, update_values):
-        async with self.db.transaction(write=True) as conn:
-            stmt = self.visible(select(*self._visible_columns).where(match))
+        async with self.transaction(write=True) as conn:
+            stmt = self.of_tenant(select(*self.table.c).where(match))  # soft-deleted records too
             if self.db.backend != "sqlite":
                 stmt = stmt.with_for_update()
             existing = (await conn.execute(stmt)).first()
             if existing is None:
                 return {"created": True, "action": "created", "record": await self._insert(conn, create_values)}
+            if self.spec.soft_delete and existing._mapping[SOFT_DELETE_FIELD] is not None:
+                raise DeletedRecordError(
+                    f"{self.spec.name}: the record matching where was deleted (soft delete keeps its key); "
+                    "it is neither revived nor duplicated"
+                )
             record_id = existing._mapping["id"]
             if update_values:
                 values = {**update_values, "updated_at": utc_now()}

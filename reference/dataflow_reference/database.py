@@ -14,7 +14,7 @@ from sqlalchemy.pool import StaticPool
 from . import schema
 from .deadline import DEADLINE
 from .errors import ConflictError, ConnectionLostError, DatabaseError, IntegrityError, PoolTimeoutError
-from .fieldtypes import ServerInfo, json_serializer
+from .fieldtypes import SQLITE_DECIMAL_KEY, ServerInfo, decimal_key, json_serializer
 from .schema import TENANT_SETTING
 from .tenancy import CURRENT_TENANT
 from .transactions import CURRENT
@@ -37,6 +37,7 @@ class Database:
         # SQLite allows one writer; serialising writers here avoids lock-upgrade failures.
         # An in-memory database is a single shared connection, so it serialises everything.
         self._sqlite_lock: asyncio.Lock | None = None
+        self._connecting: asyncio.Lock | None = None
 
     @property
     def backend(self) -> str:
@@ -45,18 +46,28 @@ class Database:
     async def connect(self) -> None:
         if self.engine is not None:
             return
-        self.engine = self._create_engine()
-        async with self.engine.connect() as conn:
-            version = await conn.run_sync(lambda sync: sync.dialect.server_version_info)
-            mariadb = bool(getattr(conn.sync_connection.dialect, "is_mariadb", False))
-            self.server_version = await self._version_string(conn)
-        self.server = ServerInfo(self.backend, mariadb=mariadb)
-        self._version_info = version
-        if self.backend == "sqlite":
-            self._sqlite_lock = asyncio.Lock()
+        if self._connecting is None:
+            self._connecting = asyncio.Lock()
+        async with self._connecting:  # concurrent first calls wait for one connect
+            if self.engine is not None:
+                return
+            engine = self._create_engine()
+            try:
+                async with engine.connect() as conn:
+                    mariadb = bool(getattr(conn.sync_connection.dialect, "is_mariadb", False))
+                    self.server_version = await self._version_string(conn)
+            except BaseException:
+                await engine.dispose()
+                raise
+            self.server = ServerInfo(self.backend, mariadb=mariadb)
+            if self.backend == "sqlite":
+                self._sqlite_lock = asyncio.Lock()
+            self.engine = engine  # last: a caller that sees the engine sees everything it needs
 
     def _create_engine(self) -> AsyncEngine:
-        options: dict = {"echo": self._echo, "json_serializer": json_serializer}
+        # No reset (a ROLLBACK round trip) when a connection returns to the pool: every checkout ends
+        # its transaction itself, and closing a connection rolls back one left open.
+        options: dict = {"echo": self._echo, "json_serializer": json_serializer, "pool_reset_on_return": None}
         connect_args: dict = {}
         if self.backend == "sqlite":
             if self.target.is_memory:
@@ -97,22 +108,23 @@ class Database:
         return self._sqlite_lock
 
     @contextlib.asynccontextmanager
-    async def transaction(self, *, write: bool):
+    async def transaction(self, *, write: bool, describe=None):
         """A connection inside a transaction that commits on success and rolls back on error.
 
         Inside an open transaction scope (transactions.CURRENT), the scope's connection is used
-        instead; the scope itself decides about commit and rollback.
+        instead; the scope itself decides about commit and rollback. `describe(message)` tells a
+        constraint violation in terms of the model.
         """
         scope = CURRENT.get()
         if scope is not None and scope.database is self:
-            async with self._within(scope) as conn:
+            async with self._within(scope, describe) as conn:
                 yield conn
             return
         await self.connect()
         lock = self._sqlite_lock if (write or self.target.is_memory) else None
         tenant = self._row_security_tenant()
         async with lock if lock is not None else contextlib.nullcontext():
-            with _translated_errors(self.backend):
+            with _translated_errors(self.backend, describe):
                 async with self.engine.connect() as conn:
                     # A read is one statement: it needs no BEGIN/COMMIT round trips. asyncpg switches to
                     # autocommit on the client side; SQLite just skips BEGIN (see _configure_sqlite);
@@ -128,12 +140,12 @@ class Database:
                         yield conn
 
     @contextlib.asynccontextmanager
-    async def _within(self, scope):
-        scope.require_active("run a database node")
-        with _translated_errors(self.backend):
-            await self._watch(scope.connection)
-            await self._bind_row_security(scope.connection, self._row_security_tenant())
-            yield scope.connection
+    async def _within(self, scope, describe):
+        with _translated_errors(self.backend, describe):
+            async with scope.operation("run a database node") as conn:
+                await self._watch(conn)
+                await self._bind_row_security(conn, self._row_security_tenant())
+                yield conn
 
     async def _watch(self, conn) -> None:
         """Put the connection under the running operation's statement_timeout, if it has one."""
@@ -157,14 +169,16 @@ class Database:
         if self.engine is not None:
             await self.engine.dispose()
             self.engine = None
+        self._connecting = None  # bound to the home loop, which stops with close()
 
 
 @contextlib.contextmanager
-def _translated_errors(backend: str):
+def _translated_errors(backend: str, describe=None):
     try:
         yield
     except sa_exc.IntegrityError as exc:
-        raise IntegrityError(f"constraint violated: {_driver_message(exc)}") from None
+        message = _driver_message(exc)
+        raise IntegrityError(describe(message) if describe else f"constraint violated: {message}") from None
     except sa_exc.TimeoutError as exc:  # the pool had no free connection within pool_timeout
         raise PoolTimeoutError(f"{backend}: no database connection became free in time ({exc})") from None
     except sa_exc.DBAPIError as exc:
@@ -230,6 +244,7 @@ def _configure_sqlite(engine: AsyncEngine, *, in_memory: bool) -> None:
         cursor.execute("PRAGMA case_sensitive_like = ON")  # LIKE is case-sensitive on every backend
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA busy_timeout = 30000")
+        dbapi_connection.create_function(SQLITE_DECIMAL_KEY, 1, decimal_key, deterministic=True)
         if not in_memory:
             cursor.execute("PRAGMA journal_mode = WAL")
         cursor.close()

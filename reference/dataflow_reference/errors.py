@@ -42,6 +42,10 @@ class IntegrityError(DatabaseError):
     """A unique, not-null or foreign-key constraint was violated; nothing was written."""
 
 
+class DeletedRecordError(IntegrityError):
+    """A write named the unique key of a soft-deleted record, which keeps its key; nothing was written."""
+
+
 class ConnectionLostError(DatabaseError):
     """The connection broke (network failure, killed session); the server rolled its transaction back."""
 

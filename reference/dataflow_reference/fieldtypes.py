@@ -75,10 +75,25 @@ class ExactDecimal(TypeDecorator):
     def process_bind_param(self, value, dialect):
         if value is None or dialect.name != "sqlite" or not isinstance(value, (Decimal, int)):
             return value
-        return f"{_quantize(Decimal(value)):f}"
+        return f"{_WIDE.plus(_quantize(Decimal(value))):f}"  # plus(): one text for zero ("-0" is 0, as on servers)
 
     def process_result_value(self, value, dialect):
         return None if value is None else Decimal(value)
+
+
+SQLITE_DECIMAL_KEY = "dfr_decimal_key"  # registered on every SQLite connection (database.py)
+_DECIMAL_WIDTH = DECIMAL_PRECISION + 1  # digits and the point
+_NINES = str.maketrans("0123456789", "9876543210")
+
+
+def decimal_key(value) -> str | None:
+    """Text whose order is the numeric order of fixed-scale decimals: how SQLite compares and sorts
+    Decimal fields exactly (a REAL cast would round past 15 significant digits)."""
+    if value is None:
+        return None
+    number = _quantize(Decimal(value))
+    digits = f"{abs(number):0{_DECIMAL_WIDTH}.{DECIMAL_SCALE}f}"
+    return "1" + digits if number >= 0 else "0" + digits.translate(_NINES)
 
 
 def column_type(kind: str, *, indexed: bool, server: "ServerInfo"):

@@ -69,7 +69,9 @@ class StrictNode(AsyncNode):
                 raise TransactionError(f"{type(self).__name__}: transaction_id must be a string, got {wired!r}")
             return db.transactions.get(wired, action)
         from_context = context.get(CONTEXT_KEY)
-        if from_context is not None and db is not None and (from_context in db.transactions.open_ids() or required):
+        if from_context is not None and db is not None:
+            # A scope that has ended without its commit or rollback node (timed out, rolled back on
+            # error) fails the node: running it outside the scope would commit what the scope lost.
             return db.transactions.get(from_context, action)
         if required:
             raise TransactionError(f"{type(self).__name__}: no open transaction scope (wire its transaction_id in)")
@@ -274,6 +276,7 @@ def generate_nodes(dataflow, spec: ModelSpec) -> dict[str, type]:
 
 class TransactionNode(StrictNode):
     subject = "transaction"
+    ends_scope = False
 
     def dataflow_from(self, context):
         from .core import DataFlow
@@ -290,11 +293,11 @@ class TransactionNode(StrictNode):
     async def async_run(self, **inputs):
         context = self.shared_context(inputs)
         db = self.dataflow_from(context)
-        if isinstance(self, TransactionScopeNode):
-            inputs.pop(TXN_INPUT, None)
-            return await self.begin(db, context, inputs)
         scope = self.find_scope(db, context, inputs, required=True)
-        return {**await db.runner.run(self.act(scope, inputs)), "transaction_id": scope.id}
+        output = await db.runner.run(self.act(scope, inputs))
+        if self.ends_scope and context.get(CONTEXT_KEY) == scope.id:
+            del context[CONTEXT_KEY]  # nodes after the scope's end run outside it
+        return {**output, "transaction_id": scope.id}
 
 
 class TransactionScopeNode(TransactionNode):
@@ -304,7 +307,10 @@ class TransactionScopeNode(TransactionNode):
         "rollback_on_error": "roll back when a database node in the scope fails (default true)",
     }
 
-    async def begin(self, db, context, inputs):
+    async def async_run(self, **inputs):
+        context = self.shared_context(inputs)
+        db = self.dataflow_from(context)
+        inputs.pop(TXN_INPUT, None)
         timeout = 30 if inputs.get("timeout") is None else inputs["timeout"]
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
             raise TransactionError(f"timeout must be a positive number of seconds, got {timeout!r}")
@@ -312,8 +318,7 @@ class TransactionScopeNode(TransactionNode):
         if rollback_on_error is not None and not isinstance(rollback_on_error, bool):
             raise TransactionError(f"rollback_on_error must be true or false, got {rollback_on_error!r}")
         transaction = ActiveTransaction(db.database, rollback_on_error=rollback_on_error is not False, timeout=timeout)
-        await db.runner.run(transaction.begin())
-        db.transactions.add(transaction)
+        await db.runner.run(db.transactions.begin(transaction))
         context[CONTEXT_KEY] = transaction.id  # LocalRuntime: later nodes also find it without a connection
         return {
             "status": "started",
@@ -323,12 +328,15 @@ class TransactionScopeNode(TransactionNode):
 
 
 class TransactionCommitNode(TransactionNode):
+    ends_scope = True
+
     async def act(self, scope, inputs):
         await scope.commit()
         return {"status": "committed"}
 
 
 class TransactionRollbackNode(TransactionNode):
+    ends_scope = True
     parameters = {"reason": "why (kept in the result)"}
 
     async def act(self, scope, inputs):

@@ -4,10 +4,10 @@ Identifiers come only from the model (a filter key or sort key that is not a col
 error); values are always bound parameters.
 """
 
-from sqlalchemy import REAL, and_, cast, false, func, not_, or_, true
+from sqlalchemy import and_, false, func, not_, or_, true
 
 from .errors import ValidationError
-from .fieldtypes import check_value
+from .fieldtypes import SQLITE_DECIMAL_KEY, check_value, decimal_key
 from .model import ModelSpec
 
 COMPARISONS = {"$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$like", "$exists", "$null", "$not"}
@@ -107,7 +107,8 @@ class FilterCompiler:
         if op == "$ne":  # MongoDB semantics: NULL is "not equal" to any value
             return or_(column.is_(None), column != value)
         target = self._comparable(column, kind)
-        value = float(value) if target is not column else value
+        if target is not column:
+            value = decimal_key(value)
         return {"$gt": target > value, "$gte": target >= value, "$lt": target < value, "$lte": target <= value}[op]
 
     def _value(self, name, kind, value, op):
@@ -116,9 +117,9 @@ class FilterCompiler:
         return value
 
     def _comparable(self, column, kind):
-        # SQLite stores Decimal as fixed-scale text; compare it as a number.
+        # SQLite stores Decimal as fixed-scale text; compare and sort it by its exact numeric key.
         if kind == "decimal" and self.backend == "sqlite":
-            return cast(column, REAL)
+            return getattr(func, SQLITE_DECIMAL_KEY)(column)
         return column
 
     def order_by(self, order_spec) -> list:

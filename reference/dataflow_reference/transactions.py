@@ -2,12 +2,15 @@
 
 A scope checks out one connection and begins a transaction on the instance's home loop.
 Database nodes chained to it (by its `transaction_id`, or through LocalRuntime's workflow
-context) use that connection. The scope ends with commit or rollback; it is rolled back by
-itself when a database node inside it fails (rollback_on_error) or when its timeout passes
-(a workflow that never reaches its commit node).
+context) use that connection, one operation at a time (parallel branches of a workflow take
+turns). The scope ends with commit or rollback; it is rolled back by itself when a database node
+inside it fails (rollback_on_error) or when its timeout passes (a workflow that never reaches its
+commit node). With rollback_on_error=False each operation runs under a savepoint instead, so a
+failing node undoes only its own writes.
 """
 
 import asyncio
+import contextlib
 import contextvars
 import itertools
 
@@ -32,8 +35,10 @@ class ActiveTransaction:
         self.connection = None
         self._root = None
         self._savepoints: dict[str, object] = {}
-        self._lock = None
+        self._lock = None  # SQLite's single-writer lock, held for the whole scope
+        self._busy: asyncio.Lock | None = None  # one operation at a time on the connection
         self._timer = None
+        self._expiry: asyncio.Task | None = None  # kept: the loop holds tasks only weakly
         self.on_end = None  # set by the registry
 
     @property
@@ -41,6 +46,7 @@ class ActiveTransaction:
         return self.state == "active"
 
     async def begin(self) -> None:
+        self._busy = asyncio.Lock()
         await self.database.connect()
         self._lock = self.database.sqlite_lock  # SQLite: hold the single-writer lock for the whole scope
         if self._lock is not None:
@@ -54,10 +60,28 @@ class ActiveTransaction:
             await self._release()
             raise
         self.state = "active"
-        loop = asyncio.get_running_loop()
-        self._timer = loop.call_later(
-            self.timeout, lambda: loop.create_task(self.rollback(f"timed out after {self.timeout}s"))
-        )
+        self._timer = asyncio.get_running_loop().call_later(self.timeout, self._expire)
+
+    def _expire(self) -> None:
+        self._expiry = asyncio.get_running_loop().create_task(self.rollback(f"timed out after {self.timeout}s"))
+
+    @contextlib.asynccontextmanager
+    async def operation(self, action: str):
+        """The scope's connection for one operation, once the operations before it have finished.
+        Without rollback_on_error the operation runs under a savepoint that undoes it if it fails."""
+        async with self._busy:
+            self.require_active(action)
+            if self.rollback_on_error:
+                yield self.connection
+                return
+            savepoint = await self.connection.begin_nested()
+            try:
+                yield self.connection
+            except BaseException:
+                if savepoint.is_active and not self.connection.invalidated:
+                    await savepoint.rollback()
+                raise
+            await savepoint.commit()
 
     def require_active(self, action: str) -> None:
         if not self.active:
@@ -65,51 +89,57 @@ class ActiveTransaction:
             raise TransactionError(f"cannot {action}: transaction {self.id} is {self.state.replace('_', ' ')}{detail}")
 
     async def commit(self) -> None:
-        self.require_active("commit")
-        try:
-            await self._root.commit()
-            self.state = "committed"
-        finally:
-            if self.state != "committed":
-                self.state, self.reason = "rolled_back", "commit failed"
-            await self._release()
+        async with self._busy:
+            self.require_active("commit")
+            try:
+                await self._root.commit()
+                self.state = "committed"
+            finally:
+                if self.state != "committed":
+                    self.state, self.reason = "rolled_back", "commit failed"
+                await self._release()
 
     async def rollback(self, reason: str = "rolled back") -> bool:
-        """Roll back if still open; returns whether anything was rolled back."""
-        if not self.active:
-            return False
-        self.state, self.reason = "rolled_back", reason
-        try:
-            await self._root.rollback()
-        finally:
-            await self._release()
-        return True
+        """Roll back if still open (after the running operation); returns whether it rolled back."""
+        async with self._busy:
+            if not self.active:
+                return False
+            self.state, self.reason = "rolled_back", reason
+            try:
+                await self._root.rollback()
+            finally:
+                await self._release()
+            return True
 
     async def abandon(self, reason: str) -> None:
         """End the scope without talking to the server (its connection is stuck mid-statement):
         the connection is discarded, and the server rolls the transaction back when it goes."""
-        if not self.active:
-            return
-        self.state, self.reason = "rolled_back", reason
-        try:
-            await self.connection.invalidate()
-        finally:
-            await self._release()
+        async with self._busy:
+            if not self.active:
+                return
+            self.state, self.reason = "rolled_back", reason
+            try:
+                await self.connection.invalidate()
+            finally:
+                await self._release()
 
     async def savepoint(self, name: str) -> None:
-        self.require_active(f"create savepoint {name!r}")
-        if name in self._savepoints:
-            raise TransactionError(f"savepoint {name!r} already exists in transaction {self.id}")
-        self._savepoints[name] = await self.connection.begin_nested()
+        async with self._busy:
+            self.require_active(f"create savepoint {name!r}")
+            if name in self._savepoints:
+                raise TransactionError(f"savepoint {name!r} already exists in transaction {self.id}")
+            self._savepoints[name] = await self.connection.begin_nested()
 
     async def rollback_to(self, name: str) -> None:
-        self.require_active(f"roll back to savepoint {name!r}")
-        if name not in self._savepoints:
-            raise TransactionError(f"no savepoint {name!r} in transaction {self.id}; known: {sorted(self._savepoints)}")
-        names = list(self._savepoints)
-        for later in names[names.index(name) + 1 :]:  # savepoints made after it are undone with it
-            del self._savepoints[later]
-        await self._savepoints.pop(name).rollback()
+        async with self._busy:
+            self.require_active(f"roll back to savepoint {name!r}")
+            if name not in self._savepoints:
+                known = sorted(self._savepoints)
+                raise TransactionError(f"no savepoint {name!r} in transaction {self.id}; known: {known}")
+            names = list(self._savepoints)
+            for later in names[names.index(name) + 1 :]:  # savepoints made after it are undone with it
+                del self._savepoints[later]
+            await self._savepoints.pop(name).rollback()
 
     async def _release(self) -> None:
         if self.on_end is not None:
@@ -137,9 +167,11 @@ class TransactionRegistry:
         self._open: dict[str, ActiveTransaction] = {}
         self._ended: dict[str, ActiveTransaction] = {}
 
-    def add(self, transaction: ActiveTransaction) -> None:
+    async def begin(self, transaction: ActiveTransaction) -> None:
+        """Register and begin `transaction` (on the home loop, where it also ends)."""
         self._open[transaction.id] = transaction
         transaction.on_end = self._ended_callback
+        await transaction.begin()
 
     def _ended_callback(self, transaction: ActiveTransaction) -> None:
         self._open.pop(transaction.id, None)
@@ -155,9 +187,6 @@ class TransactionRegistry:
             )
         transaction.require_active(action)
         return transaction
-
-    def open_ids(self) -> list[str]:
-        return list(self._open)
 
     async def rollback_all(self, reason: str) -> None:
         for transaction in list(self._open.values()):

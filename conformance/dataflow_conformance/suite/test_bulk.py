@@ -49,6 +49,70 @@ def test_bulk_create_is_atomic_and_names_the_record(make_dataflow, probe, flow):
     assert probe.snapshot("users") == before
 
 
+def define_account(db):
+    """A model with two unique keys: an upsert matches on one and may clash on the other."""
+
+    @db.model
+    class Account:
+        email: str
+        handle: str
+        plan: str = "free"
+        __dataflow__ = {
+            "indexes": [
+                {"name": "uq_accounts_email", "fields": ["email"], "unique": True},
+                {"name": "uq_accounts_handle", "fields": ["handle"], "unique": True},
+            ]
+        }
+
+
+def accounts(numbers, **extra):
+    return [{"email": f"a{i}@x.org", "handle": f"h{i}", **extra} for i in numbers]
+
+
+@pytest.mark.clause("BULK-003", "BULK-007")
+def test_bulk_upsert_is_atomic_and_names_the_record(make_dataflow, probe, flow):
+    define_account(make_dataflow())
+    flow.node("AccountBulkCreateNode", {"data": accounts(range(10))})
+    upsert = {"data": accounts(range(5, 13), plan="pro"), "conflict_on": ["email"], "batch_size": 3}
+    result = flow.node("AccountBulkUpsertNode", upsert)
+    assert (result["inserted"], result["updated"]) == (3, 5)
+    plans = {r["email"]: (r["handle"], r["plan"]) for r in probe.rows("accounts")}
+    assert plans == {f"a{i}@x.org": (f"h{i}", "pro" if i >= 5 else "free") for i in range(13)}
+    before = probe.snapshot("accounts")
+    # Record 13 is new by email but takes the handle of a2: a clash on the other unique key, in the
+    # fourth batch of four. Updating a2 instead would be a silent write to the wrong record.
+    data = accounts(range(13), plan="gold") + [{"email": "new@x.org", "handle": "h2", "plan": "gold"}]
+    data += accounts(range(20, 22), plan="gold")
+    upsert = {"data": data, "conflict_on": ["email"], "batch_size": 4}
+    expect_failure(lambda: flow.node("AccountBulkUpsertNode", upsert), "13")
+    assert probe.snapshot("accounts") == before, "a failed bulk upsert changed the table"
+
+
+@pytest.mark.clause("BULK-011")
+def test_bulk_upsert_sets_only_the_fields_each_record_names(make_dataflow, probe, flow):
+    define_user(make_dataflow())
+    people = [
+        {"name": f"p{i}", "email": f"p{i}@x.org", "age": 40 + i, "nickname": "keep", "score": 0.5} for i in range(4)
+    ]
+    flow.node("UserBulkCreateNode", {"data": people})
+    data = [
+        {"name": "renamed", "email": "p0@x.org"},  # age, nickname, score: kept
+        {"name": "p1", "email": "p1@x.org", "age": 7},  # nickname, score: kept
+        {"name": "p2", "email": "p2@x.org", "nickname": None, "score": 9.0},  # a named None is set
+        {"name": "fresh", "email": "fresh@x.org"},  # new: the defaults
+    ]
+    result = flow.node("UserBulkUpsertNode", {"data": data, "conflict_on": ["email"], "batch_size": 2})
+    assert (result["inserted"], result["updated"]) == (1, 3)
+    rows = {r["email"]: (r["name"], r["age"], r["nickname"], r["score"]) for r in probe.rows("users")}
+    assert rows == {
+        "p0@x.org": ("renamed", 40, "keep", 0.5),
+        "p1@x.org": ("p1", 7, "keep", 0.5),
+        "p2@x.org": ("p2", 42, None, 9.0),
+        "p3@x.org": ("p3", 43, "keep", 0.5),
+        "fresh@x.org": ("fresh", 0, None, None),
+    }
+
+
 @pytest.mark.clause("BULK-004")
 def test_bulk_update_exact(make_dataflow, probe, flow):
     define_user(make_dataflow())

@@ -1,5 +1,6 @@
 """CONF: construction, URLs and lifecycle."""
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -94,16 +95,37 @@ def test_create_tables_creates_at_once(make_dataflow, probe):
     assert "users" in probe.tables()
 
 
+def _healthy(status) -> bool:
+    if isinstance(status, dict):
+        return status.get("healthy") is True or str(status.get("status", "")).lower() in ("healthy", "ok")
+    return status is True
+
+
 @pytest.mark.clause("CONF-006")
 def test_health_check_reports_healthy(make_dataflow):
     db = make_dataflow()
     define_user(db)
     status = db.health_check()
-    if isinstance(status, dict):
-        healthy = status.get("healthy") is True or str(status.get("status", "")).lower() in ("healthy", "ok")
-    else:
-        healthy = status is True
-    assert healthy, f"health_check() returned {status!r}"
+    assert _healthy(status), f"health_check() returned {status!r}"
+
+
+@pytest.mark.clause("CONF-006")
+def test_health_check_reports_an_unreachable_server(dataflow_impl, backend, tmp_path):
+    """A health check that cannot reach its database says so (or raises); it never reports healthy."""
+    unreachable = {
+        "sqlite": f"sqlite:///{tmp_path}/no/such/directory/x.db",
+        "postgresql": "postgresql://nobody@127.0.0.1:9/nowhere",  # port 9 (discard): nothing listens
+        "mysql": "mysql://nobody@127.0.0.1:9/nowhere",
+    }[backend.name]
+    db = dataflow_impl.DataFlow(unreachable)
+    try:
+        status = db.health_check()
+    except Exception:
+        return  # raising is an acceptable way to say unhealthy
+    finally:
+        with contextlib.suppress(Exception):
+            db.close()
+    assert not _healthy(status), f"health_check() of {unreachable} returned {status!r}"
 
 
 @pytest.mark.clause("CONF-007")

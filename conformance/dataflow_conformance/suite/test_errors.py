@@ -50,11 +50,18 @@ def test_unknown_field(make_dataflow, probe, flow):
         ({"age": {"$in": 3}}, "$in"),
     ],
 )
-def test_invalid_filter(make_dataflow, flow, filter_spec, named):
+def test_invalid_filter(make_dataflow, probe, flow, filter_spec, named):
     define_user(make_dataflow())
     seed(flow, "User", [{"name": "n", "email": "e@x.org", "age": 3}])
-    expect_failure(lambda: flow.node("UserListNode", {"filter": filter_spec}), named)
-    expect_failure(lambda: flow.node("UserCountNode", {"filter": filter_spec}), named)
+    snapshot = probe.snapshot("users")
+    for node, params in [
+        ("UserListNode", {"filter": filter_spec}),
+        ("UserCountNode", {"filter": filter_spec}),
+        ("UserBulkUpdateNode", {"filter": filter_spec, "fields": {"age": 4}}),
+        ("UserBulkDeleteNode", {"filter": filter_spec}),
+    ]:
+        expect_failure(lambda node=node, params=params: flow.node(node, params), named)
+    assert probe.snapshot("users") == snapshot
 
 
 @pytest.mark.clause("ERR-005")
@@ -85,6 +92,8 @@ def test_unique_violation_is_an_implementation_error(make_dataflow, dataflow_imp
     seed(flow, "User", [{"name": "first", "email": "dup@x.org"}])
     with pytest.raises(Exception) as info:
         flow.node("UserCreateNode", {"name": "second", "email": "dup@x.org"})
+    message = str(info.value)
+    assert "User" in message and "email" in message, f"the error does not name the model and field: {message}"
     package = dataflow_impl.module_name.split(".")[0]
     raised_by = [type(e).__module__ for e in exception_chain(info.value)]
     assert any(module.split(".")[0] == package for module in raised_by), (

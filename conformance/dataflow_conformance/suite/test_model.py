@@ -75,6 +75,39 @@ def test_timestamps(make_dataflow, flow):
     assert as_utc(updated["updated_at"]) == as_utc(read["updated_at"])
 
 
+OLD_STAMP = "2001-02-03 04:05:06"
+UPDATES = {
+    "update": ("UserUpdateNode", lambda ids: {"filter": {"id": ids[0]}, "fields": {"age": 5}}),
+    "bulk_update": ("UserBulkUpdateNode", lambda ids: {"filter": {"id": {"$in": [ids[0]]}}, "fields": {"age": 5}}),
+    "upsert": (
+        "UserUpsertNode",
+        lambda ids: {"where": {"email": "s0@x.org"}, "create": {"name": "x"}, "update": {"age": 5}},
+    ),
+    "bulk_upsert": (
+        "UserBulkUpsertNode",
+        lambda ids: {"data": [{"name": "s0", "email": "s0@x.org", "age": 5}], "conflict_on": ["email"]},
+    ),
+}
+
+
+@pytest.mark.clause("MODEL-004")
+@pytest.mark.parametrize("write", sorted(UPDATES))
+def test_every_update_advances_updated_at_only(make_dataflow, probe, flow, write):
+    define_user(make_dataflow())
+    ids = [r["id"] for r in seed(flow, "User", [{"name": f"s{i}", "email": f"s{i}@x.org"} for i in range(2)])]
+    # Old timestamps written from outside, so "advanced" needs no sleep and cannot tie.
+    probe.execute(f"UPDATE users SET created_at = '{OLD_STAMP}', updated_at = '{OLD_STAMP}'")
+    before = {r["id"]: r for r in probe.rows("users")}
+    started = utc_now().replace(microsecond=0)
+    node, params = UPDATES[write]
+    flow.node(node, params(ids))
+    after = {r["id"]: r for r in probe.rows("users")}
+    assert after[ids[0]]["age"] == 5, f"{node} did not update the record"
+    assert after[ids[0]]["created_at"] == before[ids[0]]["created_at"], f"{node} changed created_at"
+    assert as_utc(after[ids[0]]["updated_at"]) >= started, f"{node} did not advance updated_at"
+    assert after[ids[1]] == before[ids[1]], f"{node} touched a record it did not update"
+
+
 @pytest.mark.clause("MODEL-005")
 def test_defaults_applied_and_not_shared(make_dataflow, flow):
     db = make_dataflow()
@@ -159,3 +192,32 @@ def test_soft_delete(make_dataflow, probe, flow):
     assert [r["title"] for r in flow.node("DocListNode", {})["records"]] == ["kept"]
     assert flow.node("DocCountNode", {})["count"] == 1
     assert sorted(r["title"] for r in probe.rows("docs")) == ["gone", "kept"], "soft delete removed the row"
+
+
+@pytest.mark.clause("MODEL-010")
+def test_soft_deleted_record_is_gone_for_every_node(make_dataflow, probe, flow):
+    db = make_dataflow()
+
+    @db.model
+    class Page:
+        slug: str
+        title: str
+        __dataflow__ = {"soft_delete": True, "indexes": [{"name": "uq_pages_slug", "fields": ["slug"], "unique": True}]}
+
+    kept, gone = seed(flow, "Page", [{"slug": "k", "title": "kept"}, {"slug": "g", "title": "gone"}])
+    assert flow.node("PageDeleteNode", {"id": gone["id"]})["deleted"] is True
+    before = probe.snapshot("pages")
+    assert flow.node("PageDeleteNode", {"id": gone["id"]})["deleted"] is False
+    assert flow.node("PageUpdateNode", {"filter": {"id": gone["id"]}, "fields": {"title": "x"}})["updated"] is False
+    assert flow.node("PageListNode", {"filter": {"title": "gone"}})["records"] == []
+    assert flow.node("PageCountNode", {"filter": {"slug": "g"}})["count"] == 0
+    assert flow.node("PageBulkUpdateNode", {"filter": {"slug": "g"}, "fields": {"title": "x"}})["updated"] == 0
+    assert flow.node("PageBulkDeleteNode", {"filter": {"slug": "g"}})["deleted"] == 0
+    assert probe.snapshot("pages") == before, "a node changed a soft-deleted record"
+    upsert = {"where": {"slug": "g"}, "create": {"title": "again"}, "update": {"title": "again"}}
+    expect_failure(lambda: flow.node("PageUpsertNode", upsert))
+    expect_failure(lambda: flow.node("PageCreateNode", {"slug": "g", "title": "again"}))
+    data = [{"slug": "n", "title": "new"}, {"slug": "g", "title": "again"}, {"slug": "k", "title": "kept too"}]
+    expect_failure(lambda: flow.node("PageBulkUpsertNode", {"data": data, "conflict_on": ["slug"]}))
+    assert probe.snapshot("pages") == before, "a write naming a deleted record's key changed the table"
+    assert flow.node("PageReadNode", {"id": kept["id"]})["title"] == "kept"

@@ -1,11 +1,14 @@
 """QUERY: filters, ordering, paging, Count and Upsert."""
 
+import datetime as dt
+from decimal import Decimal
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ..filtermodel import matches
-from .support import define_user, seed
+from .support import as_utc, define_everything, define_user, seed
 
 PEOPLE = [
     {"name": "alice", "email": "alice@x.org", "age": 30, "score": 1.5, "nickname": "Al"},
@@ -61,6 +64,56 @@ def test_equality_and_null(people, flow):
 )
 def test_comparisons(people, flow, filter_spec):
     assert names(flow, filter_spec) == expected(filter_spec)
+
+
+def _zone(hours, minutes=0):
+    return dt.timezone(dt.timedelta(hours=hours, minutes=minutes))
+
+
+# Instants in three offsets (their wall-clock order differs from their real order), dates, and
+# decimals that a float would not tell apart (28 significant digits).
+MOMENTS = [
+    dt.datetime(2024, 3, 1, 10, 0, tzinfo=_zone(5, 30)),  # 04:30 UTC
+    dt.datetime(2024, 3, 1, 1, 0, tzinfo=_zone(-8)),  # 09:00 UTC
+    dt.datetime(2024, 3, 1, 6, 0, 0, 1, tzinfo=dt.timezone.utc),
+    dt.datetime(2024, 2, 29, 23, 59, 59, 999999, tzinfo=dt.timezone.utc),
+]
+DAYS = [dt.date(2024, 2, 29), dt.date(2023, 12, 31), dt.date(2024, 3, 1), dt.date(1999, 1, 1)]
+AMOUNTS = [
+    Decimal("123456789012345678.0000000002"),
+    Decimal("123456789012345678.0000000001"),
+    Decimal("-0.5"),
+    Decimal("9"),
+]
+
+
+@pytest.fixture
+def samples(make_dataflow, flow):
+    define_everything(make_dataflow())
+    base = {"number": 0, "ratio": 0.0, "flag": True, "doc": {}, "items": []}
+    for i, (moment, day, amount) in enumerate(zip(MOMENTS, DAYS, AMOUNTS, strict=True)):
+        flow.node("SampleCreateNode", {**base, "text": f"s{i}", "moment": moment, "day": day, "amount": amount})
+
+
+@pytest.mark.clause("QUERY-002", "QUERY-008")
+@pytest.mark.parametrize("field, values", [("moment", MOMENTS), ("day", DAYS), ("amount", AMOUNTS)])
+def test_comparisons_and_order_on_instants_dates_and_decimals(samples, flow, field, values):
+    """Compared and sorted as instants, dates and exact numbers: never as wall-clock text or floats."""
+
+    def texts(filter_spec, **extra):
+        result = flow.node("SampleListNode", {"filter": filter_spec, "limit": 100, **extra})
+        return [record["text"] for record in result["records"]]
+
+    labelled = {f"s{i}": value for i, value in enumerate(values)}
+    for pivot in values:
+        for op, keep in (("$gt", pivot.__lt__), ("$lte", pivot.__ge__), ("$ne", pivot.__ne__)):
+            want = sorted(name for name, value in labelled.items() if keep(value))
+            assert sorted(texts({field: {op: pivot}})) == want, f"{field} {op} {pivot!r}"
+        assert texts({field: pivot}) == [name for name, value in labelled.items() if value == pivot]
+    key = (lambda v: as_utc(v)) if field == "moment" else (lambda v: v)
+    ascending = sorted(labelled, key=lambda name: key(labelled[name]))
+    assert texts({}, order_by=[field]) == ascending
+    assert texts({}, order_by=[f"-{field}"]) == ascending[::-1]
 
 
 @pytest.mark.clause("QUERY-003")
@@ -121,6 +174,11 @@ def test_ordering(people, flow):
     by_id = flow.node("UserListNode", {"limit": 100})["records"]
     assert [r["id"] for r in by_id] == sorted(r["id"] for r in by_id), "default order is not ascending id"
     assert [r["name"] for r in by_id] == [p["name"] for p in PEOPLE]
+    # NULL sorts before every value ascending (after every value descending), on every backend.
+    assert order(["score", "id"]) == ["Alice", "dave", "carol", "eve", "alice", "bob"]
+    assert order(["-score", "id"]) == ["bob", "alice", "eve", "carol", "Alice", "dave"]
+    # Ties keep ascending id order (alice and carol are both 30).
+    assert order(["age"]) == ["dave", "Alice", "alice", "carol", "bob", "eve"]
 
 
 @pytest.mark.clause("QUERY-009")
@@ -133,6 +191,12 @@ def test_paging(people, flow):
     assert seen == sorted(p["name"] for p in PEOPLE)
     assert flow.node("UserListNode", {"limit": 0})["records"] == []
     assert flow.node("UserListNode", {"limit": 2, "offset": 5, "order_by": ["id"]})["count"] == 1
+    tail = flow.node("UserListNode", {"offset": 4})  # offset without limit: the rest
+    assert [r["name"] for r in tail["records"]] == [p["name"] for p in PEOPLE[4:]] and tail["count"] == 2
+    # One record per page, sorted on a key with ties: still every record exactly once.
+    pages = [flow.node("UserListNode", {"order_by": ["-active", "age"], "limit": 1, "offset": i}) for i in range(7)]
+    assert sorted(r["name"] for page in pages for r in page["records"]) == sorted(p["name"] for p in PEOPLE)
+    assert pages[-1]["records"] == []
 
 
 @pytest.mark.clause("QUERY-010")
@@ -213,5 +277,45 @@ def test_generated_filters_match_python_model(people, flow):
     def check(filter_spec):
         want = sorted(r["name"] for r in rows if matches(r, filter_spec))
         assert names(flow, filter_spec) == want, f"filter {filter_spec!r}"
+        assert flow.node("UserCountNode", {"filter": filter_spec})["count"] == len(want), f"Count, {filter_spec!r}"
 
     check()
+
+
+# Filters where SQL's own semantics differ from the contract's (NULL, empty lists, negation,
+# escapes): each filtering node must select exactly what List selects.
+EDGE_FILTERS = [
+    {"nickname": {"$ne": "Al"}},
+    {"score": {"$nin": [1.5, 2.5]}},
+    {"name": {"$nin": ["alice", None]}},
+    {"age": {"$in": []}},
+    {"age": {"$nin": []}},
+    {"$not": {"score": {"$gt": 0.0}}},
+    {"age": {"$not": {"$in": [30, 35]}}},
+    {"nickname": None},
+    {"score": {"$exists": False}},
+    {"nickname": {"$like": "100\\%"}},
+    {"$or": [{"age": 25}, {"nickname": {"$ne": "e"}, "age": {"$gte": 41}}]},
+]
+
+
+@pytest.mark.clause("QUERY-013", "QUERY-010")
+def test_count_and_bulk_nodes_select_what_list_selects(people, flow, probe):
+    for filter_spec in EDGE_FILTERS:
+        want = expected(filter_spec)
+        assert names(flow, filter_spec) == want, f"List, {filter_spec!r}"
+        assert flow.node("UserCountNode", {"filter": filter_spec})["count"] == len(want), f"Count, {filter_spec!r}"
+    for mark, filter_spec in enumerate(EDGE_FILTERS):  # nickname is never "marked-*" in the filters
+        result = flow.node("UserBulkUpdateNode", {"filter": filter_spec, "fields": {"age": 1000 + mark}})
+        hit = sorted(r["name"] for r in probe.rows("users") if r["age"] == 1000 + mark)
+        assert (hit, result["updated"]) == (expected(filter_spec), len(hit)), f"BulkUpdate, {filter_spec!r}"
+        for person in PEOPLE:  # put the ages back for the next filter
+            probe.execute("UPDATE users SET age = :age WHERE name = :name", age=person["age"], name=person["name"])
+
+
+@pytest.mark.clause("QUERY-013")
+@pytest.mark.parametrize("filter_spec", EDGE_FILTERS, ids=lambda spec: str(list(spec.items())[0][1])[:30])
+def test_bulk_delete_selects_what_list_selects(people, flow, probe, filter_spec):
+    result = flow.node("UserBulkDeleteNode", {"filter": filter_spec})
+    gone = sorted(set(p["name"] for p in PEOPLE) - {r["name"] for r in probe.rows("users")})
+    assert gone == expected(filter_spec) and result["deleted"] == len(gone), f"BulkDelete, {filter_spec!r}"

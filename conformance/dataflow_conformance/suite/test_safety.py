@@ -28,10 +28,18 @@ def test_values_are_stored_verbatim(make_dataflow, probe, flow):
 @pytest.mark.parametrize("key", ["1=1 OR name", "name; DROP TABLE users", "users.name", "name)--", '"name"'])
 def test_filter_keys_are_checked(make_dataflow, probe, flow, key):
     define_user(make_dataflow())
-    seed(flow, "User", [{"name": "n", "email": "e@x.org"}])
-    expect_failure(lambda: flow.node("UserListNode", {"filter": {key: "n"}}))
-    expect_failure(lambda: flow.node("UserCountNode", {"filter": {key: "n"}}))
-    assert probe.count("users") == 1
+    (user,) = seed(flow, "User", [{"name": "n", "email": "e@x.org"}])
+    snapshot = probe.snapshot("users")
+    for node, params in [
+        ("UserListNode", {"filter": {key: "n"}}),
+        ("UserCountNode", {"filter": {key: "n"}}),
+        ("UserUpdateNode", {"filter": {"id": user["id"], key: "n"}, "fields": {"age": 1}}),  # a guard key
+        ("UserBulkUpdateNode", {"filter": {key: "n"}, "fields": {"age": 1}}),
+        ("UserBulkDeleteNode", {"filter": {key: "n"}}),
+        ("UserUpsertNode", {"where": {key: "n"}, "create": {"name": "u", "email": "u@x.org"}, "update": {"age": 1}}),
+    ]:
+        expect_failure(lambda node=node, params=params: flow.node(node, params))
+    assert probe.snapshot("users") == snapshot
 
 
 @pytest.mark.clause("SAFE-003")

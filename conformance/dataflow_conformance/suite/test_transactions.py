@@ -2,6 +2,7 @@
 
 import asyncio
 import threading
+import time
 
 import pytest
 from kailash.workflow.builder import WorkflowBuilder
@@ -59,13 +60,35 @@ def test_commit_persists_everything(make_dataflow, probe, flow):
     assert sorted(r["email"] for r in probe.rows("users")) == [f"t{i}@x.org" for i in range(1, 5)]
 
 
+@pytest.mark.clause("TXN-001")
+def test_parallel_branches_share_the_scope(make_dataflow, probe, flow):
+    """Branches that run at the same time (AsyncLocalRuntime runs independent nodes concurrently)
+    take turns on the scope's connection; all of their writes commit together."""
+    db = make_dataflow()
+    define_user(db)
+    builder = WorkflowBuilder()
+    builder.add_node("TransactionScopeNode", "begin", {})
+    builder.add_node("TransactionCommitNode", "commit", {})
+    for branch in range(4):
+        data = [user(branch * 100 + i) for i in range(50)]
+        builder.add_node("UserBulkCreateNode", f"branch{branch}", {"data": data, "batch_size": 7})
+        builder.add_connection("begin", "transaction_id", f"branch{branch}", "transaction_id")
+        builder.add_connection(f"branch{branch}", "transaction_id", "commit", "transaction_id")
+    results = flow.run(builder, db=db)
+    assert [results[f"branch{b}"]["inserted"] for b in range(4)] == [50] * 4
+    assert probe.count("users") == 200
+
+
 @pytest.mark.clause("TXN-002")
 def test_rollback_discards_everything(make_dataflow, probe, flow):
     db = make_dataflow()
     define_user(db)
-    seed(flow, "User", [user(0)], db=db)
-    scope = Scope().then("UserCreateNode", user(1)).then("UserUpdateNode", {"filter": {"id": 1}, "fields": {"age": 9}})
-    flow.run(scope.then("TransactionRollbackNode").builder, db=db)
+    (first,) = seed(flow, "User", [user(0)], db=db)
+    scope = Scope().then("UserCreateNode", user(1))
+    scope.then("UserUpdateNode", {"filter": {"id": first["id"]}, "fields": {"age": 9}})
+    scope.then("UserDeleteNode", {"id": first["id"]})
+    results = flow.run(scope.then("TransactionRollbackNode").builder, db=db)
+    assert results["step2"]["updated"] is True and results["step3"]["deleted"] is True, "the scope's writes did not run"
     rows = probe.rows("users")
     assert [(r["email"], r["age"]) for r in rows] == [("t0@x.org", 0)]
 
@@ -216,16 +239,70 @@ def test_concurrent_scopes_on_the_same_key(make_dataflow, probe, flow):
     )
 
 
+def _open_scope(flow, db, **params) -> str:
+    """Begin a scope in a workflow of its own and leave it open; returns its transaction_id."""
+    return flow.run(Scope(**params).builder, db=db)["begin"]["transaction_id"]
+
+
+def _in_scope(scope_id, *steps) -> WorkflowBuilder:
+    """A workflow of (node, params) steps chained inside the open scope `scope_id`."""
+    builder = WorkflowBuilder()
+    for index, (node_type, params) in enumerate(steps):
+        builder.add_node(node_type, f"n{index}", {**params, **({"transaction_id": scope_id} if index == 0 else {})})
+        if index:
+            builder.add_connection(f"n{index - 1}", "transaction_id", f"n{index}", "transaction_id")
+    return builder
+
+
 @pytest.mark.clause("TXN-003")
 def test_commit_after_failure_is_refused(make_dataflow, probe, flow):
     db = make_dataflow()
     define_user(db)
     seed(flow, "User", [user(0)], db=db)
-    builder = Scope().then("UserCreateNode", user(1)).builder
-    builder.add_node("UserCreateNode", "dup", {"name": "d", "email": "t0@x.org"})
-    builder.add_connection("step1", "transaction_id", "dup", "transaction_id")
-    expect_failure(lambda: flow.run(builder, db=db))
-    assert [r["email"] for r in probe.rows("users")] == ["t0@x.org"]
+    scope_id = _open_scope(flow, db)
+    failing = _in_scope(scope_id, ("UserCreateNode", user(1)), ("UserCreateNode", {"name": "d", "email": "t0@x.org"}))
+    expect_failure(lambda: flow.run(failing, db=db))
+    expect_failure(lambda: flow.run(_in_scope(scope_id, ("TransactionCommitNode", {})), db=db))
+    expect_failure(lambda: flow.run(_in_scope(scope_id, ("UserCreateNode", user(2))), db=db))
+    assert [r["email"] for r in probe.rows("users")] == ["t0@x.org"], "a write of the failed scope persisted"
+    flow.node("UserCreateNode", user(3), db=db)  # outside any scope: works
+    assert probe.count("users") == 2
+
+
+@pytest.mark.clause("TXN-011")
+def test_timed_out_scope_takes_later_nodes_with_it(make_dataflow, probe, flow):
+    db = make_dataflow()
+    define_user(db)
+    db.create_tables()
+    # The scope times out while the checkpoint sleeps; the nodes after it must fail, not commit alone.
+    scope = Scope(timeout=0.5).then("UserCreateNode", user(1)).check(lambda: time.sleep(1.5) or "late")
+    scope.then("UserCreateNode", user(2)).then("TransactionCommitNode")
+    expect_failure(lambda: flow.run(scope.builder, db=db))
+    assert probe.count("users") == 0, "a write of the timed-out scope persisted"
+    if flow.runtime == "local":
+        # Under LocalRuntime nodes also find the scope through the workflow context: a node that is
+        # ordered after the timeout but not chained by transaction_id must fail the same way.
+        scope = Scope(timeout=0.5).then("UserCreateNode", user(3)).check(lambda: time.sleep(1.5) or "t4")
+        scope.builder.add_node("UserCreateNode", "unchained", {"email": "t4@x.org"})
+        scope.builder.add_connection(scope.last, "observed", "unchained", "name")
+        expect_failure(lambda: flow.run(scope.builder, db=db))
+        assert probe.count("users") == 0, "a node of the timed-out scope committed on its own"
+    flow.node("UserCreateNode", user(5), db=db)
+    assert probe.count("users") == 1
+
+
+@pytest.mark.clause("TXN-012")
+def test_without_rollback_on_error_only_the_failing_node_is_undone(make_dataflow, probe, flow):
+    db = make_dataflow()
+    define_user(db)
+    seed(flow, "User", [user(0)], db=db)
+    scope_id = _open_scope(flow, db, rollback_on_error=False)
+    bad_bulk = ("UserBulkCreateNode", {"data": [user(10), user(11), user(0)], "batch_size": 2})
+    expect_failure(lambda: flow.run(_in_scope(scope_id, ("UserCreateNode", user(1)), bad_bulk), db=db))
+    dup = ("UserCreateNode", {"name": "d", "email": "t0@x.org"})
+    expect_failure(lambda: flow.run(_in_scope(scope_id, dup), db=db))
+    flow.run(_in_scope(scope_id, ("UserCreateNode", user(2)), ("TransactionCommitNode", {})), db=db)
+    assert sorted(r["email"] for r in probe.rows("users")) == ["t0@x.org", "t1@x.org", "t2@x.org"]
 
 
 @pytest.mark.clause("TXN-010")

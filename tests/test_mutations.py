@@ -1,0 +1,132 @@
+"""The pack bites: copies of the reference with one deliberate, plausible bug each must fail the
+tests written to catch that bug."""
+
+import os
+import shutil
+from pathlib import Path
+
+import dataflow_reference
+import pytest
+
+REFERENCE = Path(dataflow_reference.__file__).parent
+POSTGRESQL_URL = os.environ.get("DFC_POSTGRESQL_URL")  # read before run_pack hides it from the pack
+
+
+class Mutant:
+    def __init__(self, file, original, mutated, tests, backend="sqlite"):
+        self.file, self.original, self.mutated = file, original, mutated
+        self.tests = tests  # a -k expression: the tests that must catch it
+        self.backend = backend
+
+
+MUTANTS = {
+    # TENANT: isolation bugs
+    "count_ignores_tenant": Mutant(
+        "crud.py",
+        "stmt = self.visible(select(func.count()).select_from(self.table).where(where))",
+        "stmt = select(func.count()).select_from(self.table).where(where)",
+        "test_tenant",
+    ),
+    "update_takes_tenant_from_fields": Mutant(
+        "crud.py",
+        'values = self.check_fields(fields, where="fields", partial=True)\n        if not values:\n'
+        '            self.fail("fields", "names no field to update")\n        values["updated_at"]',
+        'values = self.check_fields({k: v for k, v in fields.items() if k != "tenant_id"}, where="fields", '
+        'partial=True) | {k: v for k, v in fields.items() if k == "tenant_id"}\n        if not values:\n'
+        '            self.fail("fields", "names no field to update")\n        values["updated_at"]',
+        "test_tenant",
+    ),
+    "bulk_delete_ignores_tenant": Mutant(
+        "bulk.py",
+        "stmt = self.store.visible(sql_delete(self.table).where(where))",
+        "stmt = sql_delete(self.table).where(where)",
+        "test_tenant",
+    ),
+    # MODEL-004: a write that forgets updated_at
+    "bulk_update_keeps_updated_at": Mutant(
+        "bulk.py",
+        'self.store.fail("fields", "names no field to update")\n        values["updated_at"] = utc_now()',
+        'self.store.fail("fields", "names no field to update")',
+        "test_every_update_advances_updated_at_only",
+    ),
+    "upsert_update_keeps_updated_at": Mutant(
+        "crud.py",
+        'values = {**update_values, "updated_at": utc_now()}',
+        "values = dict(update_values)",
+        "test_every_update_advances_updated_at_only",
+    ),
+    # QUERY-009: offset applied only together with limit
+    "offset_needs_limit": Mutant(
+        "crud.py", "        if offset:\n", "        if offset and limit is not None:\n", "test_paging"
+    ),
+    # BULK-011: the update of a bulk upsert resets the fields a record omits
+    "bulk_upsert_resets_omitted_fields": Mutant(
+        "bulk.py",
+        "self._upsert_statement(keys, resolution, self._updated_columns(fields, keys))",
+        "self._upsert_statement(keys, resolution, self._updated_columns(rows[positions[0]], keys))",
+        "test_bulk_upsert_sets_only_the_fields_each_record_names",
+    ),
+    # MODEL-010: a bulk upsert that updates a soft-deleted row (and reports an insert)
+    "bulk_upsert_ignores_deleted_keys": Mutant(
+        "bulk.py",
+        "        if not self.spec.soft_delete:\n            return\n        deleted =",
+        "        if True:\n            return\n        deleted =",
+        "test_soft_deleted_record_is_gone_for_every_node",
+    ),
+    # TXN-001: parallel branches of a scope on one connection at the same time
+    "scope_operations_not_serialised": Mutant(
+        "transactions.py",
+        "        async with self._busy:\n            self.require_active(action)",
+        "        if True:\n            self.require_active(action)",
+        "test_parallel_branches_share_the_scope",
+    ),
+    # TXN-011: a node of an expired scope falls back to a transaction of its own
+    "expired_scope_autocommits": Mutant(
+        "nodes.py",
+        "        if from_context is not None and db is not None:\n",
+        "        if from_context is not None and db is not None and db.transactions._open.get(from_context):\n",
+        "test_timed_out_scope_takes_later_nodes_with_it",
+    ),
+    # TXN-012: without rollback_on_error, a failed statement aborts PostgreSQL's whole transaction
+    "no_savepoint_without_rollback_on_error": Mutant(
+        "transactions.py",
+        "            if self.rollback_on_error:\n                yield self.connection",
+        "            if True:\n                yield self.connection",
+        "test_without_rollback_on_error_only_the_failing_node_is_undone",
+        backend="postgresql",
+    ),
+    # ERR-007: a unique violation that does not say which field
+    "violation_without_field": Mutant(
+        "crud.py",
+        'return self.db.transaction(write=write, describe=lambda message: f"{self.spec.name}: {self.violation(message)}")',
+        "return self.db.transaction(write=write)",
+        "test_unique_violation_is_an_implementation_error",
+    ),
+}
+
+
+def make_mutant(directory: Path, name: str) -> str:
+    mutant = MUTANTS[name]
+    module = f"mutant_{name}"
+    shutil.copytree(REFERENCE, directory / module, ignore=shutil.ignore_patterns("__pycache__"))
+    target = directory / module / mutant.file
+    source = target.read_text(encoding="utf-8")
+    assert source.count(mutant.original) == 1, f"mutation {name}: the code to mutate is not in {mutant.file} once"
+    target.write_text(source.replace(mutant.original, mutant.mutated), encoding="utf-8")
+    return module
+
+
+@pytest.mark.parametrize("name", sorted(MUTANTS))
+def test_the_pack_catches_the_mutant(pytester, run_pack, name):
+    mutant = MUTANTS[name]
+    backend = ["--db", "sqlite"]
+    if mutant.backend == "postgresql":
+        if not POSTGRESQL_URL:
+            pytest.skip("this mutant shows only on PostgreSQL: set DFC_POSTGRESQL_URL")
+        backend = ["--dburi", POSTGRESQL_URL]
+    module = make_mutant(pytester.path, name)
+    result = run_pack(f"--dataflow-impl={module}", *backend, "-k", mutant.tests, "--maxfail=1", "-q")
+    outcomes = result.parseoutcomes()
+    output = result.stdout.str() + result.stderr.str()
+    assert outcomes.get("failed", 0) >= 1, f"no test of {mutant.tests!r} failed against {name}:\n{output[-2000:]}"
+    assert "INTERNALERROR" not in output
