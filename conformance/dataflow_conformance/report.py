@@ -205,6 +205,9 @@ def _message(report) -> str:
         return ""
     if report.skipped and isinstance(report.longrepr, tuple):
         return str(report.longrepr[2])
+    crash = getattr(report.longrepr, "reprcrash", None)  # "Type: message", whatever the --tb style
+    if crash is not None and crash.message:
+        return crash.message.strip().splitlines()[0][:300]
     text = getattr(report, "longreprtext", "") or ""
     lines = [line for line in text.splitlines() if line.startswith("E ")]
     return (lines[0][1:].strip() if lines else text.strip().splitlines()[-1] if text.strip() else "")[:300]

@@ -110,10 +110,10 @@ def test_health_check_reports_healthy(make_dataflow):
 
 
 @pytest.mark.clause("CONF-006")
-def test_health_check_reports_an_unreachable_server(dataflow_impl, backend, tmp_path):
+def test_health_check_reports_an_unreachable_server(dataflow_impl, backend):
     """A health check that cannot reach its database says so (or raises); it never reports healthy."""
     unreachable = {
-        "sqlite": f"sqlite:///{tmp_path}/no/such/directory/x.db",
+        "sqlite": "sqlite:////nonexistent/dataflow-conformance/x.db",  # SQLite creates no directories
         "postgresql": "postgresql://nobody@127.0.0.1:9/nowhere",  # port 9 (discard): nothing listens
         "mysql": "mysql://nobody@127.0.0.1:9/nowhere",
     }[backend.name]
