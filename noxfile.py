@@ -11,7 +11,19 @@ nox.options.reuse_existing_virtualenvs = True
 # servers (on 2 cores, 4 workers finish the pack in about 25% less time than 2); at most 8, so that
 # PostgreSQL's default 100 connections are enough for every worker's DataFlow pools.
 WORKERS = str(min(max(4, os.cpu_count() or 1), 8))
-PACK = ["-p", "dataflow_conformance", "-p", "no:cacheprovider", "-n", WORKERS, "--timeout", "300"]
+# Log records below WARNING (Kailash logs every node at INFO) are not captured: a failure's own
+# message and traceback say what went wrong, and capturing them costs time on every workflow.
+PACK = [
+    "-p",
+    "dataflow_conformance",
+    "-p",
+    "no:cacheprovider",
+    "-n",
+    WORKERS,
+    "--timeout",
+    "300",
+    "--log-level=WARNING",
+]
 
 
 def _install(session, extras="dev"):
@@ -131,19 +143,22 @@ def reports(session):
 
 @nox.session
 def expectations(session):
-    """Regenerate the published package's expectations file from a fresh run without it."""
+    """Regenerate the published package's expectations file from two fresh runs without it: a test
+    that fails in one run and passes in the other is listed as flaky (not strict)."""
     _install(session, "dev,upstream")
-    session.run(
-        "pytest",
-        *PACK,
-        "--dataflow-impl=dataflow",
-        "--conformance-report=upstream-report.json",
-        *UPSTREAM_RUN,
-        *session.posargs,
-        success_codes=[0, 1],
-        env=UPSTREAM_ENV,
-    )
-    session.run("dataflow-conformance", "expectations", "upstream-report.json", "--write", UPSTREAM_EXPECTATIONS)
+    reports = [f"upstream-report-{run}.json" for run in (1, 2)]
+    for report in reports:
+        session.run(
+            "pytest",
+            *PACK,
+            "--dataflow-impl=dataflow",
+            f"--conformance-report={report}",
+            *UPSTREAM_RUN,
+            *session.posargs,
+            success_codes=[0, 1],
+            env=UPSTREAM_ENV,
+        )
+    session.run("dataflow-conformance", "expectations", *reports, "--write", UPSTREAM_EXPECTATIONS)
 
 
 @nox.session

@@ -103,6 +103,14 @@ def test_regenerating_keeps_flaky_entries():
     assert '"test_crud.py::t[mysql-local]" = "E boom twice"' in text
 
 
+def test_a_test_failing_in_some_runs_only_is_flaky():
+    passing = {**REPORT, "tests": [{**t, "outcome": "passed", "message": ""} for t in REPORT["tests"]]}
+    text = expectations.from_reports([REPORT, passing])
+    assert '"test_crud.py::t[mysql-local]" = "flaky: failed in 1 of 2 runs; seen: E boom twice"' in text
+    assert "2 conformance reports" in text
+    assert '"test_crud.py::t[mysql-local]" = "E boom twice"' in expectations.from_reports([REPORT, REPORT])
+
+
 def test_badges_and_matrix(tmp_path):
     written = badges.write_badges(REPORT, tmp_path)
     data = {p.name: json.loads(p.read_text()) for p in written}

@@ -16,8 +16,11 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument(
         "--write", action="store_true", help="rewrite clauses.json and the *Tests:* lines (default: check them)"
     )
-    exp = sub.add_parser("expectations", help="write an expectations file from a conformance report")
-    exp.add_argument("report", type=Path, help="conformance-report.json of the implementation")
+    exp = sub.add_parser(
+        "expectations",
+        help="write an expectations file from conformance reports (a test failing in only some runs is flaky)",
+    )
+    exp.add_argument("reports", type=Path, nargs="+", metavar="report", help="conformance-report.json files")
     exp.add_argument("--write", type=Path, required=True, metavar="PATH", help="the expectations file to (over)write")
     badge = sub.add_parser("badges", help="shields.io endpoint JSON per backend from a conformance report")
     badge.add_argument("report", type=Path)
@@ -85,10 +88,10 @@ def _clauses(args, parser) -> int:
 def _expectations(args, parser) -> int:
     from . import expectations
 
-    report = json.loads(args.report.read_text(encoding="utf-8"))
+    reports = [json.loads(path.read_text(encoding="utf-8")) for path in args.reports]
     args.write.parent.mkdir(parents=True, exist_ok=True)
     previous = expectations.load(args.write) if args.write.exists() else None  # keeps its flaky: entries
-    text = expectations.from_report(report, previous)
+    text = expectations.from_reports(reports, previous)
     args.write.write_text(text, encoding="utf-8")
     print(f"wrote {args.write}: {sum(1 for line in text.splitlines() if line.startswith(chr(34)))} expected failures")
     return 0

@@ -16,7 +16,7 @@ def unavailable(exc: BaseException, implementation_module: str) -> str | None:
     installed (an optional extra the docs may well be right about; the implementation's own modules never
     count, and neither does a name missing from an installed package), or a server the example names and
     this machine does not provide (refused, unknown host, or no such user there)."""
-    for cause in _chain(exc):
+    for cause in exception_chain(exc):
         if isinstance(cause, ModuleNotFoundError) and cause.name:
             top = cause.name.split(".")[0]
             if top != implementation_module and importlib.util.find_spec(top) is None:
@@ -29,7 +29,8 @@ def unavailable(exc: BaseException, implementation_module: str) -> str | None:
     return None
 
 
-def _chain(exc: BaseException) -> list[BaseException]:
+def exception_chain(exc: BaseException) -> list[BaseException]:
+    """The exception and its causes (or contexts), outermost first."""
     chain, seen = [], set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))

@@ -58,10 +58,17 @@ def from_report(report: dict, previous: dict[str, dict[str, str]] | None = None)
 
     `previous` (a loaded expectations file) keeps its "flaky:" entries for tests the report still has,
     whatever their outcome this time: one run cannot show that a flaky test stopped being flaky."""
+    return from_reports([report], previous)
+
+
+def from_reports(reports: list[dict], previous: dict[str, dict[str, str]] | None = None) -> str:
+    """TOML text from one or more reports of the same implementation: a test that failed in every run
+    is a strict entry; one that failed in some runs and passed in others is a "flaky:" entry."""
+    report = reports[0]
     impl = report["implementation"]
     lines = [
         f"# Expected failures of {impl['module']} {impl['version']} ({impl.get('distribution') or 'no distribution'}).",
-        f"# Generated from a conformance report of {report['generated']} by `dataflow-conformance expectations`.",
+        f"# Generated from {_runs(reports)} by `dataflow-conformance expectations`.",
         "# Strict: a listed test that passes fails the run; a listed test that no longer exists is an error.",
         "",
         "[meta]",
@@ -69,18 +76,35 @@ def from_report(report: dict, previous: dict[str, dict[str, str]] | None = None)
         f"version = {json.dumps(impl['version'])}",
         f"generated = {json.dumps(dt.date.today().isoformat())}",
     ]
+    outcomes: dict[tuple[str, str], list[dict]] = {}
+    for each in reports:
+        for test in each["tests"]:
+            outcomes.setdefault((test["backend"], test["suite_id"]), []).append(test)
     by_backend: dict[str, list[tuple[str, str]]] = {name: [] for name in BACKEND_TABLES}
-    for test in report["tests"]:
-        flaky = (previous or {}).get(test["backend"], {}).get(test["suite_id"], "")
+    for (backend, suite_id), runs in outcomes.items():
+        if backend not in by_backend:  # a test no backend of the run applied to
+            continue
+        failures = [run for run in runs if run["outcome"] in ("failed", "error", "xfailed")]
+        flaky = (previous or {}).get(backend, {}).get(suite_id, "")
         if flaky.startswith("flaky:"):
-            by_backend[test["backend"]].append((test["suite_id"], flaky))
-        elif test["outcome"] in ("failed", "error", "xfailed"):
-            by_backend[test["backend"]].append((test["suite_id"], _one_line(test["message"])))
+            by_backend[backend].append((suite_id, flaky))
+        elif failures and len(failures) < len(runs):
+            seen = _one_line(failures[0]["message"])
+            reason = f"flaky: failed in {len(failures)} of {len(runs)} runs; seen: {seen}"
+            by_backend[backend].append((suite_id, _one_line(reason)))
+        elif failures:
+            by_backend[backend].append((suite_id, _one_line(failures[0]["message"])))
     for backend, entries in by_backend.items():
         if entries:
             lines += ["", f"[{backend}]"]
             lines += [f"{json.dumps(test_id)} = {json.dumps(reason)}" for test_id, reason in sorted(entries)]
     return "\n".join(lines) + "\n"
+
+
+def _runs(reports: list[dict]) -> str:
+    if len(reports) == 1:
+        return f"a conformance report of {reports[0]['generated']}"
+    return f"{len(reports)} conformance reports ({', '.join(r['generated'] for r in reports)})"
 
 
 def _one_line(message: str) -> str:

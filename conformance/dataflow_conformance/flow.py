@@ -23,13 +23,14 @@ class Flow:
         if runtime not in RUNTIMES:
             raise ValueError(f"unknown runtime {runtime!r}")
         self.runtime = runtime
-        self._local = LocalRuntime(enable_monitoring=False) if runtime == "local" else None
+        # Entered as a context manager (as Kailash asks), left in close().
+        self._local = LocalRuntime(enable_monitoring=False).__enter__() if runtime == "local" else None
         self._loop_runner = asyncio.Runner() if runtime == "async" else None
         self._async = None
 
     def close(self) -> None:
         if self._local is not None:
-            self._local.close()
+            self._local.__exit__(None, None, None)
         if self._loop_runner is not None:
             self._loop_runner.close()
 

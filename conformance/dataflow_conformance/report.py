@@ -3,6 +3,7 @@
 import datetime as dt
 import json
 import platform
+import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -200,6 +201,9 @@ def _outcome(report) -> str | None:
     return None
 
 
+_QUALIFIED = re.compile(r"^(?:[A-Za-z_]\w*\.)+([A-Za-z_]\w*: )")  # "package.module.Error: " -> "Error: "
+
+
 def _message(report) -> str:
     if report.passed:
         return ""
@@ -207,7 +211,7 @@ def _message(report) -> str:
         return str(report.longrepr[2])
     crash = getattr(report.longrepr, "reprcrash", None)  # "Type: message", whatever the --tb style
     if crash is not None and crash.message:
-        return crash.message.strip().splitlines()[0][:300]
+        return _QUALIFIED.sub(r"\1", crash.message.strip().splitlines()[0])[:300]
     text = getattr(report, "longreprtext", "") or ""
     lines = [line for line in text.splitlines() if line.startswith("E ")]
     return (lines[0][1:].strip() if lines else text.strip().splitlines()[-1] if text.strip() else "")[:300]

@@ -15,7 +15,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from .crud import ModelStore, utc_now
-from .database import driver_closed
+from .database import driver_closed, driver_message
 from .errors import ConnectionLostError, DatabaseError, DeletedRecordError, IntegrityError, ValidationError
 from .fastinsert import FastInserter
 from .model import SOFT_DELETE_FIELD, TENANT_FIELD
@@ -294,16 +294,16 @@ class BulkOperations:
             if await _connection_broken(conn, exc):  # no record to blame, and nothing left to replay on
                 raise ConnectionLostError(
                     f"{self.spec.name}: lost the connection to {self.db.backend} during the bulk write "
-                    f"({_reason(exc)}); nothing was written"
+                    f"({driver_message(exc)}); nothing was written"
                 ) from None
             await savepoint.rollback()
             culprit = await self._first_failing_record(conn, batches, failed_at)
             who = f"{self.spec.name}: record data[{culprit}]" if culprit is not None else f"{self.spec.name}: a batch"
             if _is_integrity_error(exc):
                 raise IntegrityError(
-                    f"{who} was refused: {self.store.violation(_reason(exc))}; nothing was written"
+                    f"{who} was refused: {self.store.violation(driver_message(exc))}; nothing was written"
                 ) from None
-            raise DatabaseError(f"{who} was refused: {_reason(exc)}; nothing was written") from None
+            raise DatabaseError(f"{who} was refused: {driver_message(exc)}; nothing was written") from None
         await savepoint.commit()
         return total
 
@@ -348,8 +348,3 @@ def _is_integrity_error(exc) -> bool:
         return True
     sqlstate = getattr(exc, "sqlstate", None)  # asyncpg's own errors, raised by COPY
     return isinstance(sqlstate, str) and sqlstate.startswith("23")
-
-
-def _reason(exc) -> str:
-    message = str(getattr(exc, "orig", exc)) or type(exc).__name__
-    return message.splitlines()[0]

@@ -177,23 +177,25 @@ def _translated_errors(backend: str, describe=None):
     try:
         yield
     except sa_exc.IntegrityError as exc:
-        message = _driver_message(exc)
+        message = driver_message(exc)
         raise IntegrityError(describe(message) if describe else f"constraint violated: {message}") from None
     except sa_exc.TimeoutError as exc:  # the pool had no free connection within pool_timeout
         raise PoolTimeoutError(f"{backend}: no database connection became free in time ({exc})") from None
     except sa_exc.DBAPIError as exc:
         if _is_conflict(exc):
-            raise ConflictError(f"{backend} aborted the transaction: {_driver_message(exc)}") from None
+            raise ConflictError(f"{backend} aborted the transaction: {driver_message(exc)}") from None
         if exc.connection_invalidated:
             raise ConnectionLostError(
-                f"lost the connection to {backend} ({_driver_message(exc)}); the server rolls back a transaction left open"
+                f"lost the connection to {backend} ({driver_message(exc)}); the server rolls back a transaction left open"
             ) from exc
-        raise DatabaseError(f"{backend} error: {_driver_message(exc)}") from exc
+        raise DatabaseError(f"{backend} error: {driver_message(exc)}") from exc
 
 
-def _driver_message(exc: sa_exc.DBAPIError) -> str:
-    message = str(getattr(exc, "orig", exc)) or type(exc.orig).__name__
-    return message.splitlines()[0] if message else type(exc).__name__
+def driver_message(exc: Exception) -> str:
+    """The first line of the driver's own message (SQLAlchemy wraps it in `orig`; COPY raises it bare)."""
+    cause = getattr(exc, "orig", None) or exc
+    message = str(cause)
+    return message.splitlines()[0] if message else type(cause).__name__
 
 
 def _is_conflict(exc: sa_exc.DBAPIError) -> bool:

@@ -11,6 +11,7 @@ from typing import Optional
 
 import pytest
 
+from ..diagnosis import exception_chain
 from ..flow import Flow, WorkflowFailed
 from ..paths import ExpressPath
 
@@ -78,21 +79,7 @@ def expect_failure(call, *fragments: str) -> str:
 
 
 def _full_message(exc: BaseException) -> str:
-    parts, seen = [], set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        parts.append(f"{type(exc).__name__}: {exc}")
-        exc = exc.__cause__ or exc.__context__
-    return " <- ".join(parts)
-
-
-def exception_chain(exc: BaseException) -> list[BaseException]:
-    chain, seen = [], set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        chain.append(exc)
-        exc = exc.__cause__ or exc.__context__
-    return chain
+    return " <- ".join(f"{type(e).__name__}: {e}" for e in exception_chain(exc))
 
 
 def utc_now() -> dt.datetime:

@@ -110,10 +110,11 @@ def test_health_check_reports_healthy(make_dataflow):
 
 
 @pytest.mark.clause("CONF-006")
-def test_health_check_reports_an_unreachable_server(dataflow_impl, backend):
+def test_health_check_reports_an_unreachable_server(dataflow_impl, backend, tmp_path):
     """A health check that cannot reach its database says so (or raises); it never reports healthy."""
+    (tmp_path / "a-file").write_text("not a directory")
     unreachable = {
-        "sqlite": "sqlite:////nonexistent/dataflow-conformance/x.db",  # SQLite creates no directories
+        "sqlite": f"sqlite:///{tmp_path}/a-file/x.db",  # no implementation can make a directory there
         "postgresql": "postgresql://nobody@127.0.0.1:9/nowhere",  # port 9 (discard): nothing listens
         "mysql": "mysql://nobody@127.0.0.1:9/nowhere",
     }[backend.name]
@@ -125,7 +126,7 @@ def test_health_check_reports_an_unreachable_server(dataflow_impl, backend):
     finally:
         with contextlib.suppress(Exception):
             db.close()
-    assert not _healthy(status), f"health_check() of {unreachable} returned {status!r}"
+    assert not _healthy(status), f"health_check() of an unreachable {backend.name} database returned {status!r}"
 
 
 @pytest.mark.clause("CONF-007")

@@ -68,8 +68,11 @@ def _count_workflow():
 @pytest.mark.clause("NODE-004")
 def test_one_instance_across_call_contexts(make_dataflow, probe):
     define_user(make_dataflow())
-    local = LocalRuntime(enable_monitoring=False)
+    with LocalRuntime(enable_monitoring=False) as local:
+        _across_call_contexts(local, probe)
 
+
+def _across_call_contexts(local, probe):
     async def inside_a_loop(round_no):
         # LocalRuntime called from a running loop runs the workflow on another thread and loop.
         local.execute(_create("local-in-loop", f"l{round_no}@x.org"))
