@@ -69,6 +69,7 @@ def _blocks(record: dict, rows, images: list[Path]) -> list[tuple]:
             _operation_rows(record),
         ),
         ("h2", "HTTP step load"),
+        ("p", _sustain_rule(env["settings"]["profile"])),
     ]
     for app, outcome in record["apps"].items():
         blocks += _app_blocks(app, outcome, env["machine"]["cores"])
@@ -92,6 +93,13 @@ def _blocks(record: dict, rows, images: list[Path]) -> list[tuple]:
     return blocks
 
 
+def _sustain_rule(profile: dict) -> str:
+    return (
+        f"A step is sustained when none of its requests fails and its p95 stays under "
+        f"{profile['p95_bound_ms']:,.0f} ms; each step lasts {profile['step_seconds']:g} s."
+    )
+
+
 def _machine_load(record: dict, cores: int) -> str:
     before, after = record.get("load_average_before"), record.get("load_average_after")
     if not before or not after:
@@ -100,7 +108,12 @@ def _machine_load(record: dict, cores: int) -> str:
     return (
         f"Load average (1 / 5 / 15 min) before the run {' / '.join(f'{x:.1f}' for x in before)}, after "
         f"{' / '.join(f'{x:.1f}' for x in after)} on {cores} cores"
-        + (": other work was running on the machine, so absolute numbers are inflated and noisy." if busy else ".")
+        + (
+            ": the machine was not idle when the run began (1-minute load above half its cores), so absolute "
+            "numbers may be inflated and noisy."
+            if busy
+            else "."
+        )
     )
 
 
