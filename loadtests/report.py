@@ -8,7 +8,7 @@ from pathlib import Path
 
 from . import plots
 from .results import sustained_users
-from .verdicts import MB, load_claims, verdicts
+from .verdicts import MB, load_claims, ratio_text, verdicts
 
 NOTES = [
     "Sides run one after another on the same database (never at the same time), so they never compete "
@@ -147,7 +147,7 @@ def _claim_row(row) -> list[str]:
         f"{row.claimed_ratio:.3g}x",
         _measured(row.django, unit),
         _measured(row.dataflow, unit),
-        "—" if row.ratio is None else _ratio_text(row.ratio),
+        "—" if row.ratio is None else ratio_text(row.ratio),
         f"{row.verdict.upper()}: {row.reason}",
     ]
 
@@ -172,15 +172,6 @@ def _value(measure, unit: str) -> str:
     if unit == "MB":
         return f"{measure.low:.3g} MB"
     return f"{measure.low:.3g} {unit}"
-
-
-def _ratio_text(ratio) -> str:
-    low, high = ratio
-    if low == 0 and high == float("inf"):
-        return "undetermined"
-    if low == high:
-        return f"{low:.3g}x"
-    return f">= {low:.3g}x" if high == float("inf") else f"{low:.3g}x to {high:.3g}x"
 
 
 def _operation_rows(record: dict) -> list[list[str]]:

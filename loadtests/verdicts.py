@@ -156,13 +156,13 @@ def _judge(claim, tolerance, comparison, dataflow_name, django_name, dataflow, d
     ratio_meets = ratio[0] >= claimed_ratio * (1 - tolerance)
     unit = claim["unit"]
     value_text = f"DataFlow {_interval(dataflow, unit)} vs {_number(claim['dataflow'])} {unit} claimed"
-    ratio_text = f"advantage {_ratio(ratio)} vs {_number(claimed_ratio)}x claimed"
+    measured = f"advantage {ratio_text(ratio)} vs {_number(claimed_ratio)}x claimed"
     if value_fails or ratio_fails:
-        reasons = [text for failed, text in ((value_fails, value_text), (ratio_fails, ratio_text)) if failed]
+        reasons = [text for failed, text in ((value_fails, value_text), (ratio_fails, measured)) if failed]
         return verdict(FAILS, "; ".join(reasons), ratio)
     if value_meets and ratio_meets:
-        return verdict(HOLDS, f"{value_text}; {ratio_text}", ratio)
-    return verdict(UNKNOWN, _open_bound(claim, dataflow, django) + f" ({value_text}; {ratio_text})", ratio)
+        return verdict(HOLDS, f"{value_text}; {measured}", ratio)
+    return verdict(UNKNOWN, _open_bound(claim, dataflow, django) + f" ({value_text}; {measured})", ratio)
 
 
 def _open_bound(claim, dataflow: Measure, django: Measure) -> str:
@@ -190,7 +190,8 @@ def _interval(measure: Measure, unit: str) -> str:
     return f"{_number(measure.low)} {unit} (fails at {_number(measure.high)})"
 
 
-def _ratio(ratio: tuple[float, float]) -> str:
+def ratio_text(ratio: tuple[float, float]) -> str:
+    """A measured advantage: one value, or the range the step sizes leave open."""
     low, high = ratio
     if low == 0 and high == math.inf:
         return "undetermined"
@@ -198,6 +199,8 @@ def _ratio(ratio: tuple[float, float]) -> str:
         return f"{_number(low)}x"
     if high == math.inf:
         return f">= {_number(low)}x"
+    if low == 0:  # the other side sustained every step: only an upper bound is known
+        return f"< {_number(high)}x"
     return f"{_number(low)}x to {_number(high)}x"
 
 

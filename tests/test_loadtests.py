@@ -161,6 +161,8 @@ def test_step_load_results_are_ranges():
     (row,) = rows_for(failed_early, "concurrent_users")
     assert row.verdict == verdicts.FAILS  # DataFlow held below 200 users, nowhere near 10,000
     assert (row.dataflow.low, row.dataflow.high) == (100, 200)
+    # Django sustained every step (no upper bound), DataFlow failed at 200: the advantage is below 200 / 200.
+    assert row.ratio == (0, 1) and "advantage < 1x vs 100x claimed" in row.reason
 
 
 def test_memory_per_request_verdict_uses_megabytes_per_request_in_flight():
