@@ -134,3 +134,22 @@ def test_values_are_refused_not_rewritten(kind, value, problem):
 )
 def test_values_accepted(kind, value):
     assert check_value(kind, value) is None
+
+
+def test_a_scope_that_never_begins_is_forgotten(tmp_path):
+    """A scope that times out waiting for SQLite's write lock is not left registered as open."""
+    from dataflow_reference.errors import TransactionError
+    from dataflow_reference.transactions import ActiveTransaction
+
+    db = DataFlow(f"sqlite:///{tmp_path}/scopes.db")
+    try:
+        holder = ActiveTransaction(db.database, rollback_on_error=True, timeout=30)
+        waiter = ActiveTransaction(db.database, rollback_on_error=True, timeout=0.2)
+        db.runner.run_sync(db.transactions.begin(holder))
+        with pytest.raises(TimeoutError):
+            db.runner.run_sync(db.transactions.begin(waiter))  # the holder keeps the write lock
+        with pytest.raises(TransactionError, match="no transaction scope"):
+            db.transactions.get(waiter.id, "commit")
+        assert db.transactions.get(holder.id, "commit") is holder
+    finally:
+        db.close()

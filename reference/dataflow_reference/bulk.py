@@ -130,6 +130,9 @@ class BulkOperations:
                     counts = await self._split_upsert(conn, keys, rows, named, conflict_resolution, size)
                 else:
                     counts = await self._native_upsert(conn, keys, rows, named, conflict_resolution, size)
+                # Again after writing: a record soft-deleted by another transaction since the first check
+                # was updated (and so locked) by this one, and is seen here; the whole upsert rolls back.
+                await self._refuse_deleted_keys(conn, keys, rows)
         return {"processed": len(rows), **counts, "success": True}
 
     # -- upsert paths --------------------------------------------------------------------------

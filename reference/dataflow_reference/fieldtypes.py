@@ -92,7 +92,7 @@ def decimal_key(value) -> str | None:
     if value is None:
         return None
     number = _quantize(Decimal(value))
-    digits = f"{abs(number):0{_DECIMAL_WIDTH}.{DECIMAL_SCALE}f}"
+    digits = f"{number.copy_abs():0{_DECIMAL_WIDTH}.{DECIMAL_SCALE}f}"  # exact (abs() rounds to 28 digits)
     return "1" + digits if number >= 0 else "0" + digits.translate(_NINES)
 
 

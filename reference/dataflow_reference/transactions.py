@@ -168,10 +168,15 @@ class TransactionRegistry:
         self._ended: dict[str, ActiveTransaction] = {}
 
     async def begin(self, transaction: ActiveTransaction) -> None:
-        """Register and begin `transaction` (on the home loop, where it also ends)."""
+        """Register and begin `transaction` (on the home loop, where it also ends). Registered while it
+        waits to begin (close() ends it too); forgotten if it never begins."""
         self._open[transaction.id] = transaction
         transaction.on_end = self._ended_callback
-        await transaction.begin()
+        try:
+            await transaction.begin()
+        except BaseException:
+            self._open.pop(transaction.id, None)
+            raise
 
     def _ended_callback(self, transaction: ActiveTransaction) -> None:
         self._open.pop(transaction.id, None)

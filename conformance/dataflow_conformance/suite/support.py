@@ -27,7 +27,8 @@ def define_user(db):
         active: bool = True
         score: float | None = None
         nickname: str | None = None
-        __dataflow__ = {"indexes": [{"name": "uq_users_email", "fields": ["email"], "unique": True}]}
+        # The index name leaves out the field's: a unique violation's error must name the field itself (ERR-007).
+        __dataflow__ = {"indexes": [{"name": "uq_users_contact", "fields": ["email"], "unique": True}]}
 
     return User
 

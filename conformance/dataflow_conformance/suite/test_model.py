@@ -155,7 +155,7 @@ def test_unique_index(make_dataflow, probe, flow):
     expect_failure(lambda: flow.node("UserCreateNode", {"name": "b", "email": "same@x.org"}))
     assert [r["name"] for r in probe.rows("users")] == ["a"]
     unique = [ix for ix in probe.indexes("users") if ix["unique"] and ix["column_names"] == ["email"]]
-    assert any(ix["name"] == "uq_users_email" for ix in unique), probe.indexes("users")
+    assert any(ix["name"] == "uq_users_contact" for ix in unique), probe.indexes("users")
 
 
 @pytest.mark.clause("MODEL-008")

@@ -79,9 +79,9 @@ MOMENTS = [
     dt.datetime(2024, 2, 29, 23, 59, 59, 999999, tzinfo=dt.timezone.utc),
 ]
 DAYS = [dt.date(2024, 2, 29), dt.date(2023, 12, 31), dt.date(2024, 3, 1), dt.date(1999, 1, 1)]
-AMOUNTS = [
-    Decimal("123456789012345678.0000000002"),
-    Decimal("123456789012345678.0000000001"),
+AMOUNTS = [  # the widest values (20 integer and 10 fractional digits), one unit apart in the last digit
+    Decimal("12345678901234567890.1234567892"),
+    Decimal("12345678901234567890.1234567891"),
     Decimal("-0.5"),
     Decimal("9"),
 ]
@@ -309,8 +309,8 @@ def test_count_and_bulk_nodes_select_what_list_selects(people, flow, probe):
         result = flow.node("UserBulkUpdateNode", {"filter": filter_spec, "fields": {"age": 1000 + mark}})
         hit = sorted(r["name"] for r in probe.rows("users") if r["age"] == 1000 + mark)
         assert (hit, result["updated"]) == (expected(filter_spec), len(hit)), f"BulkUpdate, {filter_spec!r}"
-        for person in PEOPLE:  # put the ages back for the next filter
-            probe.execute("UPDATE users SET age = :age WHERE name = :name", age=person["age"], name=person["name"])
+        for person in PEOPLE:  # put the ages back for the next filter (by email: names differ only in case)
+            probe.execute("UPDATE users SET age = :age WHERE email = :email", age=person["age"], email=person["email"])
 
 
 @pytest.mark.clause("QUERY-013")
