@@ -86,7 +86,7 @@ REPORT = {
 
 
 def test_expectations_from_report():
-    text = expectations.from_report(REPORT)
+    text = expectations.from_reports([REPORT])
     assert '"test_crud.py::t[mysql-local]" = "E boom twice"' in text
     assert '"test_crud.py::u[mysql-local]" = "known"' in text
     assert "sqlite]" not in text
@@ -97,7 +97,7 @@ def test_regenerating_keeps_flaky_entries():
         "sqlite": {"test_crud.py::t[sqlite-local]": "flaky: lock waits"},
         "mysql": {"test_crud.py::gone[mysql-local]": "flaky: no longer in the suite"},
     }
-    text = expectations.from_report(REPORT, previous)
+    text = expectations.from_reports([REPORT], previous)
     assert '"test_crud.py::t[sqlite-local]" = "flaky: lock waits"' in text  # passed this time, still flaky
     assert "gone" not in text  # a test the report does not have is dropped
     assert '"test_crud.py::t[mysql-local]" = "E boom twice"' in text

@@ -53,17 +53,13 @@ def stale_entries(expected: dict[str, dict[str, str]], collected: set[str], back
     )
 
 
-def from_report(report: dict, previous: dict[str, dict[str, str]] | None = None) -> str:
-    """TOML text expecting every test that did not pass in `report` (a conformance-report.json).
-
-    `previous` (a loaded expectations file) keeps its "flaky:" entries for tests the report still has,
-    whatever their outcome this time: one run cannot show that a flaky test stopped being flaky."""
-    return from_reports([report], previous)
-
-
 def from_reports(reports: list[dict], previous: dict[str, dict[str, str]] | None = None) -> str:
-    """TOML text from one or more reports of the same implementation: a test that failed in every run
-    is a strict entry; one that failed in some runs and passed in others is a "flaky:" entry."""
+    """TOML text from one or more reports (conformance-report.json) of the same implementation: a test
+    that failed in every run is a strict entry; one that failed in some runs and passed in others is a
+    "flaky:" entry.
+
+    `previous` (a loaded expectations file) keeps its "flaky:" entries for tests the reports still have,
+    whatever their outcome this time: passing runs cannot show that a flaky test stopped being flaky."""
     report = reports[0]
     impl = report["implementation"]
     lines = [
