@@ -41,15 +41,15 @@ def conformance(session):
     impl = (
         [] if any(a.startswith("--dataflow-impl") for a in session.posargs) else ["--dataflow-impl=dataflow_reference"]
     )
-    if upstream and not any(a.startswith("--expectations") for a in session.posargs):
-        impl += ["--expectations", UPSTREAM_EXPECTATIONS]
+    if upstream and not any(a.startswith("--dataflow-expectations") for a in session.posargs):
+        impl += ["--dataflow-expectations", UPSTREAM_EXPECTATIONS]
     session.run(
         "pytest",
         *PACK,
         *impl,
         *(UPSTREAM_RUN if upstream else []),
         "--junitxml=junit-conformance.xml",
-        "--conformance-markdown=conformance-report.md",
+        "--dataflow-markdown=conformance-report.md",
         *session.posargs,
         env=UPSTREAM_ENV if upstream else None,
     )
@@ -92,15 +92,15 @@ def stateful(session):
         *impl,
         "-k",
         "test_stateful",
-        "--stateful-examples=100",
-        "--stateful-steps=30",
-        "--stateful-shrink",
-        "--stateful-random",
+        "--dataflow-stateful-examples=100",
+        "--dataflow-stateful-steps=30",
+        "--dataflow-stateful-shrink",
+        "--dataflow-stateful-random",
         *session.posargs,
     )
 
 
-UPSTREAM_EXPECTATIONS = "conformance/expectations/dataflow.toml"
+UPSTREAM_EXPECTATIONS = "conformance/dataflow_conformance/expectations/dataflow.toml"  # bundled as `dataflow`
 # How the published package runs in every session (the expectations file was generated this way):
 # a 90 s test timeout (its slowest failures wait on internal timeouts), Python's own tracebacks
 # (rendering pytest's for a thousand failures through its deep stacks took minutes), and its pool capped with its
@@ -109,7 +109,7 @@ UPSTREAM_EXPECTATIONS = "conformance/expectations/dataflow.toml"
 # and tests fail for each other.
 UPSTREAM_RUN = ["--timeout", "90", "--tb=native"]  # its deep stacks: pytest's own tracebacks cost ~0.4 s each
 UPSTREAM_ENV = {"DATAFLOW_POOL_SIZE": "10", "DATAFLOW_MAX_OVERFLOW": "5"}
-IMPLEMENTATIONS = {"dataflow_reference": [], "dataflow": ["--expectations", UPSTREAM_EXPECTATIONS, *UPSTREAM_RUN]}
+IMPLEMENTATIONS = {"dataflow_reference": [], "dataflow": ["--dataflow-expectations", UPSTREAM_EXPECTATIONS, *UPSTREAM_RUN]}
 
 
 @nox.session
@@ -123,8 +123,8 @@ def reports(session):
             "pytest",
             *PACK,
             f"--dataflow-impl={module}",
-            f"--conformance-report={out}/conformance-report.json",
-            f"--conformance-markdown={out}/conformance-report.md",
+            f"--dataflow-report={out}/conformance-report.json",
+            f"--dataflow-markdown={out}/conformance-report.md",
             *extra,
             *session.posargs,
             env=UPSTREAM_ENV if module == "dataflow" else None,
@@ -152,7 +152,7 @@ def expectations(session):
             "pytest",
             *PACK,
             "--dataflow-impl=dataflow",
-            f"--conformance-report={report}",
+            f"--dataflow-report={report}",
             *UPSTREAM_RUN,
             *session.posargs,
             success_codes=[0, 1],

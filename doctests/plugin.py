@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 from _pytest._code.code import Traceback
-from dataflow_conformance import backends
-from dataflow_conformance.docblocks import DocsDocument, python_parsers, shows_code
-from dataflow_conformance.docsrun import close_instances, document_database
+from dataflow_conformance.backends.resolve import Backend, BackendUnavailable, resolve
+from dataflow_conformance.docsrun.blocks import DocsDocument, python_parsers, shows_code
+from dataflow_conformance.docsrun.runner import close_instances, document_database
 from sybil import Sybil
 from sybil.evaluators.skip import Skipper
 from sybil.integration.pytest import example_module_path as SYBIL_EXAMPLE_MODULE
@@ -72,7 +72,7 @@ class DocumentRun:
     """One document on one backend: its database and its scratch directory (the working directory while
     its blocks run, so `sqlite:///relative.db` lands there), and their clean-up."""
 
-    def __init__(self, backend: backends.Backend, dataflow_class, namespace: dict):
+    def __init__(self, backend: Backend, dataflow_class, namespace: dict):
         self.backend = backend
         self.dataflow_class = dataflow_class
         self.document = _DOCUMENTS.pop(id(namespace), None)
@@ -98,7 +98,7 @@ def _restore(name: str, value: str | None) -> None:
         os.environ[name] = value
 
 
-def _sybil(backend: backends.Backend, first: bool, root: Path) -> Sybil:
+def _sybil(backend: Backend, first: bool, root: Path) -> Sybil:
     def setup(namespace):
         # Imported when a document runs, not when files are collected: pytest offers every file
         # beside a collected one (README.md beside the suite in an editable install), and importing
@@ -127,8 +127,8 @@ def _collector(config):
     state = config.stash.setdefault(_STATE, {})
     if "collect" not in state:
         try:
-            found, _ = backends.resolve([], [])  # SQLite plus every backend with a DFC_*_URL
-        except backends.BackendUnavailable as exc:
+            found, _ = resolve([], [])  # SQLite plus every backend with a DFC_*_URL
+        except BackendUnavailable as exc:
             raise pytest.UsageError(f"doc tests: {exc}") from None
         state["collect"] = SybilCollection(
             _sybil(backend, i == 0, config.rootpath) for i, backend in enumerate(found)

@@ -1,3 +1,14 @@
-"""dataflow_conformance: the DataFlow conformance pack, as a pytest plugin."""
+"""dataflow_conformance: the DataFlow conformance kit.
 
-__version__ = "0.1.0"
+`pytest -p dataflow_conformance` (or `--dataflow-impl=MODULE`) runs the conformance pack; installing the
+kit alone only adds the pack's `--dataflow-*` options to pytest (dataflow_conformance.plugin.options).
+"""
+
+__version__ = "0.2.0"
+
+# What `-p dataflow_conformance` loads: the options (also auto-loaded), the pack and its fixtures.
+pytest_plugins = [
+    "dataflow_conformance.plugin.options",
+    "dataflow_conformance.plugin.pack",
+    "dataflow_conformance.plugin.fixtures",
+]

@@ -1,16 +1,29 @@
-"""`dataflow-conformance` command line."""
+"""`dataflow-conformance` command line: tools around the pack's reports, and the docs runner.
+
+Tables and reports go to stdout; status lines ("wrote ...") to stderr. A bad argument or an unreadable
+input file is a usage error (exit status 2) that says what is wrong, never a traceback.
+"""
 
 import argparse
 import json
 import sys
 from pathlib import Path
 
+from . import __version__
+
+
+class CommandError(Exception):
+    """Bad input to a command: reported as a usage error."""
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dataflow-conformance", description="DataFlow conformance kit tools")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     gen = sub.add_parser(
-        "clauses", help="check (or --write) the clause registry and the pages' *Tests:* lines against the suite"
+        "clauses",
+        help="check (or --write) the clause registry and the pages' *Tests:* lines against the suite "
+        "(maintainers, in a checkout of the kit)",
     )
     gen.add_argument("--contract-dir", type=Path, default=Path("docs/contract"))
     gen.add_argument(
@@ -18,10 +31,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     exp = sub.add_parser(
         "expectations",
-        help="write an expectations file from conformance reports (a test failing in only some runs is flaky)",
+        help="create or update an expectations file from conformance reports (a test failing in only some "
+        "runs is flaky); an existing file keeps its comments and reasons",
     )
     exp.add_argument("reports", type=Path, nargs="+", metavar="report", help="conformance-report.json files")
-    exp.add_argument("--write", type=Path, required=True, metavar="PATH", help="the expectations file to (over)write")
+    exp.add_argument("--write", type=Path, required=True, metavar="PATH", help="the expectations file to create or update")
+    exp.add_argument(
+        "--partial",
+        action="store_true",
+        help="accept reports of partial runs (a -k selection): entries of tests they did not run are kept",
+    )
     badge = sub.add_parser("badges", help="shields.io endpoint JSON per backend from a conformance report")
     badge.add_argument("report", type=Path)
     badge.add_argument("--out", type=Path, required=True, metavar="DIR")
@@ -40,13 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     docs.add_argument("path", type=Path, help="a directory of *.md files, a Markdown file, a wheel or a METADATA file")
     docs.add_argument(
-        "--impl",
+        "--dataflow-impl",
         default="dataflow",
         metavar="MODULE",
         help="what `import dataflow` gives the examples (default: %(default)s)",
     )
     docs.add_argument(
-        "--db",
+        "--dataflow-dburi",
         metavar="URL",
         help="server to run on (each document gets its own database there); default: a SQLite file per document",
     )
@@ -59,83 +78,124 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    return COMMANDS[args.command](args, parser)
+    try:
+        return COMMANDS[args.command](args)
+    except CommandError as exc:
+        parser.error(str(exc))  # exit status 2
 
 
-def _clauses(args, parser) -> int:
-    from . import clauses
+def status(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def read_report(path: Path) -> dict:
+    """A conformance-report.json, or a CommandError saying why it is not one."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CommandError(f"no such report: {path}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CommandError(f"{path} is not a conformance report (JSON): {exc}") from None
+    missing = [key for key in ("implementation", "backends", "clauses", "tests", "verdict") if key not in data]
+    if not isinstance(data, dict) or missing:
+        raise CommandError(f"{path} is not a conformance report: it lacks {missing}")
+    return data
+
+
+def _clauses(args) -> int:
+    from .contract import clauses
 
     if not args.contract_dir.is_dir():
-        parser.error(f"{args.contract_dir} is not a directory")
+        raise CommandError(f"{args.contract_dir} is not a directory (run this in a checkout of the kit)")
     if args.write:
+        if "site-packages" in clauses.REGISTRY_FILE.parts or "dist-packages" in clauses.REGISTRY_FILE.parts:
+            raise CommandError(
+                f"clauses --write rewrites the kit's own registry ({clauses.REGISTRY_FILE}): run it in a checkout "
+                "of dataflow-conformance installed with `pip install -e .`, not in an installed kit"
+            )
         changed = clauses.write_tests_lines(args.contract_dir)
         parsed = clauses.parse_pages(args.contract_dir)
         clauses.REGISTRY_FILE.write_text(clauses.dump(parsed), encoding="utf-8")
         for page in changed:
-            print(f"updated the *Tests:* lines of {page}")
-        print(f"wrote {clauses.REGISTRY_FILE.name}: {len(parsed)} clauses")
+            status(f"updated the *Tests:* lines of {page}")
+        status(f"wrote {clauses.REGISTRY_FILE.name}: {len(parsed)} clauses")
         return 0
     problems = clauses.drift(args.contract_dir)
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:
-        print("run `dataflow-conformance clauses --write`", file=sys.stderr)
+        status("run `dataflow-conformance clauses --write`")
         return 1
-    print("clauses.json and the pages' *Tests:* lines are up to date")
+    status("clauses.json and the pages' *Tests:* lines are up to date")
     return 0
 
 
-def _expectations(args, parser) -> int:
-    from . import expectations
+def _expectations(args) -> int:
+    from .report import expectations
 
-    reports = [json.loads(path.read_text(encoding="utf-8")) for path in args.reports]
+    reports = [read_report(path) for path in args.reports]
+    modules = {r["implementation"]["module"] for r in reports}
+    if len(modules) > 1:
+        raise CommandError(f"the reports are of different implementations: {sorted(modules)}")
+    existing = args.write.read_text(encoding="utf-8") if args.write.exists() else None
+    try:
+        if existing is not None:
+            expectations.load(args.write)  # refuse to edit a file that is not a valid expectations file
+        text, change = expectations.merge(existing, reports, partial=args.partial)
+    except expectations.ExpectationsError as exc:
+        raise CommandError(str(exc)) from None
     args.write.parent.mkdir(parents=True, exist_ok=True)
-    previous = expectations.load(args.write) if args.write.exists() else None  # keeps its flaky: entries
-    text = expectations.from_reports(reports, previous)
     args.write.write_text(text, encoding="utf-8")
-    print(f"wrote {args.write}: {sum(1 for line in text.splitlines() if line.startswith(chr(34)))} expected failures")
+    for line in change.added:
+        status(f"added   {line}")
+    for line in change.removed:
+        status(f"removed {line} (it passed)")
+    status(f"{'updated' if existing is not None else 'wrote'} {args.write}: {change.summary()}")
     return 0
 
 
-def _badges(args, parser) -> int:
-    from .badges import write_badges
+def _badges(args) -> int:
+    from .report.badges import write_badges
 
-    for path in write_badges(json.loads(args.report.read_text(encoding="utf-8")), args.out):
-        print(f"wrote {path}")
+    for path in write_badges(read_report(args.report), args.out):
+        status(f"wrote {path}")
     return 0
 
 
-def _matrix(args, parser) -> int:
-    from . import matrix
+def _matrix(args) -> int:
+    from .report import matrix
 
-    missing = [str(path) for path in args.reports if not path.is_file()]
-    if missing:
-        parser.error(f"no such report: {', '.join(missing)}")
-    reports = [json.loads(path.read_text(encoding="utf-8")) for path in args.reports]
+    reports = [read_report(path) for path in args.reports]
     table = matrix.render(reports)
     if args.update:
-        matrix.update(args.update, table)
+        try:
+            matrix.update(args.update, table)
+        except matrix.MatrixError as exc:
+            raise CommandError(str(exc)) from None
+        status(f"updated {args.update}")
     if args.page:
         args.page.write_text(
             matrix.render_page(reports, [p.as_posix() for p in args.reports], args.page.as_posix()), encoding="utf-8"
         )
-        print(f"wrote {args.page}")
+        status(f"wrote {args.page}")
     print(table)
     return 0
 
 
-def _docs(args, parser) -> int:
-    from . import docsreport, docsrun
+def _docs(args) -> int:
+    from .docsrun import render, runner
 
     try:
-        report = docsrun.run_docs(args.path, impl=args.impl, db=args.db, timeout=args.timeout)
-    except docsrun.DocsError as exc:
-        parser.error(str(exc))
+        report = runner.run_docs(args.path, impl=args.dataflow_impl, db=args.dataflow_dburi, timeout=args.timeout)
+    except runner.DocsError as exc:
+        raise CommandError(str(exc)) from None
     if args.report:
         args.report.write_text(json.dumps(report.as_dict(), indent=1) + "\n", encoding="utf-8")
+        status(f"wrote {args.report}")
     if args.markdown:
-        args.markdown.write_text(docsreport.render_markdown(report), encoding="utf-8")
-    sys.stdout.write(docsreport.render_text(report))
+        args.markdown.write_text(render.render_markdown(report), encoding="utf-8")
+        status(f"wrote {args.markdown}")
+    sys.stdout.write(render.render_text(report))
     return 1 if report.totals()["failed"] else 0
 
 

@@ -7,7 +7,7 @@ are replayed under a savepoint, the failing one row by row, to name the first re
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, bindparam, literal_column, select, tuple_, update
+from sqlalchemy import and_, bindparam, insert, literal_column, select, tuple_, update
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.mysql import insert as mysql_insert
@@ -16,14 +16,20 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from .crud import ModelStore, utc_now
 from .database import driver_closed, driver_message
-from .errors import ConnectionLostError, DatabaseError, DeletedRecordError, IntegrityError, ValidationError
+from .errors import (
+    ConnectionLostError,
+    DatabaseError,
+    DeletedRecordError,
+    IntegrityError,
+    RecordNotFoundError,
+    ValidationError,
+)
 from .fastinsert import FastInserter
 from .model import SOFT_DELETE_FIELD, TENANT_FIELD
 
 DEFAULT_BATCH_SIZE = 1000
 MAX_BIND_PARAMETERS = 32_000  # under PostgreSQL's 65,535 and SQLite's 32,766 per statement
 RESOLUTIONS = ("update", "skip")
-_INSERT = {"postgresql": pg_insert, "mysql": mysql_insert, "sqlite": sqlite_insert}
 _NEVER_UPDATED = ("id", "created_at", TENANT_FIELD)
 
 
@@ -40,9 +46,85 @@ def batched(execute, rows, positions, size) -> list[Batch]:
     return [Batch(execute, rows[i : i + size], positions[i : i + size]) for i in range(0, len(rows), size)]
 
 
+class UpsertDialect:
+    """How one database writes a batch of upserts and tells inserted from updated records."""
+
+    # Records whose key already exists, counted beforehand where the server's own result cannot tell.
+    count_existing_for = frozenset(RESOLUTIONS)
+    lock_existing_count = False  # the count must lock the rows it saw (they decide the skips)
+    # ON CONFLICT names its conflict target; MySQL's ON DUPLICATE KEY fires on any unique key.
+    conflicts_on_any_unique_key = False
+
+    def statement(self, table, keys, resolution, changing):
+        stmt = sqlite_insert(table)
+        if resolution == "skip":
+            return stmt.on_conflict_do_nothing(index_elements=keys)
+        return stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in changing})
+
+    def tally(self, result) -> int:
+        return max(result.rowcount, 0)
+
+    def counts(self, processed, existing, affected, resolution) -> dict:
+        if resolution == "skip":
+            return {"inserted": processed - existing, "updated": 0, "skipped": existing}
+        return {"inserted": processed - existing, "updated": existing, "skipped": 0}
+
+
+class SQLiteUpsert(UpsertDialect):
+    """SQLite: the write lock is held, so counting the existing keys first is exact."""
+
+
+class PostgreSQLUpsert(UpsertDialect):
+    """PostgreSQL: RETURNING xmax = 0 marks each row the statement inserted (not updated)."""
+
+    count_existing_for = frozenset()
+
+    def statement(self, table, keys, resolution, changing):
+        stmt = pg_insert(table)
+        if resolution == "skip":
+            stmt = stmt.on_conflict_do_nothing(index_elements=keys)
+        else:
+            stmt = stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in changing})
+        return stmt.returning(literal_column("xmax = 0").label("inserted"))
+
+    def tally(self, result) -> int:
+        return sum(1 for row in result if row.inserted)
+
+    def counts(self, processed, existing, affected, resolution) -> dict:
+        other = processed - affected
+        if resolution == "skip":
+            return {"inserted": affected, "updated": 0, "skipped": other}
+        return {"inserted": affected, "updated": other, "skipped": 0}
+
+
+class MySQLUpsert(UpsertDialect):
+    """MySQL / MariaDB: affected rows are 1 per insert and 2 per update (updated_at always changes); a
+    skipped duplicate counts like an insert, so skips are counted beforehand, under a lock."""
+
+    count_existing_for = frozenset({"skip"})
+    lock_existing_count = True
+    conflicts_on_any_unique_key = True
+
+    def statement(self, table, keys, resolution, changing):
+        stmt = mysql_insert(table)
+        if resolution == "skip":  # a no-op assignment: 0 affected rows for an existing record
+            return stmt.on_duplicate_key_update({keys[0]: table.c[keys[0]]})
+        return stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in changing})
+
+    def counts(self, processed, existing, affected, resolution) -> dict:
+        if resolution == "skip":
+            return {"inserted": processed - existing, "updated": 0, "skipped": existing}
+        updated = affected - processed
+        return {"inserted": processed - updated, "updated": updated, "skipped": 0}
+
+
+UPSERT_DIALECTS = {"sqlite": SQLiteUpsert(), "postgresql": PostgreSQLUpsert(), "mysql": MySQLUpsert()}
+
+
 class BulkOperations:
     def __init__(self, store: ModelStore):
         self.store, self.spec, self.table, self.db = store, store.spec, store.table, store.db
+        self.upserts = UPSERT_DIALECTS[store.db.backend]
 
     # -- validation --------------------------------------------------------------------------
 
@@ -68,51 +150,122 @@ class BulkOperations:
         """Values every new row of this call gets: timestamps, and the bound tenant."""
         return self.store.stamped({}, utc_now())
 
-    def where(self, filter_spec, confirmed):
-        if not filter_spec and confirmed is not True:
+    def where(self, filter, confirmed):  # noqa: A002 - the documented name
+        if not filter and confirmed is not True:
             self.store.fail("filter", "is empty: this would touch every row; pass confirmed=True to mean it")
         if confirmed is not None and not isinstance(confirmed, bool):
             self.store.fail("confirmed", f"must be true or false, got {confirmed!r}")
-        return self.store.filters.compile(filter_spec or {})
+        return self.store.filters.compile(filter or {})
 
-    # -- operations --------------------------------------------------------------------------
+    # -- operations (counts; the records where the express API returns them) ----------------------
 
-    async def bulk_create(self, data, batch_size=None) -> dict:
+    async def bulk_create(self, data, batch_size=None, *, returning=False) -> int | list[dict]:
+        """Insert every record or none; the number inserted, or with `returning` the stored records."""
         rows = self.records(data)
         size = self.batch_size(batch_size)
         stamp = self.stamp()
         for row in rows:
             row.update(stamp)
-        if rows:
-            async with self.store.transaction(write=True) as conn:
-                inserter = FastInserter(self.table, conn.dialect, list(rows[0]), copy=not self.spec.multi_tenant)
-                records = inserter.encode(rows, stamp)
-                await self._write(conn, batched(inserter.insert, records, list(range(len(rows))), size))
-        return {"processed": len(rows), "inserted": len(rows), "success": True}
+        if not rows:
+            return [] if returning else 0
+        async with self.store.transaction(write=True) as conn:
+            if returning:
+                return await self._create_returning(conn, rows, size)
+            inserter = FastInserter(self.table, conn.dialect, list(rows[0]), copy=not self.spec.multi_tenant)
+            records = inserter.encode(rows, stamp)
+            return await self._write(conn, batched(inserter.insert, records, list(range(len(rows))), size))
 
-    async def bulk_update(self, filter_spec=None, fields=None, confirmed=None) -> dict:
-        where = self.where(filter_spec, confirmed)
+    async def _create_returning(self, conn, rows, size) -> list[dict]:
+        """Inserts that hand back the stored records: one INSERT ... RETURNING per batch where the driver
+        can return rows from an executemany, else one insert per record."""
+        created: list[dict] = []
+        if conn.dialect.insert_executemany_returning_sort_by_parameter_order:
+            statement = insert(self.table).returning(*self.store.visible_columns, sort_by_parameter_order=True)
+
+            async def execute(connection, batch):
+                created.extend(self.store.record(row) for row in await connection.execute(statement, batch))
+                return len(batch)
+
+            size = size if len(rows) > 1 else 1
+        else:
+
+            async def execute(connection, batch):
+                for row in batch:
+                    created.append(await self.store.insert_row(connection, row))
+                return len(batch)
+
+        await self._write(conn, batched(execute, rows, list(range(len(rows))), size))
+        return created
+
+    async def update_by_key(self, records, key_field="id") -> list[dict]:
+        """The express API's bulk update: each record names its key and the fields to set; every record
+        must match one visible record, or nothing is written. Returns the updated records."""
+        if not isinstance(records, list):
+            self.store.fail("records", f"must be a list of records, got {type(records).__name__}")
+        if key_field not in ("id", *[ix["fields"][0] for ix in self.spec.indexes if ix["unique"] and len(ix["fields"]) == 1]):
+            self.store.fail("key_field", f"{key_field!r} is not the id or a unique field")
+        changes = []
+        for index, record in enumerate(records):
+            if not isinstance(record, dict) or key_field not in record:
+                self.store.fail("records", f"records[{index}] must be a dict that names {key_field!r}")
+            fields = {k: v for k, v in record.items() if k != key_field}
+            try:
+                values = self.store.check_fields(fields, where="fields", partial=True)
+            except ValidationError as exc:
+                raise ValidationError(self.spec.name, exc.field, f"records[{index}]: {exc.problem}") from None
+            changes.append((record[key_field], values))
+        updated = []
+        async with self.store.transaction(write=True) as conn:
+            for index, (key, values) in enumerate(changes):
+                match = self.store.filters.compile({key_field: key}, where=f"records[{index}]")
+                stmt = self.store.visible(select(self.table.c.id).where(match)).with_for_update()
+                found = (await conn.execute(stmt)).scalars().all()
+                if len(found) != 1:
+                    raise RecordNotFoundError(
+                        f"{self.spec.name}: records[{index}]: no record with {key_field} {key!r}; nothing was written"
+                    )
+                if values:
+                    values["updated_at"] = utc_now()
+                    await conn.execute(self.store.visible(update(self.table).where(self.table.c.id == found[0])).values(values))
+                updated.append(await self.store.fetch(conn, found[0]))
+        return updated
+
+    async def delete_by_ids(self, ids) -> int:
+        """The express API's bulk delete: the visible records with these ids; returns how many."""
+        if not isinstance(ids, list):
+            self.store.fail("ids", f"must be a list of ids, got {type(ids).__name__}")
+        for index, value in enumerate(ids):
+            self.store.check_id(value, where=f"ids[{index}]")
+        if not ids:
+            return 0
+        return await self.bulk_delete({"id": {"$in": ids}})
+
+    async def bulk_update(self, filter=None, fields=None, confirmed=None) -> int:  # noqa: A002
+        where = self.where(filter, confirmed)
         values = self.store.check_fields(fields, where="fields", partial=True)
         if not values:
             self.store.fail("fields", "names no field to update")
         values["updated_at"] = utc_now()
         async with self.store.transaction(write=True) as conn:
             result = await conn.execute(self.store.visible(update(self.table).where(where)).values(values))
-        return {"processed": result.rowcount, "updated": result.rowcount, "success": True}
+        return result.rowcount
 
-    async def bulk_delete(self, filter_spec=None, confirmed=None) -> dict:
-        where = self.where(filter_spec, confirmed)
+    async def bulk_delete(self, filter=None, confirmed=None) -> int:  # noqa: A002 - the documented name
+        where = self.where(filter, confirmed)
         if self.spec.soft_delete:
             stmt = self.store.visible(update(self.table).where(where)).values({SOFT_DELETE_FIELD: utc_now()})
         else:
             stmt = self.store.visible(sql_delete(self.table).where(where))
         async with self.store.transaction(write=True) as conn:
             result = await conn.execute(stmt)
-        return {"processed": result.rowcount, "deleted": result.rowcount, "success": True}
+        return result.rowcount
 
-    async def bulk_upsert(self, data, conflict_on=None, conflict_resolution="update", batch_size=None) -> dict:
+    async def bulk_upsert(
+        self, data, conflict_on=None, conflict_resolution="update", batch_size=None, *, returning=False
+    ) -> dict:
         """Insert new records; for existing ones (matched on `conflict_on`) set the fields each record
-        names (`update`) or leave them alone (`skip`). Fields a record omits keep their stored values."""
+        names (`update`) or leave them alone (`skip`). Fields a record omits keep their stored values.
+        Returns the counts (inserted, updated, skipped) and, with `returning`, the records as stored."""
         if conflict_resolution not in RESOLUTIONS:
             self.store.fail("conflict_resolution", f"must be one of {list(RESOLUTIONS)}, got {conflict_resolution!r}")
         rows = self.records(data)
@@ -133,7 +286,11 @@ class BulkOperations:
                 # Again after writing: a record soft-deleted by another transaction since the first check
                 # was updated (and so locked) by this one, and is seen here; the whole upsert rolls back.
                 await self._refuse_deleted_keys(conn, keys, rows)
-        return {"processed": len(rows), **counts, "success": True}
+                if returning:
+                    counts["records"] = await self._records_by_keys(conn, keys, rows)
+        elif returning:
+            counts["records"] = []
+        return counts
 
     # -- upsert paths --------------------------------------------------------------------------
 
@@ -146,11 +303,11 @@ class BulkOperations:
             statement = self._upsert_statement(keys, resolution, self._updated_columns(fields, keys))
 
             async def execute(connection, batch, statement=statement):
-                return self._upsert_tally(await connection.execute(statement, batch))
+                return self.upserts.tally(await connection.execute(statement, batch))
 
             batches += batched(execute, [rows[i] for i in positions], positions, size)
         affected = await self._write(conn, batches)
-        return self._upsert_counts(len(rows), existing, affected, resolution)
+        return self.upserts.counts(len(rows), existing, affected, resolution)
 
     async def _split_upsert(self, conn, keys, rows, named, resolution, size) -> dict:
         """MySQL's ON DUPLICATE KEY fires on any unique key, not just `conflict_on`: with other unique
@@ -176,7 +333,7 @@ class BulkOperations:
         return {"inserted": len(new), "updated": updated, "skipped": len(old) - updated}
 
     def _needs_split_upsert(self, keys) -> bool:
-        if self.db.backend != "mysql":
+        if not self.upserts.conflicts_on_any_unique_key:
             return False
         unique = [set(ix["fields"]) for ix in self.spec.indexes if ix["unique"]]
         unique += [{"id"}] if self.spec.id_supplied else []
@@ -186,48 +343,12 @@ class BulkOperations:
         return [c for c in fields if c not in keys and c not in _NEVER_UPDATED] + ["updated_at"]
 
     def _upsert_statement(self, keys, resolution, changing):
-        backend = self.db.backend
-        stmt = _INSERT[backend](self.table)
         keys = [TENANT_FIELD, *keys] if self.spec.multi_tenant else keys  # unique indexes lead with the tenant
-        if backend == "mysql":
-            if resolution == "skip":  # a no-op assignment: 0 affected rows for an existing record
-                return stmt.on_duplicate_key_update({keys[0]: self.table.c[keys[0]]})
-            return stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in changing})
-        if resolution == "skip":
-            stmt = stmt.on_conflict_do_nothing(index_elements=keys)
-        else:
-            stmt = stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in changing})
-        if backend == "postgresql":  # xmax = 0 marks a row this statement inserted (not updated)
-            stmt = stmt.returning(literal_column("xmax = 0").label("inserted"))
-        return stmt
+        return self.upserts.statement(self.table, keys, resolution, changing)
 
     def _update_by_key(self, keys, changing):
         match = and_(*(self.table.c[k] == bindparam(f"key_{k}") for k in keys))
         return self.store.visible(update(self.table).where(match)).values({c: bindparam(c) for c in changing})
-
-    def _upsert_tally(self, result) -> int:
-        """PostgreSQL: rows inserted, read from RETURNING; elsewhere: affected rows."""
-        if self.db.backend == "postgresql":
-            return sum(1 for row in result if row.inserted)
-        return max(result.rowcount, 0)
-
-    def _upsert_counts(self, processed, existing, affected, resolution) -> dict:
-        backend = self.db.backend
-        if backend == "mysql":  # affected rows: 1 per insert, 2 per update (updated_at always changes)
-            if resolution == "skip":
-                return {"inserted": processed - existing, "updated": 0, "skipped": existing}
-            updated = affected - processed
-            return {"inserted": processed - updated, "updated": updated, "skipped": 0}
-        if backend == "postgresql":
-            other = processed - affected
-            return {
-                "inserted": affected,
-                "updated": 0 if resolution == "skip" else other,
-                "skipped": other if resolution == "skip" else 0,
-            }
-        if resolution == "skip":
-            return {"inserted": processed - existing, "updated": 0, "skipped": existing}
-        return {"inserted": processed - existing, "updated": existing, "skipped": 0}
 
     def _conflict_keys(self, conflict_on, rows) -> list[str]:
         keys = conflict_on if conflict_on is not None else (["id"] if self.spec.id_supplied else None)
@@ -259,13 +380,27 @@ class BulkOperations:
                 )
 
     async def _count_existing(self, conn, keys, rows, resolution) -> int:
-        """Records whose key already exists, where the server's own result cannot tell: SQLite
-        (its write lock is held) and MySQL skips (locked FOR UPDATE; with FOUND_ROWS a skipped
-        duplicate counts as one affected row, like an insert)."""
-        mysql_skip = self.db.backend == "mysql" and resolution == "skip"
-        if self.db.backend != "sqlite" and not mysql_skip:
+        """Records whose key already exists, where the server's own result cannot tell (see the
+        UpsertDialect of the backend)."""
+        if resolution not in self.upserts.count_existing_for:
             return 0
-        return len(await self._existing_keys(conn, keys, rows, lock=mysql_skip))
+        return len(await self._existing_keys(conn, keys, rows, lock=self.upserts.lock_existing_count))
+
+    async def _records_by_keys(self, conn, keys, rows) -> list[dict]:
+        """The visible records holding the keys of `rows`, in the order of `rows`."""
+        by_key = {}
+        for start in range(0, len(rows), 900 // len(keys)):
+            chunk = rows[start : start + 900 // len(keys)]
+            stmt = self.store.select_visible().where(self._key_filter(keys, chunk))
+            for row in (await conn.execute(stmt)).all():
+                record = self.store.record(row)
+                by_key[tuple(record[k] for k in keys)] = record
+        return [by_key[tuple(row[k] for k in keys)] for row in rows]
+
+    def _key_filter(self, keys, rows):
+        columns = [self.table.c[k] for k in keys]
+        values = [tuple(row[k] for k in keys) for row in rows]
+        return tuple_(*columns).in_(values) if len(keys) > 1 else columns[0].in_([v[0] for v in values])
 
     async def _existing_keys(self, conn, keys, rows, *, lock=False, deleted=False) -> set[tuple]:
         """The keys of `rows` held by visible records (or, with `deleted`, by soft-deleted ones)."""
@@ -273,9 +408,7 @@ class BulkOperations:
         found = set()
         chunk = max(1, 900 // len(keys))
         for start in range(0, len(rows), chunk):
-            values = [tuple(row[k] for k in keys) for row in rows[start : start + chunk]]
-            target = tuple_(*columns).in_(values) if len(keys) > 1 else columns[0].in_([v[0] for v in values])
-            stmt = select(*columns).where(target)
+            stmt = select(*columns).where(self._key_filter(keys, rows[start : start + chunk]))
             if deleted:
                 stmt = self.store.of_tenant(stmt).where(self.table.c[SOFT_DELETE_FIELD].is_not(None))
             else:

@@ -1,11 +1,14 @@
 """The single-record operations of one model: validate everything first, then one transaction.
 
+Parameters carry the documented node inputs' names (operations.py maps nodes and the express API onto
+them); results are plain values (a record or None, a count), shaped for nodes once, in operations.py.
 All coroutines here run on the instance's home loop.
 """
 
 import datetime as dt
 
-from sqlalchemy import String, bindparam, delete, func, insert, select, update
+from sqlalchemy import String, bindparam, delete, func, insert, select
+from sqlalchemy import update as sql_update
 
 from .errors import ConflictError, DeletedRecordError, IntegrityError, RecordNotFoundError, ValidationError
 from .fieldtypes import check_value
@@ -26,14 +29,14 @@ class ModelStore:
         self.filters = FilterCompiler(
             spec, table, database.backend, visible=set(spec.column_names) - {SOFT_DELETE_FIELD}
         )
-        self._visible_columns = [table.c[name] for name in spec.column_names if name != SOFT_DELETE_FIELD]
+        self.visible_columns = [table.c[name] for name in spec.column_names if name != SOFT_DELETE_FIELD]
         # Built once: reusing a statement object reuses its compiled form and cache key.
-        self._by_id = self.visible(select(*self._visible_columns).where(table.c.id == bindparam("record_id")))
+        self._by_id = self.select_visible().where(table.c.id == bindparam("record_id"))
         self._by_id_for_update = self._by_id.with_for_update()
-        self._insert_returning = insert(table).returning(*self._visible_columns)
+        self._insert_returning = insert(table).returning(*self.visible_columns)
         by_id = table.c.id == bindparam("record_id")
         if spec.soft_delete:
-            self._delete_by_id = self.visible(update(table).where(by_id))
+            self._delete_by_id = self.visible(sql_update(table).where(by_id))
         else:
             self._delete_by_id = self.visible(delete(table).where(by_id))
 
@@ -130,18 +133,25 @@ class ModelStore:
     def record(self, row) -> dict:
         return dict(row._mapping)
 
-    async def _fetch(self, conn, record_id, *, lock=False):
-        stmt = self._by_id_for_update if lock and self.db.backend != "sqlite" else self._by_id
+    def select_visible(self):
+        """SELECT of the record fields of the rows this operation may see."""
+        return self.visible(select(*self.visible_columns))
+
+    async def fetch(self, conn, record_id, *, lock=False):
+        stmt = self._by_id_for_update if lock else self._by_id  # SQLite has no row locks: it ignores FOR UPDATE
         row = (await conn.execute(stmt, {"record_id": record_id})).first()
         return None if row is None else self.record(row)
 
     async def _insert(self, conn, values: dict) -> dict:
-        row = self.stamped(values, utc_now())
+        return await self.insert_row(conn, self.stamped(values, utc_now()))
+
+    async def insert_row(self, conn, row: dict) -> dict:
+        """Insert a row that carries its timestamps (and tenant); return the stored record."""
         if conn.dialect.insert_returning:
             return self.record((await conn.execute(self._insert_returning, row)).one())
         result = await conn.execute(insert(self.table), row)
         record_id = row.get("id", result.inserted_primary_key[0])
-        return await self._fetch(conn, record_id)
+        return await self.fetch(conn, record_id)
 
     # -- operations --------------------------------------------------------------------------
 
@@ -150,64 +160,66 @@ class ModelStore:
         async with self.transaction(write=True) as conn:
             return await self._insert(conn, values)
 
-    async def read(self, record_id, raise_on_not_found=True) -> dict:
-        self.check_id(record_id)
+    async def read(self, id, raise_on_not_found=True) -> dict | None:  # noqa: A002 - the documented name
+        self.check_id(id)
+        if not isinstance(raise_on_not_found, bool):
+            self.fail("raise_on_not_found", f"must be true or false, got {raise_on_not_found!r}")
         async with self.transaction(write=False) as conn:
-            found = await self._fetch(conn, record_id)
-        if found is None:
-            if raise_on_not_found:
-                raise RecordNotFoundError(f"{self.spec.name}: no record with id {record_id!r}")
-            return {"id": record_id, "found": False}
-        return {**found, "found": True}
+            found = await self.fetch(conn, id)
+        if found is None and raise_on_not_found:
+            raise RecordNotFoundError(f"{self.spec.name}: no record with id {id!r}")
+        return found
 
-    async def update(self, filter_spec, fields) -> dict:
-        if not isinstance(filter_spec, dict) or "id" not in filter_spec:
+    async def update(self, filter, fields) -> dict | None:  # noqa: A002 - the documented name
+        """The updated record, or None when no record matches every key of the filter."""
+        if not isinstance(filter, dict) or "id" not in filter:
             self.fail("filter", "must identify the record with an 'id' key (plus optional guard keys)")
-        record_id = self.check_id(filter_spec["id"], where="filter.id")
-        where = self.filters.compile(filter_spec)
+        record_id = self.check_id(filter["id"], where="filter.id")
+        where = self.filters.compile(filter)
         values = self.check_fields(fields, where="fields", partial=True)
         if not values:
             self.fail("fields", "names no field to update")
         values["updated_at"] = utc_now()
         async with self.transaction(write=True) as conn:
-            result = await conn.execute(self.visible(update(self.table).where(where)).values(values))
+            result = await conn.execute(self.visible(sql_update(self.table).where(where)).values(values))
             if result.rowcount == 0:
-                return {"id": record_id, "updated": False}
-            return {**await self._fetch(conn, record_id), "updated": True}
+                return None
+            return await self.fetch(conn, record_id)
 
-    async def delete(self, record_id) -> dict:
-        self.check_id(record_id)
-        params = {"record_id": record_id} | ({SOFT_DELETE_FIELD: utc_now()} if self.spec.soft_delete else {})
+    async def delete(self, id) -> bool:  # noqa: A002 - the documented name
+        self.check_id(id)
+        params = {"record_id": id} | ({SOFT_DELETE_FIELD: utc_now()} if self.spec.soft_delete else {})
         async with self.transaction(write=True) as conn:
             result = await conn.execute(self._delete_by_id, params)
-        return {"id": record_id, "deleted": result.rowcount > 0}
+        return result.rowcount > 0
 
-    async def list(self, filter_spec=None, order_by=None, limit=None, offset=0) -> dict:
-        where = self.filters.compile(filter_spec)
+    async def list(self, filter=None, order_by=None, limit=None, offset=0) -> list[dict]:  # noqa: A002
+        where = self.filters.compile(filter)
         ordering = self.filters.order_by(order_by)
         self.check_page(limit, offset)
-        stmt = self.visible(select(*self._visible_columns).where(where)).order_by(*ordering)
+        stmt = self.select_visible().where(where).order_by(*ordering)
         if limit is not None:
             stmt = stmt.limit(limit)
         if offset:
             stmt = stmt.offset(offset)
         async with self.transaction(write=False) as conn:
-            records = [self.record(row) for row in (await conn.execute(stmt)).all()]
-        return {"records": records, "count": len(records), "limit": limit, "offset": offset}
+            return [self.record(row) for row in (await conn.execute(stmt)).all()]
 
-    async def count(self, filter_spec=None) -> dict:
-        where = self.filters.compile(filter_spec)
+    async def count(self, filter=None) -> int:  # noqa: A002 - the documented name
+        where = self.filters.compile(filter)
         stmt = self.visible(select(func.count()).select_from(self.table).where(where))
         async with self.transaction(write=False) as conn:
-            return {"count": int((await conn.execute(stmt)).scalar_one())}
+            return int((await conn.execute(stmt)).scalar_one())
 
-    async def upsert(self, where, create=None, update_fields=None, conflict_on=None) -> dict:
+    async def upsert(self, where, create=None, update=None, conflict_on=None) -> tuple[bool, dict]:
+        """(created, the record): insert `where` + `create`, or set `update` on the record matching
+        `conflict_on` (default: the keys of `where`)."""
         if not isinstance(where, dict) or not where:
             self.fail("where", "must be a non-empty dict of field values that identify the record")
         conflict_on = list(where) if conflict_on is None else conflict_on
         self._check_conflict_target(conflict_on, where)
         create_values = self.check_fields({**where, **(create or {})}, where="create", partial=False)
-        update_values = self.check_fields(update_fields or {}, where="update", partial=True)
+        update_values = self.check_fields(update or {}, where="update", partial=True)
         match = self.filters.compile({name: where[name] for name in conflict_on}, where="where")
         for attempt in range(UPSERT_RETRIES):
             try:
@@ -222,12 +234,11 @@ class ModelStore:
 
     async def _upsert_once(self, match, create_values, update_values):
         async with self.transaction(write=True) as conn:
-            stmt = self.of_tenant(select(*self.table.c).where(match))  # soft-deleted records too
-            if self.db.backend != "sqlite":
-                stmt = stmt.with_for_update()
+            # Soft-deleted records too; locked (SQLite, which has no row locks, holds its write lock instead).
+            stmt = self.of_tenant(select(*self.table.c).where(match)).with_for_update()
             existing = (await conn.execute(stmt)).first()
             if existing is None:
-                return {"created": True, "action": "created", "record": await self._insert(conn, create_values)}
+                return True, await self._insert(conn, create_values)
             if self.spec.soft_delete and existing._mapping[SOFT_DELETE_FIELD] is not None:
                 raise DeletedRecordError(
                     f"{self.spec.name}: the record matching where was deleted (soft delete keeps its key); "
@@ -236,8 +247,8 @@ class ModelStore:
             record_id = existing._mapping["id"]
             if update_values:
                 values = {**update_values, "updated_at": utc_now()}
-                await conn.execute(self.visible(update(self.table).where(self.table.c.id == record_id)).values(values))
-            return {"created": False, "action": "updated", "record": await self._fetch(conn, record_id)}
+                await conn.execute(self.visible(sql_update(self.table).where(self.table.c.id == record_id)).values(values))
+            return False, await self.fetch(conn, record_id)
 
     def _check_conflict_target(self, conflict_on, where):
         if not isinstance(conflict_on, list) or not conflict_on:

@@ -1,10 +1,12 @@
-"""The express API: direct calls with the nodes' validation and semantics, no workflow.
+"""The express API: the documented direct calls (docs/contract/api.md), no workflow.
 
-`db.express` is async; `db.express_sync` offers the same calls for synchronous code. Single-record
-shapes follow the published DataFlow express API (records as dicts or None, `count` an int, `delete` a
-bool); bulk calls take the bulk nodes' inputs and return their counts. A call given
+`db.express` is async; `db.express_sync` offers the same calls for synchronous code. Each call validates
+like the nodes and runs the same store operation (operations.py); the answers take the documented express
+shapes: records as dicts or None, `count` an int, `delete` a bool, `list` a list. A call given
 `transaction_id=...` (a scope opened by TransactionScopeNode) runs inside that scope.
 """
+
+from .errors import ValidationError
 
 
 class Express:
@@ -14,8 +16,6 @@ class Express:
     async def _call(self, model: str, method: str, *, bulk=False, transaction_id=None, **arguments):
         db = self._db
         if not isinstance(model, str) or model not in db.models:
-            from .errors import ValidationError
-
             raise ValidationError(str(model), None, f"unknown model; registered: {sorted(db.models)}")
         scope = db.transactions.get(transaction_id, f"run express {method}") if transaction_id else None
         tenant = db.tenant_context.get_current_tenant()
@@ -23,74 +23,104 @@ class Express:
             db.call_store(model, method, arguments, bulk=bulk, scope=scope, tenant=tenant, caller=f"express {method}")
         )
 
-    async def create(self, model, data, **options):
-        return await self._call(model, "create", data=data, **options)
+    async def create(self, model, data, *, transaction_id=None):
+        return await self._call(model, "create", data=data, transaction_id=transaction_id)
 
-    async def read(self, model, id, raise_on_not_found=False, **options):  # noqa: A002 - the documented name
-        found = await self._call(model, "read", record_id=id, raise_on_not_found=raise_on_not_found, **options)
-        return _without(found, "found") if found.get("found") else None
+    async def read(self, model, id, *, transaction_id=None):  # noqa: A002 - the documented name
+        """The record, or None."""
+        return await self._call(model, "read", id=id, raise_on_not_found=False, transaction_id=transaction_id)
 
-    async def update(self, model, id, fields, **options):  # noqa: A002
-        result = await self._call(model, "update", filter_spec={"id": id}, fields=fields, **options)
-        return _without(result, "updated") if result.get("updated") else None
+    async def update(self, model, id, fields, *, transaction_id=None):  # noqa: A002
+        """The updated record, or None when no record has this id."""
+        return await self._call(model, "update", filter={"id": id}, fields=fields, transaction_id=transaction_id)
 
-    async def delete(self, model, id, **options):  # noqa: A002
-        return (await self._call(model, "delete", record_id=id, **options))["deleted"]
+    async def delete(self, model, id, *, transaction_id=None):  # noqa: A002
+        """True when a record was deleted."""
+        return await self._call(model, "delete", id=id, transaction_id=transaction_id)
 
-    async def list(self, model, filter=None, limit=None, offset=0, order_by=None, **options):  # noqa: A002
-        result = await self._call(
-            model, "list", filter_spec=filter, order_by=order_by, limit=limit, offset=offset, **options
+    async def list(self, model, filter=None, limit=100, offset=0, order_by=None, *, transaction_id=None):  # noqa: A002
+        """A page of records; `order_by` is one field name, `-` in front for descending."""
+        if order_by is not None and not isinstance(order_by, str):
+            raise ValidationError(model, "order_by", f"must be a field name ('age', '-age'), got {order_by!r}")
+        return await self._call(
+            model,
+            "list",
+            filter=filter,
+            order_by=None if order_by is None else [order_by],
+            limit=limit,
+            offset=offset,
+            transaction_id=transaction_id,
         )
-        return result["records"]
 
-    async def find_one(self, model, filter=None, order_by=None, **options):  # noqa: A002
-        records = await self.list(model, filter, limit=1, order_by=order_by, **options)
+    async def find_one(self, model, filter, *, transaction_id=None):  # noqa: A002
+        """The first record matching the filter in the default order (by id), or None."""
+        records = await self.list(model, filter, limit=1, transaction_id=transaction_id)
         return records[0] if records else None
 
-    async def count(self, model, filter=None, **options):  # noqa: A002
-        return (await self._call(model, "count", filter_spec=filter, **options))["count"]
+    async def count(self, model, filter=None, *, transaction_id=None):  # noqa: A002
+        return await self._call(model, "count", filter=filter, transaction_id=transaction_id)
 
-    async def upsert(self, model, data, conflict_on=None, **options):
-        """Insert `data`, or update the record with the same `conflict_on` values (default: id)."""
-        keys = conflict_on or ["id"]
+    async def upsert(self, model, data, conflict_on=None, *, transaction_id=None):
+        """Insert `data`, or set its other fields on the record with the same `conflict_on` values (default:
+        id); returns the record."""
+        keys = ["id"] if conflict_on is None else conflict_on
         if not isinstance(data, dict):
-            return await self._call(
-                model, "upsert", where=data, conflict_on=keys, **options
-            )  # rejected with a clear error
+            raise ValidationError(model, "data", f"must be a dict of field values, got {type(data).__name__}")
+        if not isinstance(keys, list):
+            raise ValidationError(model, "conflict_on", f"must be a list of field names, got {keys!r}")
         where = {k: data[k] for k in keys if k in data}
         update = {k: v for k, v in data.items() if k not in keys}
-        return await self.upsert_advanced(model, where, create=data, update=update, conflict_on=keys, **options)
+        answer = await self.upsert_advanced(model, where, data, update, keys, transaction_id=transaction_id)
+        return answer["record"]
 
-    async def upsert_advanced(self, model, where, create=None, update=None, conflict_on=None, **options):
-        """The UpsertNode's form: separate `where`, `create` and `update`."""
+    async def upsert_advanced(self, model, where, create, update=None, conflict_on=None, *, transaction_id=None):
+        """The UpsertNode's form: {"created", "action", "record"}; `update` defaults to `create`."""
+        if update is None and isinstance(create, dict) and isinstance(where, dict):
+            update = {k: v for k, v in create.items() if k not in where}
+        created, record = await self._call(
+            model,
+            "upsert",
+            where=where,
+            create=create,
+            update=update,
+            conflict_on=conflict_on,
+            transaction_id=transaction_id,
+        )
+        return {"created": created, "action": "created" if created else "updated", "record": record}
+
+    async def bulk_create(self, model, records, *, transaction_id=None):
+        """Every record or none; returns the stored records."""
         return await self._call(
-            model, "upsert", where=where, create=create, update_fields=update, conflict_on=conflict_on, **options
+            model, "bulk_create", bulk=True, data=records, returning=True, transaction_id=transaction_id
         )
 
-    async def bulk_create(self, model, records, batch_size=None, **options):
-        return await self._call(model, "bulk_create", bulk=True, data=records, batch_size=batch_size, **options)
-
-    async def bulk_update(self, model, filter, fields, confirmed=None, **options):  # noqa: A002
+    async def bulk_update(self, model, records, key_field="id", *, transaction_id=None):
+        """Each record names its key (`key_field`) and the fields to set; every record must exist, or
+        nothing is written. Returns the updated records."""
         return await self._call(
-            model, "bulk_update", bulk=True, filter_spec=filter, fields=fields, confirmed=confirmed, **options
+            model, "update_by_key", bulk=True, records=records, key_field=key_field, transaction_id=transaction_id
         )
 
-    async def bulk_delete(self, model, filter, confirmed=None, **options):  # noqa: A002
-        return await self._call(model, "bulk_delete", bulk=True, filter_spec=filter, confirmed=confirmed, **options)
+    async def bulk_delete(self, model, ids, *, transaction_id=None):
+        """Delete the records with these ids; True when the call succeeded."""
+        await self._call(model, "delete_by_ids", bulk=True, ids=ids, transaction_id=transaction_id)
+        return True
 
-    async def bulk_upsert(
-        self, model, records, conflict_on=None, conflict_resolution="update", batch_size=None, **options
-    ):
-        return await self._call(
+    async def bulk_upsert(self, model, records, conflict_on=None, batch_size=1000, *, transaction_id=None):
+        """{"records", "created", "updated", "total"}: new records inserted, existing ones (matched on
+        `conflict_on`, default id) given the fields each names."""
+        answer = await self._call(
             model,
             "bulk_upsert",
             bulk=True,
             data=records,
             conflict_on=conflict_on,
-            conflict_resolution=conflict_resolution,
             batch_size=batch_size,
-            **options,
+            returning=True,
+            transaction_id=transaction_id,
         )
+        total = answer["inserted"] + answer["updated"] + answer["skipped"]
+        return {"records": answer["records"], "created": answer["inserted"], "updated": answer["updated"], "total": total}
 
 
 class ExpressSync:
@@ -109,7 +139,3 @@ class ExpressSync:
 
         blocking.__name__ = name
         return blocking
-
-
-def _without(record: dict, key: str) -> dict:
-    return {k: v for k, v in record.items() if k != key}

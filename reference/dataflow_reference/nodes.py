@@ -7,18 +7,25 @@ from kailash.nodes.base import NodeParameter, NodeRegistry
 from kailash.nodes.base_async import AsyncNode
 from kailash.sdk_exceptions import NodeValidationError
 
+from dataflow_conformance.contract.operations import CONTEXT_INPUT, TRANSACTION_INPUT
+
 from .errors import TransactionError
 from .model import ModelSpec
+from .operations import BINDINGS, Binding
 from .transactions import CONTEXT_KEY, ActiveTransaction
 
-# AsyncLocalRuntime has no workflow context of its own: execute_workflow_async(...,
+# CONTEXT_INPUT: AsyncLocalRuntime has no workflow context of its own: execute_workflow_async(...,
 # inputs={"workflow_context": {...}}) hands the same dict to every node as this input.
-CONTEXT_INPUT = "workflow_context"
-# Orders the nodes of a transaction scope: the scope outputs it, every node accepts it, and a
+# TXN_INPUT orders the nodes of a transaction scope: the scope outputs it, every node accepts it, and a
 # model node inside a scope passes it on, so `add_connection(a, "transaction_id", b, "transaction_id")`
 # chains them.
-TXN_INPUT = "transaction_id"
+TXN_INPUT = TRANSACTION_INPUT
 _FRAMEWORK_INPUTS = {CONTEXT_INPUT, TXN_INPUT}
+
+
+def register(cls, name: str) -> None:
+    """Register under `name`; a new instance's model replaces an earlier one's node of the same name."""
+    NodeRegistry.register(cls, alias=name, allow_override=True)
 
 
 def _param(name: str, description: str) -> NodeParameter:
@@ -85,13 +92,32 @@ class StrictNode(AsyncNode):
         return context if isinstance(context, dict) else {}
 
 
+# What each documented node input means (the generated nodes' parameter descriptions).
+INPUT_DESCRIPTIONS = {
+    "id": "primary key of the record",
+    "raise_on_not_found": "error when missing (default true)",
+    "filter": "MongoDB-style filter (Update: {'id': ..., guard keys...})",
+    "fields": "field values to set",
+    "order_by": "['field', '-field'] or [{'field': 1 / -1}]",
+    "limit": "page size",
+    "offset": "rows to skip",
+    "where": "field values identifying the record",
+    "create": "values for a new record",
+    "update": "values to change on an existing record",
+    "conflict_on": "unique fields to match on (Upsert: the keys of where by default)",
+    "data": "list of records",
+    "batch_size": "records per statement (default 1000)",
+    "confirmed": "required for an empty filter",
+    "conflict_resolution": "'update' (default) or 'skip'",
+}
+
+
 class DataFlowNode(StrictNode):
-    """Base of every generated model node."""
+    """Base of every generated model node: one documented operation of one model."""
 
     dataflow = None  # the DataFlow instance that generated the class
     model: ModelSpec = None
-    method: str = ""  # the store coroutine this node calls
-    bulk = False
+    binding: Binding = None
 
     @property
     def subject(self) -> str:
@@ -101,173 +127,42 @@ class DataFlowNode(StrictNode):
         context = self.shared_context(inputs)
         db = self.dataflow.instance_for(self.model.name, context.get("dataflow_instance"))
         scope = self.find_scope(db, context, inputs, required=False)
+        arguments = self.binding.arguments(inputs)
         call = db.call_store(
             self.model.name,
-            self.method,
-            self.arguments(inputs),
-            bulk=self.bulk,
+            self.binding.method,
+            arguments,
+            bulk=self.binding.bulk,
             scope=scope,
             tenant=db.tenant_context.get_current_tenant(),  # read here: the caller's context
             caller=type(self).__name__,
         )
-        output = await db.runner.run(call)
+        output = self.binding.node_output(await db.runner.run(call), arguments)
         return output if scope is None else {**output, TXN_INPUT: scope.id}
-
-    def arguments(self, inputs: dict) -> dict:
-        return {name: inputs.get(name) for name in self.parameters if inputs.get(name) is not None}
-
-
-class CreateNode(DataFlowNode):
-    method = "create"
-
-    def arguments(self, inputs):
-        return {"data": inputs}
-
-
-class ReadNode(DataFlowNode):
-    method = "read"
-    parameters = {"id": "primary key of the record", "raise_on_not_found": "error when missing (default true)"}
-
-    def arguments(self, inputs):
-        flag = inputs.get("raise_on_not_found")
-        return {"record_id": inputs.get("id"), "raise_on_not_found": True if flag is None else flag}
-
-
-class UpdateNode(DataFlowNode):
-    method = "update"
-    parameters = {"filter": "{'id': ..., guard keys...}", "fields": "field values to set"}
-
-    def arguments(self, inputs):
-        return {"filter_spec": inputs.get("filter"), "fields": inputs.get("fields")}
-
-
-class DeleteNode(DataFlowNode):
-    method = "delete"
-    parameters = {"id": "primary key of the record"}
-
-    def arguments(self, inputs):
-        return {"record_id": inputs.get("id")}
-
-
-class ListNode(DataFlowNode):
-    method = "list"
-    parameters = {
-        "filter": "MongoDB-style filter",
-        "order_by": "['field', '-field']",
-        "limit": "page size",
-        "offset": "rows to skip",
-    }
-
-    def arguments(self, inputs):
-        offset = inputs.get("offset")
-        return {
-            "filter_spec": inputs.get("filter"),
-            "order_by": inputs.get("order_by"),
-            "limit": inputs.get("limit"),
-            "offset": 0 if offset is None else offset,
-        }
-
-
-class CountNode(DataFlowNode):
-    method = "count"
-    parameters = {"filter": "MongoDB-style filter"}
-
-    def arguments(self, inputs):
-        return {"filter_spec": inputs.get("filter")}
-
-
-class UpsertNode(DataFlowNode):
-    method = "upsert"
-    parameters = {
-        "where": "field values identifying the record",
-        "create": "values for a new record",
-        "update": "values to change on an existing record",
-        "conflict_on": "unique fields to match on (default: the keys of where)",
-    }
-
-    def arguments(self, inputs):
-        return {
-            "where": inputs.get("where"),
-            "create": inputs.get("create"),
-            "update_fields": inputs.get("update"),
-            "conflict_on": inputs.get("conflict_on"),
-        }
-
-
-class BulkCreateNode(DataFlowNode):
-    method, bulk = "bulk_create", True
-    parameters = {"data": "list of records", "batch_size": "records per statement (default 1000)"}
-
-
-class BulkUpdateNode(DataFlowNode):
-    method, bulk = "bulk_update", True
-    parameters = {"filter": "which records", "fields": "values to set", "confirmed": "required for an empty filter"}
-
-    def arguments(self, inputs):
-        return {
-            "filter_spec": inputs.get("filter"),
-            "fields": inputs.get("fields"),
-            "confirmed": inputs.get("confirmed"),
-        }
-
-
-class BulkDeleteNode(DataFlowNode):
-    method, bulk = "bulk_delete", True
-    parameters = {"filter": "which records", "confirmed": "required for an empty filter"}
-
-    def arguments(self, inputs):
-        return {"filter_spec": inputs.get("filter"), "confirmed": inputs.get("confirmed")}
-
-
-class BulkUpsertNode(DataFlowNode):
-    method, bulk = "bulk_upsert", True
-    parameters = {
-        "data": "list of records",
-        "conflict_on": "unique fields that identify a record",
-        "conflict_resolution": "'update' (default) or 'skip'",
-        "batch_size": "records per statement",
-    }
-
-    def arguments(self, inputs):
-        args = super().arguments(inputs)
-        args.setdefault("conflict_resolution", "update")
-        return args
-
-
-NODE_KINDS = {
-    "Create": CreateNode,
-    "Read": ReadNode,
-    "Update": UpdateNode,
-    "Delete": DeleteNode,
-    "List": ListNode,
-    "Count": CountNode,
-    "Upsert": UpsertNode,
-    "BulkCreate": BulkCreateNode,
-    "BulkUpdate": BulkUpdateNode,
-    "BulkDelete": BulkDeleteNode,
-    "BulkUpsert": BulkUpsertNode,
-}
 
 
 def generate_nodes(dataflow, spec: ModelSpec) -> dict[str, type]:
-    """Create and register `<Model><Kind>Node` classes bound to `dataflow`."""
+    """Create and register a `<Model><Node>Node` class per documented operation, bound to `dataflow`."""
     generated = {}
-    for kind, base in NODE_KINDS.items():
-        name = f"{spec.name}{kind}Node"
+    for name, binding in BINDINGS.items():
+        node_type = binding.operation.node_type(spec.name)
+        if name == "create":  # the model's fields, flat
+            parameters = ({"id": "primary key (declared on the model)"} if spec.id_supplied else {}) | {
+                field_name: f"{field.kind} field" for field_name, field in spec.fields.items()
+            }
+        else:
+            parameters = {input_name: INPUT_DESCRIPTIONS[input_name] for input_name in binding.operation.inputs}
         attrs = {
             "dataflow": dataflow,
             "model": spec,
+            "binding": binding,
+            "parameters": parameters,
             "__module__": __name__,
-            "__doc__": f"{kind} {spec.name} records ({spec.table_name}).",
+            "__doc__": f"{binding.operation.node} {spec.name} records ({spec.table_name}).",
         }
-        if base is CreateNode:
-            fields = ({"id": "primary key (declared on the model)"} if spec.id_supplied else {}) | {
-                field_name: f"{field.kind} field" for field_name, field in spec.fields.items()
-            }
-            attrs["parameters"] = fields
-        cls = type(name, (base,), attrs)
-        NodeRegistry.register(cls, alias=name, allow_override=True)
-        generated[name] = cls
+        cls = type(node_type, (DataFlowNode,), attrs)
+        register(cls, node_type)
+        generated[node_type] = cls
     return generated
 
 
@@ -370,4 +265,4 @@ for _node in (
     TransactionSavepointNode,
     TransactionRollbackToSavepointNode,
 ):
-    NodeRegistry.register(_node, alias=_node.__name__, allow_override=True)
+    register(_node, _node.__name__)

@@ -2,18 +2,15 @@
 
 import contextlib
 import datetime as dt
-import os
 import threading
 import time
 from decimal import Decimal
-from pathlib import Path
 from typing import Optional
 
 import pytest
 
-from ..diagnosis import exception_chain
-from ..flow import Flow, WorkflowFailed
-from ..paths import ExpressPath
+from ..access.protocol import ALL_PATHS, WorkflowFailed, open_path
+from ..exceptions import exception_chain
 
 __all__ = ["Decimal", "Optional", "WorkflowFailed", "define_user", "define_everything", "expect_failure", "seed"]
 
@@ -54,14 +51,16 @@ def define_everything(db, indexes=None):
 
 
 @contextlib.contextmanager
-def every_path():
-    """One runner per access path (LocalRuntime, AsyncLocalRuntime, express, express_sync); pass `db=`."""
-    runners = [Flow("local"), Flow("async"), ExpressPath("express"), ExpressPath("express_sync")]
+def every_path(db):
+    """One access path of each kind (LocalRuntime, AsyncLocalRuntime, express, express_sync), bound to `db`."""
+    paths = [open_path(name) for name in ALL_PATHS]
+    for path in paths:
+        path.bind(db)
     try:
-        yield runners
+        yield paths
     finally:
-        for runner in runners:
-            runner.close()
+        for path in paths:
+            path.close()
 
 
 def seed(flow, model: str, rows: list[dict], *, db=None) -> list[dict]:
@@ -90,23 +89,6 @@ def utc_now() -> dt.datetime:
 def as_utc(value: dt.datetime) -> dt.datetime:
     """Naive datetimes from an implementation are read as UTC."""
     return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
-
-
-# Server connections to the current database other than the asking one.
-CONNECTION_COUNT = {
-    "postgresql": "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
-    "mysql": "SELECT count(*) FROM information_schema.PROCESSLIST WHERE DB = DATABASE() AND ID <> CONNECTION_ID()",
-}
-
-
-def open_connections(backend, probe, database_url) -> int:
-    """Server connections to the test database other than the probe's own (SQLite: open file handles)."""
-    if backend.name in CONNECTION_COUNT:
-        return probe.scalar(CONNECTION_COUNT[backend.name])
-    # SQLite: count this process's open file descriptors on the database file.
-    path = os.path.realpath(database_url.removeprefix("sqlite:///"))
-    fds = Path("/proc/self/fd")
-    return sum(1 for fd in fds.iterdir() if os.path.realpath(fd).startswith(path)) if fds.exists() else -1
 
 
 def with_deadline(call, timeout: float):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from ..flow import Flow
+from ..access.protocol import EXPRESS_PATHS, WORKFLOW_PATHS
 from .support import define_user, expect_failure, seed
 
 BATCH = 7
@@ -12,7 +12,14 @@ def users(count, start=0, **extra):
     return [{"name": f"u{i}", "email": f"u{i}@x.org", "age": i % 50, **extra} for i in range(start, start + count)]
 
 
+def creating(data, batch_size, flow) -> dict:
+    """BulkCreate's inputs, with `batch_size` where the path takes one (the express bulk_create batches by
+    itself, so on the express paths the records go in one call)."""
+    return {"data": data, "batch_size": batch_size} if flow.runs_workflows else {"data": data}
+
+
 @pytest.mark.clause("BULK-001")
+@pytest.mark.paths(*WORKFLOW_PATHS)  # batch_size is a node input
 @pytest.mark.parametrize("count", [0, 1, BATCH - 1, BATCH, BATCH + 1, 3 * BATCH + 2])
 def test_bulk_create_counts_across_batch_boundaries(make_dataflow, probe, flow, count):
     define_user(make_dataflow())
@@ -23,13 +30,10 @@ def test_bulk_create_counts_across_batch_boundaries(make_dataflow, probe, flow, 
 
 
 @pytest.mark.clause("BULK-002")
-def test_bulk_create_100k(make_dataflow, probe):
+@pytest.mark.paths("local")  # one path: the volume is the point, and it takes a while
+def test_bulk_create_100k(make_dataflow, probe, flow):
     define_user(make_dataflow())
-    runner = Flow("local")
-    try:
-        result = runner.node("UserBulkCreateNode", {"data": users(100_000)})
-    finally:
-        runner.close()
+    result = flow.node("UserBulkCreateNode", {"data": users(100_000)})
     assert result["inserted"] == 100_000
     assert probe.count("users") == 100_000
     assert probe.scalar("SELECT count(DISTINCT email) FROM users") == 100_000
@@ -42,10 +46,10 @@ def test_bulk_create_is_atomic_and_names_the_record(make_dataflow, probe, flow):
     seed(flow, "User", [{"name": "existing", "email": "u17@x.org"}])
     before = probe.snapshot("users")
     # Record 17 collides with the existing row: it sits in the third batch of 7.
-    message = expect_failure(lambda: flow.node("UserBulkCreateNode", {"data": users(30), "batch_size": BATCH}), "17")
+    message = expect_failure(lambda: flow.node("UserBulkCreateNode", creating(users(30), BATCH, flow)), "17")
     assert probe.snapshot("users") == before, f"a failed bulk create left rows behind ({message[:200]})"
     duplicate_inside = users(10) + [users(1, start=3)[0]]  # record 10 repeats record 3's email
-    expect_failure(lambda: flow.node("UserBulkCreateNode", {"data": duplicate_inside, "batch_size": BATCH}), "10")
+    expect_failure(lambda: flow.node("UserBulkCreateNode", creating(duplicate_inside, BATCH, flow)), "10")
     assert probe.snapshot("users") == before
 
 
@@ -114,6 +118,7 @@ def test_bulk_upsert_sets_only_the_fields_each_record_names(make_dataflow, probe
 
 
 @pytest.mark.clause("BULK-004")
+@pytest.mark.paths(*WORKFLOW_PATHS)  # updates by filter are a node feature
 def test_bulk_update_exact(make_dataflow, probe, flow):
     define_user(make_dataflow())
     flow.node("UserBulkCreateNode", {"data": users(40)})
@@ -128,6 +133,7 @@ def test_bulk_update_exact(make_dataflow, probe, flow):
 
 
 @pytest.mark.clause("BULK-005")
+@pytest.mark.paths(*WORKFLOW_PATHS)  # deletes by filter are a node feature
 def test_bulk_delete_exact(make_dataflow, probe, flow):
     define_user(make_dataflow())
     flow.node("UserBulkCreateNode", {"data": users(40)})
@@ -138,6 +144,7 @@ def test_bulk_delete_exact(make_dataflow, probe, flow):
 
 
 @pytest.mark.clause("BULK-006")
+@pytest.mark.paths(*WORKFLOW_PATHS)  # updates and deletes by filter are node features
 @pytest.mark.parametrize("empty", [{}, None])
 def test_empty_filter_needs_confirmation(make_dataflow, probe, flow, empty):
     define_user(make_dataflow())
@@ -169,6 +176,7 @@ def test_bulk_upsert_update(make_dataflow, probe, flow):
 
 
 @pytest.mark.clause("BULK-008")
+@pytest.mark.paths(*WORKFLOW_PATHS)  # the express bulk_upsert always updates
 def test_bulk_upsert_skip(make_dataflow, probe, flow):
     define_user(make_dataflow())
     flow.node("UserBulkCreateNode", {"data": users(10)})
@@ -182,6 +190,7 @@ def test_bulk_upsert_skip(make_dataflow, probe, flow):
 
 
 @pytest.mark.clause("BULK-009")
+@pytest.mark.paths(*WORKFLOW_PATHS)  # updates and deletes by filter are node features
 def test_bulk_on_soft_delete_model(make_dataflow, probe, flow):
     db = make_dataflow()
 
@@ -201,17 +210,43 @@ def test_bulk_on_soft_delete_model(make_dataflow, probe, flow):
 
 
 @pytest.mark.clause("BULK-010")
-def test_bulk_bad_input(make_dataflow, probe, flow):
+def test_bulk_create_names_the_record_of_the_wrong_type(make_dataflow, probe, flow):
     define_user(make_dataflow())
     bad_type = users(9) + [{"name": "x", "email": "x@x.org", "age": "nine"}]
-    expect_failure(lambda: flow.node("UserBulkCreateNode", {"data": bad_type, "batch_size": 4}), "9", "age")
+    expect_failure(lambda: flow.node("UserBulkCreateNode", creating(bad_type, 4, flow)), "9", "age")
+    assert probe.count("users") == 0
+
+
+@pytest.mark.clause("BULK-010")
+def test_bulk_create_names_the_record_missing_a_field(make_dataflow, probe, flow):
+    define_user(make_dataflow())
     missing = users(3) + [{"name": "no email"}]
     expect_failure(lambda: flow.node("UserBulkCreateNode", {"data": missing}), "3", "email")
+    assert probe.count("users") == 0
+
+
+@pytest.mark.clause("BULK-010")
+@pytest.mark.paths(*WORKFLOW_PATHS)  # batch_size is a node input
+def test_bulk_create_refuses_a_bad_batch_size(make_dataflow, probe, flow):
+    define_user(make_dataflow())
     expect_failure(lambda: flow.node("UserBulkCreateNode", {"data": users(2), "batch_size": 0}), "batch_size")
     assert probe.count("users") == 0
+
+
+BAD_BY_FILTER = {
+    "update-unknown-field": ("UserBulkUpdateNode", {"filter": {"agee": 1}, "fields": {"age": 2}}, "agee"),
+    "delete-unknown-operator": ("UserBulkDeleteNode", {"filter": {"age": {"$bad": 1}}}, "$bad"),
+    "update-wrong-type": ("UserBulkUpdateNode", {"filter": {"age": 1}, "fields": {"age": "2"}}, "age"),
+}
+
+
+@pytest.mark.clause("BULK-010")
+@pytest.mark.paths(*WORKFLOW_PATHS)  # updates and deletes by filter are node features
+@pytest.mark.parametrize("case", sorted(BAD_BY_FILTER))
+def test_bulk_writes_by_filter_refuse_bad_input(make_dataflow, probe, flow, case):
+    define_user(make_dataflow())
     flow.node("UserBulkCreateNode", {"data": users(3)})
     before = probe.snapshot("users")
-    expect_failure(lambda: flow.node("UserBulkUpdateNode", {"filter": {"agee": 1}, "fields": {"age": 2}}), "agee")
-    expect_failure(lambda: flow.node("UserBulkDeleteNode", {"filter": {"age": {"$bad": 1}}}), "$bad")
-    expect_failure(lambda: flow.node("UserBulkUpdateNode", {"filter": {"age": 1}, "fields": {"age": "2"}}), "age")
+    node_type, params, named = BAD_BY_FILTER[case]
+    expect_failure(lambda: flow.node(node_type, params), named)
     assert probe.snapshot("users") == before

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from .support import define_user, expect_failure, open_connections
+from .support import define_user, expect_failure
 
 
 @pytest.mark.clause("CONF-001")
@@ -37,20 +37,15 @@ def test_database_url_environment_variable(dataflow_impl, database_url, probe, f
 
 
 def _url_forms(backend, database_url, tmp_path):
-    if backend.name == "sqlite":
+    if not backend.features.server:
         absolute = tmp_path / "absolute.db"
         return [
             ("sqlite:///relative.db", tmp_path / "relative.db"),
             (f"sqlite:///{absolute}", absolute),
             ("sqlite:///:memory:", None),
         ]
-    url = make_url(database_url)
-    schemes = {
-        "postgresql": ["postgresql", "postgres", "postgresql+asyncpg"],
-        "mysql": ["mysql", "mysql+aiomysql", "mariadb"],
-    }
-    rendered = url.render_as_string(hide_password=False).split("://", 1)[1]
-    return [(f"{scheme}://{rendered}", "server") for scheme in schemes[backend.name]]
+    rendered = make_url(database_url).render_as_string(hide_password=False).split("://", 1)[1]
+    return [(f"{scheme}://{rendered}", "server") for scheme in backend.features.url_schemes]
 
 
 @pytest.mark.clause("CONF-003")
@@ -113,11 +108,10 @@ def test_health_check_reports_healthy(make_dataflow):
 def test_health_check_reports_an_unreachable_server(dataflow_impl, backend, tmp_path):
     """A health check that cannot reach its database says so (or raises); it never reports healthy."""
     (tmp_path / "a-file").write_text("not a directory")
-    unreachable = {
-        "sqlite": f"sqlite:///{tmp_path}/a-file/x.db",  # no implementation can make a directory there
-        "postgresql": "postgresql://nobody@127.0.0.1:9/nowhere",  # port 9 (discard): nothing listens
-        "mysql": "mysql://nobody@127.0.0.1:9/nowhere",
-    }[backend.name]
+    if backend.features.server:
+        unreachable = f"{backend.features.scheme}://nobody@127.0.0.1:9/nowhere"  # port 9 (discard): nothing listens
+    else:
+        unreachable = f"sqlite:///{tmp_path}/a-file/x.db"  # no implementation can make a directory there
     db = dataflow_impl.DataFlow(unreachable)
     try:
         status = db.health_check()
@@ -131,11 +125,11 @@ def test_health_check_reports_an_unreachable_server(dataflow_impl, backend, tmp_
 
 @pytest.mark.clause("CONF-007")
 def test_close_releases_connections(dataflow_impl, backend, database_url, probe, flow):
-    if backend.name == "sqlite" and not sys.platform.startswith("linux"):
+    if not backend.features.server and not sys.platform.startswith("linux"):
         pytest.skip("counting SQLite file handles needs Linux /proc")
     db = dataflow_impl.DataFlow(database_url)
     define_user(db)
     for index in range(3):
         flow.node("UserCreateNode", {"name": "c", "email": f"c{index}@example.com"}, db=db)
     db.close()
-    assert open_connections(backend, probe, database_url) == 0, "connections are still open after close()"
+    assert probe.connections() == 0, "connections are still open after close()"

@@ -8,28 +8,34 @@ with the table as an independent connection sees it.
 
 import pytest
 
+from ..access.protocol import EXPRESS_PATHS, WORKFLOW_PATHS
 from .support import define_user, every_path, seed
 from .test_transactions import Scope
 
 SEED = [{"name": f"u{i}", "email": f"u{i}@x.org", "age": i} for i in range(5)]
 
 
-def view(runner, db, ids):
-    """What one access path reports: records by id, a sorted list, a page of it, counts, the first match."""
-    node = runner.node
+def view(path, db, ids):
+    """What one access path reports about `db` (named explicitly: a test may have made another instance
+    since): records by id, a sorted list, a page of it, counts, the first match. Every age in these tests
+    is distinct, so ordering by age alone is total."""
+
+    def node(node_type, params):
+        return path.node(node_type, params, db=db)
+
     by_id = {}
     for record_id in ids:
-        found = node("UserReadNode", {"id": record_id, "raise_on_not_found": False}, db=db)
+        found = node("UserReadNode", {"id": record_id, "raise_on_not_found": False})
         by_id[record_id] = (found["email"], found["age"], found["active"]) if found["found"] else None
-    listed = node("UserListNode", {"order_by": ["-age", "id"]}, db=db)["records"]
-    page = node("UserListNode", {"order_by": ["-age", "id"], "limit": 2, "offset": 1}, db=db)["records"]
-    first = node("UserListNode", {"filter": {"active": False}, "order_by": ["age"], "limit": 1}, db=db)["records"]
+    listed = node("UserListNode", {"order_by": ["-age"]})["records"]
+    page = node("UserListNode", {"order_by": ["-age"], "limit": 2, "offset": 1})["records"]
+    first = node("UserListNode", {"filter": {"active": False}, "order_by": ["age"], "limit": 1})["records"]
     return {
         "read": by_id,
         "list": [(r["email"], r["age"], r["active"]) for r in listed],
         "page": [r["email"] for r in page],
-        "count": node("UserCountNode", {}, db=db)["count"],
-        "count_active": node("UserCountNode", {"filter": {"active": True}}, db=db)["count"],
+        "count": node("UserCountNode", {})["count"],
+        "count_active": node("UserCountNode", {"filter": {"active": True}})["count"],
         "first_inactive": [r["email"] for r in first],
     }
 
@@ -37,8 +43,9 @@ def view(runner, db, ids):
 def expected_view(rows, ids):
     """The same view computed from the table's rows (as the probe reads them)."""
     state = [(r["email"], r["age"], bool(r["active"]), r["id"]) for r in rows]
-    ordered = sorted(state, key=lambda r: (-r[1], r[3]))
-    inactive = sorted((r for r in state if not r[2]), key=lambda r: (r[1], r[3]))
+    assert len({r[1] for r in state}) == len(state), "the test's ages must be distinct (ordering by age is total)"
+    ordered = sorted(state, key=lambda r: -r[1])
+    inactive = sorted((r for r in state if not r[2]), key=lambda r: r[1])
     by_id = {r[3]: r[:3] for r in state}
     return {
         "read": {i: by_id.get(i) for i in ids},
@@ -54,24 +61,24 @@ def assert_every_path_sees(db, probe, ids, expected_emails):
     rows = probe.rows("users")
     assert sorted(r["email"] for r in rows) == sorted(expected_emails), "the table does not hold the expected rows"
     expected = expected_view(rows, ids)
-    with every_path() as runners:
-        for runner in runners:
-            assert view(runner, db, ids) == expected, f"the {runner.runtime} path does not see the latest state"
+    with every_path(db) as paths:
+        for path in paths:
+            assert view(path, db, ids) == expected, f"the {path.name} path does not see the latest state"
 
 
 def seeded_and_warm(make_dataflow, flow):
     """An instance holding SEED, read once through every path; returns it and the records' ids."""
     db = make_dataflow()
     define_user(db)
-    ids = [r["id"] for r in seed(flow, "User", SEED, db=db)]
+    ids = [r["id"] for r in seed(flow, "User", SEED)]
     warm_every_path(db, ids)
     return db, ids
 
 
 def warm_every_path(db, ids):
-    with every_path() as runners:
-        for runner in runners:
-            view(runner, db, ids)
+    with every_path(db) as paths:
+        for path in paths:
+            view(path, db, ids)
 
 
 # Each write: (node, params built from the seeded records, the emails expected afterwards).
@@ -97,13 +104,6 @@ WRITES = {
         ["b0@x.org", "b1@x.org", "b2@x.org"],
         [],
     ),
-    "bulk-update": lambda r: (
-        "UserBulkUpdateNode",
-        {"filter": {"age": {"$gte": 3}}, "fields": {"active": False}},
-        [],
-        [],
-    ),
-    "bulk-delete": lambda r: ("UserBulkDeleteNode", {"filter": {"age": {"$lt": 2}}}, [], ["u0@x.org", "u1@x.org"]),
     "bulk-upsert": lambda r: (
         "UserBulkUpsertNode",
         {
@@ -116,18 +116,57 @@ WRITES = {
 }
 
 
-@pytest.mark.clause("CONSIST-001")
-@pytest.mark.parametrize("write", sorted(WRITES))
-def test_every_path_reads_every_write_at_once(make_dataflow, probe, flow, write):
+# Writes by filter: a node feature (the express API updates and deletes bulk records by key).
+NODE_WRITES = {
+    "bulk-update": lambda r: (
+        "UserBulkUpdateNode",
+        {"filter": {"age": {"$gte": 3}}, "fields": {"active": False}},
+        [],
+        [],
+    ),
+    "bulk-delete": lambda r: ("UserBulkDeleteNode", {"filter": {"age": {"$lt": 2}}}, [], ["u0@x.org", "u1@x.org"]),
+}
+# The express API's own bulk writes: (method, its arguments from the seeded ids, emails added, emails removed).
+EXPRESS_WRITES = {
+    "bulk-update": lambda ids: ("bulk_update", [{"id": ids[3], "active": False}, {"id": ids[4], "age": 44}], [], []),
+    "bulk-delete": lambda ids: ("bulk_delete", [ids[0], ids[1]], [], ["u0@x.org", "u1@x.org"]),
+}
+
+
+def check_write(make_dataflow, probe, flow, write):
     db, ids = seeded_and_warm(make_dataflow, flow)
-    node_type, params, added, removed = WRITES[write]([{"id": i} for i in ids])
+    node_type, params, added, removed = write([{"id": i} for i in ids])
     flow.node(node_type, params, db=db)
     emails = [u["email"] for u in SEED if u["email"] not in removed] + added
     assert_every_path_sees(db, probe, ids, emails)
 
 
 @pytest.mark.clause("CONSIST-001")
-@pytest.mark.workflow_only  # transaction scopes are workflows
+@pytest.mark.parametrize("write", sorted(WRITES))
+def test_every_path_reads_every_write_at_once(make_dataflow, probe, flow, write):
+    check_write(make_dataflow, probe, flow, WRITES[write])
+
+
+@pytest.mark.clause("CONSIST-001")
+@pytest.mark.paths(*WORKFLOW_PATHS)
+@pytest.mark.parametrize("write", sorted(NODE_WRITES))
+def test_every_path_reads_every_node_write_at_once(make_dataflow, probe, flow, write):
+    check_write(make_dataflow, probe, flow, NODE_WRITES[write])
+
+
+@pytest.mark.clause("CONSIST-001")
+@pytest.mark.paths(*EXPRESS_PATHS)
+@pytest.mark.parametrize("write", sorted(EXPRESS_WRITES))
+def test_every_path_reads_every_express_write_at_once(make_dataflow, probe, flow, write):
+    db, ids = seeded_and_warm(make_dataflow, flow)
+    method, records, added, removed = EXPRESS_WRITES[write](ids)
+    flow.call(method, "User", records)
+    emails = [u["email"] for u in SEED if u["email"] not in removed] + added
+    assert_every_path_sees(db, probe, ids, emails)
+
+
+@pytest.mark.clause("CONSIST-001")
+@pytest.mark.paths(*WORKFLOW_PATHS)  # transaction scopes are workflows
 def test_every_path_reads_a_committed_scope(make_dataflow, probe, flow):
     db, ids = seeded_and_warm(make_dataflow, flow)
     scope = Scope().then("UserCreateNode", {"name": "t", "email": "t@x.org", "age": 7})
@@ -147,9 +186,9 @@ def write_from_other_instance(probe, db, dataflow_impl, database_url, ids):
     other = dataflow_impl.DataFlow(database_url)
     try:
         define_user(other)
-        with every_path() as (local, *_):
-            local.node("UserUpdateNode", {"filter": {"id": ids[1]}, "fields": {"age": 40, "active": False}}, db=other)
-            local.node("UserDeleteNode", {"id": ids[2]}, db=other)
+        with every_path(other) as (local, *_):
+            local.node("UserUpdateNode", {"filter": {"id": ids[1]}, "fields": {"age": 40, "active": False}})
+            local.node("UserDeleteNode", {"id": ids[2]})
     finally:
         other.close()
 
@@ -164,7 +203,7 @@ def test_writes_from_outside_are_visible(make_dataflow, dataflow_impl, database_
 
 
 @pytest.mark.clause("CONSIST-003")
-@pytest.mark.workflow_only  # transaction scopes are workflows
+@pytest.mark.paths(*WORKFLOW_PATHS)  # transaction scopes are workflows
 @pytest.mark.parametrize("ending", ["rollback-node", "failing-node"])
 def test_rolled_back_writes_are_never_visible(make_dataflow, probe, flow, ending):
     db, ids = seeded_and_warm(make_dataflow, flow)
@@ -187,10 +226,13 @@ def test_two_instances_on_two_databases_stay_apart(make_dataflow, probe, other_d
     first, second = make_dataflow(), make_dataflow(other_url)
     define_user(first)
     define_user(second)  # same model name, same node names
-    flow.node("UserBulkCreateNode", {"data": SEED[:3]}, db=first)
-    flow.node("UserCreateNode", {"name": "b", "email": "b@x.org", "age": 1}, db=second)
-    flow.node("UserBulkUpdateNode", {"filter": {"age": 1}, "fields": {"active": False}}, db=first)
-    flow.node("UserBulkDeleteNode", {"filter": {"age": 2}}, db=second)  # matches nothing in the second database
+    firsts = flow.node("UserBulkCreateNode", {"data": SEED[:3]}, db=first)
+    assert firsts["inserted"] == 3
+    made = flow.node("UserCreateNode", {"name": "b", "email": "b@x.org", "age": 1}, db=second)
+    one = next(r["id"] for r in probe.rows("users") if r["age"] == 1)
+    flow.node("UserUpdateNode", {"filter": {"id": one}, "fields": {"active": False}}, db=first)
+    deleted = flow.node("UserDeleteNode", {"id": made["id"] + 1}, db=second)  # no such record in the second
+    assert deleted["deleted"] is False
     assert sorted((r["email"], bool(r["active"])) for r in probe.rows("users")) == [
         ("u0@x.org", True),
         ("u1@x.org", False),

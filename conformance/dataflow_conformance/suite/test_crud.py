@@ -2,6 +2,7 @@
 
 import pytest
 
+from ..access.protocol import WORKFLOW_PATHS
 from .support import define_user, expect_failure, seed
 
 
@@ -56,7 +57,7 @@ def test_update_changes_only_named_fields(make_dataflow, probe, flow):
 
 
 @pytest.mark.clause("CRUD-005")
-@pytest.mark.workflow_only  # a node feature with no express form
+@pytest.mark.paths(*WORKFLOW_PATHS)  # a node feature with no express form
 def test_update_matching_nothing_changes_nothing(make_dataflow, probe, flow):
     define_user(make_dataflow())
     (user,) = seed(flow, "User", [{"name": "G", "email": "g@x.org", "age": 10}])

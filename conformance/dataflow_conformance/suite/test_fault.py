@@ -12,13 +12,14 @@ import time
 import pytest
 from sqlalchemy.engine import make_url
 
-from ..faultproxy import FaultProxy
+from ..backends.features import SERVERS
+from ..backends.provision import end_other_sessions
+from ..testing.faultproxy import FaultProxy
+from ..access.protocol import WORKFLOW_PATHS
 from .support import define_user, with_deadline
 from .test_transactions import Scope
 
-pytestmark = pytest.mark.backends("postgresql", "mysql")  # faults of a server connection
-
-DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306}
+pytestmark = pytest.mark.backends(*SERVERS)  # faults of a server connection
 # What a clear error about a broken connection or a slow server says (driver and implementation wording).
 CLEAR_FAULT = re.compile(
     r"\bconnection\b|\bclosed\b|\blost\b|terminat|\breset\b|broken|gone away|timed? ?out|timeout", re.I
@@ -32,7 +33,7 @@ DEADLINE = 15  # seconds: a local fault surfaces at once; waiting longer than th
 def proxied(backend, database_url):
     """(URL through a fault proxy, the proxy)."""
     url = make_url(database_url)
-    proxy = FaultProxy(url.host or "127.0.0.1", url.port or DEFAULT_PORTS[backend.name]).start()
+    proxy = FaultProxy(url.host or "127.0.0.1", url.port or backend.features.default_port).start()
     yield url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False), proxy
     proxy.stop()
 
@@ -73,17 +74,10 @@ def assert_usable(flow, db, probe, email):
     assert email in [r["email"] for r in probe.rows("users")]
 
 
-def kill_sessions(backend, probe) -> int:
+def kill_sessions(probe) -> int:
     """Have the server end every other session on the test database; returns how many."""
-    if backend.name == "postgresql":
-        return probe.scalar(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
-    ids = probe.column("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = DATABASE() AND ID <> CONNECTION_ID()")
-    for session in ids:
-        probe.execute(f"KILL {int(session)}")
-    return len(ids)
+    with probe.engine.connect() as conn:
+        return end_other_sessions(conn, probe.features)
 
 
 FAULTED_WRITES = {  # operation, its parameters, bytes its statement sends (the proxy cuts right after them)
@@ -112,7 +106,7 @@ def test_connection_cut_mid_statement(make_dataflow, probe, flow, proxied, write
 
 
 @pytest.mark.clause("FAULT-002")
-@pytest.mark.workflow_only  # transaction scopes are workflows
+@pytest.mark.paths(*WORKFLOW_PATHS)  # transaction scopes are workflows
 def test_connection_cut_mid_transaction(make_dataflow, probe, flow, proxied):
     url, proxy = proxied
     db = make_dataflow(url)
@@ -148,7 +142,7 @@ def test_sessions_killed_by_the_server_between_calls(make_dataflow, backend, pro
     db = make_dataflow()
     define_user(db)
     flow.node("UserBulkCreateNode", {"data": people(0, 3)}, db=db)
-    assert kill_sessions(backend, probe) >= 1, "the implementation kept no connection open (test setup problem)"
+    assert kill_sessions(probe) >= 1, "the implementation kept no connection open (test setup problem)"
     # The call right after may fail (a pooled connection was dead) but must not hang or lose data ...
     finished, outcome, _ = with_deadline(lambda: flow.node("UserCountNode", {}, db=db), DEADLINE)
     assert finished, "a call after the server killed the sessions hung"
@@ -161,14 +155,14 @@ def test_sessions_killed_by_the_server_between_calls(make_dataflow, backend, pro
 
 
 @pytest.mark.clause("FAULT-004")
-@pytest.mark.workflow_only  # transaction scopes are workflows
+@pytest.mark.paths(*WORKFLOW_PATHS)  # transaction scopes are workflows
 def test_session_killed_mid_transaction(make_dataflow, backend, probe, flow):
     db = make_dataflow()
     define_user(db)
     db.create_tables()
     killed = []
     scope = Scope().then("UserCreateNode", people(0, 1)[0]).then("UserBulkCreateNode", {"data": people(1, 5)})
-    scope.check(lambda: killed.append(kill_sessions(backend, probe))).then("UserCreateNode", people(10, 1)[0])
+    scope.check(lambda: killed.append(kill_sessions(probe))).then("UserCreateNode", people(10, 1)[0])
     assert_fails_clearly(lambda: flow.run(scope.then("TransactionCommitNode").builder, db=db), "a killed scope")
     assert killed and killed[0] >= 1, "no session was killed (test setup problem)"
     assert probe.count("users") == 0, "writes of a scope whose session was killed were committed"

@@ -6,7 +6,11 @@ import re
 
 import pytest
 
+from ..backends.features import FEATURES
 from .support import Decimal, Optional, define_everything, expect_failure
+
+# Backends whose databases limit the length of table and column names.
+LIMITED = tuple(name for name, features in FEATURES.items() if features.identifier_limit)
 
 # Signatures of driver errors that reached the caller untranslated.
 RAW_DRIVER_ERROR = re.compile(r"sqlite3\.|asyncpg|psycopg|pymysql|aiomysql|OperationalError|ProgrammingError|Undefined")
@@ -212,9 +216,6 @@ def test_reserved_words_and_mixed_case(make_dataflow, probe, flow):
     assert sorted(rows) == ["s2", "s3", "s4", "s5", "s9"] and rows["s2"]["group"] == 20
 
 
-LIMITS = {"postgresql": 63, "mysql": 64}
-
-
 def define_long_names(db, length):
     first, second = "a" * (length - 1) + "1", "a" * (length - 1) + "2"
     namespace = {"__annotations__": {first: str, second: str}}
@@ -223,7 +224,7 @@ def define_long_names(db, length):
 
 @pytest.mark.clause("MIGRATE-006")
 def test_names_at_the_identifier_limit_work(make_dataflow, probe, flow, backend):
-    length = LIMITS.get(backend.name, 64)
+    length = backend.features.identifier_limit or 64  # no limit: a long name all the same
     db = make_dataflow()
     _, first, second = define_long_names(db, length)
     created = flow.node("WideCreateNode", {first: "one", second: "two"})
@@ -234,13 +235,14 @@ def test_names_at_the_identifier_limit_work(make_dataflow, probe, flow, backend)
 
 
 @pytest.mark.clause("MIGRATE-006")
-@pytest.mark.backends("postgresql", "mysql")
+@pytest.mark.backends(*LIMITED)
 def test_names_past_the_identifier_limit_are_refused(make_dataflow, probe, flow, backend):
     db = make_dataflow()
+    limit = backend.features.identifier_limit
 
     def define_and_use():
-        _, first, second = define_long_names(db, LIMITS[backend.name] + 1)
+        _, first, second = define_long_names(db, limit + 1)
         flow.node("WideCreateNode", {first: "one", second: "two"})
 
-    expect_failure(define_and_use, "a" * LIMITS[backend.name])
+    expect_failure(define_and_use, "a" * limit)
     assert probe.count("wides") == 0

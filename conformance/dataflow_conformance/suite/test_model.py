@@ -2,6 +2,7 @@
 
 import pytest
 
+from ..access.protocol import EXPRESS_PATHS, WORKFLOW_PATHS
 from .support import Optional, as_utc, define_user, expect_failure, seed, utc_now
 
 
@@ -76,36 +77,58 @@ def test_timestamps(make_dataflow, flow):
 
 
 OLD_STAMP = "2001-02-03 04:05:06"
-UPDATES = {
-    "update": ("UserUpdateNode", lambda ids: {"filter": {"id": ids[0]}, "fields": {"age": 5}}),
-    "bulk_update": ("UserBulkUpdateNode", lambda ids: {"filter": {"id": {"$in": [ids[0]]}}, "fields": {"age": 5}}),
-    "upsert": (
-        "UserUpsertNode",
-        lambda ids: {"where": {"email": "s0@x.org"}, "create": {"name": "x"}, "update": {"age": 5}},
+UPDATES = {  # write(path, ids of the two seeded records): updates the first one's age to 5
+    "update": lambda path, ids: path.node("UserUpdateNode", {"filter": {"id": ids[0]}, "fields": {"age": 5}}),
+    "upsert": lambda path, ids: path.node(
+        "UserUpsertNode", {"where": {"email": "s0@x.org"}, "create": {"name": "x"}, "update": {"age": 5}}
     ),
-    "bulk_upsert": (
-        "UserBulkUpsertNode",
-        lambda ids: {"data": [{"name": "s0", "email": "s0@x.org", "age": 5}], "conflict_on": ["email"]},
+    "bulk_upsert": lambda path, ids: path.node(
+        "UserBulkUpsertNode", {"data": [{"name": "s0", "email": "s0@x.org", "age": 5}], "conflict_on": ["email"]}
     ),
+}
+NODE_UPDATES = {  # updates by filter: a node feature
+    "bulk_update": lambda path, ids: path.node(
+        "UserBulkUpdateNode", {"filter": {"id": {"$in": [ids[0]]}}, "fields": {"age": 5}}
+    ),
+}
+EXPRESS_UPDATES = {  # the express API's bulk update by key
+    "bulk_update": lambda path, ids: path.call("bulk_update", "User", [{"id": ids[0], "age": 5}]),
 }
 
 
-@pytest.mark.clause("MODEL-004")
-@pytest.mark.parametrize("write", sorted(UPDATES))
-def test_every_update_advances_updated_at_only(make_dataflow, probe, flow, write):
+def check_updated_at(make_dataflow, probe, flow, write):
     define_user(make_dataflow())
     ids = [r["id"] for r in seed(flow, "User", [{"name": f"s{i}", "email": f"s{i}@x.org"} for i in range(2)])]
     # Old timestamps written from outside, so "advanced" needs no sleep and cannot tie.
     probe.execute(f"UPDATE users SET created_at = '{OLD_STAMP}', updated_at = '{OLD_STAMP}'")
     before = {r["id"]: r for r in probe.rows("users")}
     started = utc_now().replace(microsecond=0)
-    node, params = UPDATES[write]
-    flow.node(node, params(ids))
+    write(flow, ids)
     after = {r["id"]: r for r in probe.rows("users")}
-    assert after[ids[0]]["age"] == 5, f"{node} did not update the record"
-    assert after[ids[0]]["created_at"] == before[ids[0]]["created_at"], f"{node} changed created_at"
-    assert as_utc(after[ids[0]]["updated_at"]) >= started, f"{node} did not advance updated_at"
-    assert after[ids[1]] == before[ids[1]], f"{node} touched a record it did not update"
+    assert after[ids[0]]["age"] == 5, "the write did not update the record"
+    assert after[ids[0]]["created_at"] == before[ids[0]]["created_at"], "the write changed created_at"
+    assert as_utc(after[ids[0]]["updated_at"]) >= started, "the write did not advance updated_at"
+    assert after[ids[1]] == before[ids[1]], "the write touched a record it did not update"
+
+
+@pytest.mark.clause("MODEL-004")
+@pytest.mark.parametrize("write", sorted(UPDATES))
+def test_every_update_advances_updated_at_only(make_dataflow, probe, flow, write):
+    check_updated_at(make_dataflow, probe, flow, UPDATES[write])
+
+
+@pytest.mark.clause("MODEL-004")
+@pytest.mark.paths(*WORKFLOW_PATHS)
+@pytest.mark.parametrize("write", sorted(NODE_UPDATES))
+def test_every_node_update_by_filter_advances_updated_at_only(make_dataflow, probe, flow, write):
+    check_updated_at(make_dataflow, probe, flow, NODE_UPDATES[write])
+
+
+@pytest.mark.clause("MODEL-004")
+@pytest.mark.paths(*EXPRESS_PATHS)
+@pytest.mark.parametrize("write", sorted(EXPRESS_UPDATES))
+def test_every_express_update_by_key_advances_updated_at_only(make_dataflow, probe, flow, write):
+    check_updated_at(make_dataflow, probe, flow, EXPRESS_UPDATES[write])
 
 
 @pytest.mark.clause("MODEL-005")
@@ -194,30 +217,74 @@ def test_soft_delete(make_dataflow, probe, flow):
     assert sorted(r["title"] for r in probe.rows("docs")) == ["gone", "kept"], "soft delete removed the row"
 
 
-@pytest.mark.clause("MODEL-010")
-def test_soft_deleted_record_is_gone_for_every_node(make_dataflow, probe, flow):
-    db = make_dataflow()
-
+def define_page(db):
     @db.model
     class Page:
         slug: str
         title: str
         __dataflow__ = {"soft_delete": True, "indexes": [{"name": "uq_pages_slug", "fields": ["slug"], "unique": True}]}
 
+
+# Each: (path, the kept record, the soft-deleted one) -> asserts what the operation answered.
+GONE_READS = {
+    "delete": lambda path, kept, gone: path.node("PageDeleteNode", {"id": gone["id"]})["deleted"] is False,
+    "update": lambda path, kept, gone: path.node(
+        "PageUpdateNode", {"filter": {"id": gone["id"]}, "fields": {"title": "x"}}
+    )["updated"]
+    is False,
+    "read": lambda path, kept, gone: path.node("PageReadNode", {"id": gone["id"], "raise_on_not_found": False})[
+        "found"
+    ]
+    is False,
+    "list": lambda path, kept, gone: path.node("PageListNode", {"filter": {"title": "gone"}})["records"] == [],
+    "count": lambda path, kept, gone: path.node("PageCountNode", {"filter": {"slug": "g"}})["count"] == 0,
+}
+NODE_GONE_READS = {  # writes by filter: node features
+    "bulk_update": lambda path, kept, gone: path.node(
+        "PageBulkUpdateNode", {"filter": {"slug": "g"}, "fields": {"title": "x"}}
+    )["updated"]
+    == 0,
+    "bulk_delete": lambda path, kept, gone: path.node("PageBulkDeleteNode", {"filter": {"slug": "g"}})["deleted"] == 0,
+}
+# Writes naming the deleted record's key: refused (neither revived nor duplicated).
+REFUSED = {
+    "upsert": ("PageUpsertNode", {"where": {"slug": "g"}, "create": {"title": "again"}, "update": {"title": "again"}}),
+    "create": ("PageCreateNode", {"slug": "g", "title": "again"}),
+    "bulk_upsert": (
+        "PageBulkUpsertNode",
+        {"data": [{"slug": "n", "title": "new"}, {"slug": "g", "title": "again"}], "conflict_on": ["slug"]},
+    ),
+}
+
+
+def soft_deleted_page(make_dataflow, flow, probe):
+    define_page(make_dataflow())
     kept, gone = seed(flow, "Page", [{"slug": "k", "title": "kept"}, {"slug": "g", "title": "gone"}])
-    assert flow.node("PageDeleteNode", {"id": gone["id"]})["deleted"] is True
-    before = probe.snapshot("pages")
-    assert flow.node("PageDeleteNode", {"id": gone["id"]})["deleted"] is False
-    assert flow.node("PageUpdateNode", {"filter": {"id": gone["id"]}, "fields": {"title": "x"}})["updated"] is False
-    assert flow.node("PageListNode", {"filter": {"title": "gone"}})["records"] == []
-    assert flow.node("PageCountNode", {"filter": {"slug": "g"}})["count"] == 0
-    assert flow.node("PageBulkUpdateNode", {"filter": {"slug": "g"}, "fields": {"title": "x"}})["updated"] == 0
-    assert flow.node("PageBulkDeleteNode", {"filter": {"slug": "g"}})["deleted"] == 0
-    assert probe.snapshot("pages") == before, "a node changed a soft-deleted record"
-    upsert = {"where": {"slug": "g"}, "create": {"title": "again"}, "update": {"title": "again"}}
-    expect_failure(lambda: flow.node("PageUpsertNode", upsert))
-    expect_failure(lambda: flow.node("PageCreateNode", {"slug": "g", "title": "again"}))
-    data = [{"slug": "n", "title": "new"}, {"slug": "g", "title": "again"}, {"slug": "k", "title": "kept too"}]
-    expect_failure(lambda: flow.node("PageBulkUpsertNode", {"data": data, "conflict_on": ["slug"]}))
-    assert probe.snapshot("pages") == before, "a write naming a deleted record's key changed the table"
-    assert flow.node("PageReadNode", {"id": kept["id"]})["title"] == "kept"
+    probe.execute("UPDATE pages SET deleted_at = updated_at WHERE id = :id", id=gone["id"])  # deleted from outside
+    return kept, gone, probe.snapshot("pages")
+
+
+@pytest.mark.clause("MODEL-010")
+@pytest.mark.parametrize("operation", sorted(GONE_READS))
+def test_soft_deleted_record_is_gone_for_every_operation(make_dataflow, probe, flow, operation):
+    kept, gone, before = soft_deleted_page(make_dataflow, flow, probe)
+    assert GONE_READS[operation](flow, kept, gone), f"{operation} saw the soft-deleted record"
+    assert probe.snapshot("pages") == before, f"{operation} changed the table"
+
+
+@pytest.mark.clause("MODEL-010")
+@pytest.mark.paths(*WORKFLOW_PATHS)
+@pytest.mark.parametrize("operation", sorted(NODE_GONE_READS))
+def test_soft_deleted_record_is_gone_for_every_write_by_filter(make_dataflow, probe, flow, operation):
+    kept, gone, before = soft_deleted_page(make_dataflow, flow, probe)
+    assert NODE_GONE_READS[operation](flow, kept, gone), f"{operation} matched the soft-deleted record"
+    assert probe.snapshot("pages") == before, f"{operation} changed the table"
+
+
+@pytest.mark.clause("MODEL-010")
+@pytest.mark.parametrize("operation", sorted(REFUSED))
+def test_writes_naming_a_soft_deleted_key_are_refused(make_dataflow, probe, flow, operation):
+    kept, gone, before = soft_deleted_page(make_dataflow, flow, probe)
+    node_type, params = REFUSED[operation]
+    expect_failure(lambda: flow.node(node_type, params))
+    assert probe.snapshot("pages") == before, f"{operation} naming a deleted record's key changed the table"

@@ -8,21 +8,21 @@ from kailash.runtime.async_local import AsyncLocalRuntime
 from kailash.runtime.local import LocalRuntime
 from kailash.workflow.builder import WorkflowBuilder
 
+from ..access.protocol import WORKFLOW_PATHS
+from ..contract.operations import OPERATIONS, TRANSACTION_NODES
 from .support import define_user
-
-SINGLE_RECORD_NODES = ("Create", "Read", "Update", "Delete", "List", "Count", "Upsert")
-
 
 @pytest.mark.clause("NODE-001")
 def test_nodes_registered_by_name(make_dataflow):
     define_user(make_dataflow())
-    for operation in SINGLE_RECORD_NODES:
-        node_class = NodeRegistry.get(f"User{operation}Node")
-        assert issubclass(node_class, Node), f"User{operation}Node is not a Kailash Node"
+    for operation in OPERATIONS:
+        if not operation.bulk:
+            node_class = NodeRegistry.get(operation.node_type("User"))
+            assert issubclass(node_class, Node), f"{operation.node_type('User')} is not a Kailash Node"
 
 
 @pytest.mark.clause("NODE-002")
-@pytest.mark.workflow_only  # a node feature with no express form
+@pytest.mark.paths(*WORKFLOW_PATHS)  # a node feature with no express form
 def test_output_shapes(make_dataflow, probe, flow):
     define_user(make_dataflow())
     created = flow.node("UserCreateNode", {"name": "a", "email": "a@x.org"})
@@ -41,7 +41,7 @@ def test_output_shapes(make_dataflow, probe, flow):
 
 
 @pytest.mark.clause("NODE-003")
-@pytest.mark.workflow_only  # a node feature with no express form
+@pytest.mark.paths(*WORKFLOW_PATHS)  # a node feature with no express form
 def test_connections_between_nodes(make_dataflow, flow):
     define_user(make_dataflow())
     builder = WorkflowBuilder()
@@ -92,12 +92,6 @@ def _across_call_contexts(local, probe):
 @pytest.mark.clause("NODE-005")
 def test_bulk_and_transaction_nodes_registered(make_dataflow):
     define_user(make_dataflow())
-    names = [f"User{op}Node" for op in ("BulkCreate", "BulkUpdate", "BulkDelete", "BulkUpsert")] + [
-        "TransactionScopeNode",
-        "TransactionCommitNode",
-        "TransactionRollbackNode",
-        "TransactionSavepointNode",
-        "TransactionRollbackToSavepointNode",
-    ]
+    names = [o.node_type("User") for o in OPERATIONS if o.bulk] + list(TRANSACTION_NODES)
     for name in names:
         assert issubclass(NodeRegistry.get(name), Node), f"{name} is not a registered Kailash node"

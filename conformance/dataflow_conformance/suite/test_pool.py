@@ -7,11 +7,10 @@ import pytest
 from kailash.workflow.builder import WorkflowBuilder
 from sqlalchemy import text
 
-from .support import CONNECTION_COUNT, define_user, open_connections, with_deadline
+from ..access.protocol import WORKFLOW_PATHS
+from ..backends.features import SERVERS
+from .support import define_user, with_deadline
 from .test_transactions import Scope
-
-SERVERS = ("postgresql", "mysql")
-
 
 def creates(count, prefix="c"):
     return [
@@ -23,8 +22,8 @@ class ConnectionSampler:
     """Polls the server's connection count to the test database in a background thread, on one
     connection of its own (which the count leaves out)."""
 
-    def __init__(self, backend, probe):
-        self.query, self.probe = text(CONNECTION_COUNT[backend.name]), probe
+    def __init__(self, probe):
+        self.query, self.probe = text(probe.features.count_sessions_sql()), probe
         self.samples: list[int] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -54,12 +53,12 @@ def assert_all_created(results, probe, expected):
 
 @pytest.mark.clause("POOL-001")
 @pytest.mark.backends(*SERVERS)
-def test_pool_limits_hold_under_200_concurrent_workflows(make_dataflow, backend, probe, flow):
+def test_pool_limits_hold_under_200_concurrent_workflows(make_dataflow, probe, flow):
     db = make_dataflow(pool_size=3, pool_max_overflow=2)
     define_user(db)
     db.create_tables()
     calls = creates(200)
-    with ConnectionSampler(backend, probe) as sampler:
+    with ConnectionSampler(probe) as sampler:
         results = flow.concurrently(calls, db=db)
     assert_all_created(results, probe, calls)
     assert sampler.samples and max(sampler.samples) > 0, "the sampler never saw the implementation's connections"
@@ -67,7 +66,7 @@ def test_pool_limits_hold_under_200_concurrent_workflows(make_dataflow, backend,
 
 
 @pytest.mark.clause("POOL-002")
-@pytest.mark.workflow_only  # the clause counts workflows
+@pytest.mark.paths(*WORKFLOW_PATHS)  # the clause counts workflows
 def test_no_connection_left_after_1000_workflows_and_close(dataflow_impl, backend, probe, database_url, flow):
     db = dataflow_impl.DataFlow(database_url)
     try:
@@ -80,7 +79,7 @@ def test_no_connection_left_after_1000_workflows_and_close(dataflow_impl, backen
     finally:
         db.close()
     assert probe.scalar("SELECT age FROM users") == 332 % 90
-    assert open_connections(backend, probe, database_url) == 0, "connections are still open after close()"
+    assert probe.connections() == 0, "connections are still open after close()"
 
 
 def _hold_the_only_connection(flow, db) -> str:
@@ -98,7 +97,7 @@ def _end_scope(flow, db, scope_id):
 
 @pytest.mark.clause("POOL-003")
 @pytest.mark.backends(*SERVERS)
-@pytest.mark.workflow_only  # the connection is held by a transaction scope
+@pytest.mark.paths(*WORKFLOW_PATHS)  # the connection is held by a transaction scope
 def test_exhausted_pool_times_out_clearly_then_recovers(make_dataflow, probe, flow):
     db = make_dataflow(pool_size=1, pool_max_overflow=0, pool_timeout=1)
     define_user(db)

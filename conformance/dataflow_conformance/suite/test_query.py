@@ -7,7 +7,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ..filtermodel import matches
+from ..access.protocol import WORKFLOW_PATHS
+from ..testing.filtermodel import matches
 from .support import as_utc, define_everything, define_user, seed
 
 PEOPLE = [
@@ -163,38 +164,82 @@ def test_ne_and_nin_match_null(people, flow):
     assert names(flow, {"score": {"$nin": [1.5, 2.5]}}) == ["Alice", "carol", "dave", "eve"]
 
 
-@pytest.mark.clause("QUERY-008")
-def test_ordering(people, flow):
-    def order(spec):
-        return [r["name"] for r in flow.node("UserListNode", {"order_by": spec, "limit": 100})["records"]]
+def ordered(flow, order_by):
+    return [r["name"] for r in flow.node("UserListNode", {"order_by": order_by, "limit": 100})["records"]]
 
-    assert order(["-age", "name"]) == ["eve", "bob", "alice", "carol", "Alice", "dave"]
-    assert order([{"age": -1}, {"name": 1}]) == ["eve", "bob", "alice", "carol", "Alice", "dave"]
-    assert order(["age", "-name"]) == ["dave", "Alice", "carol", "alice", "bob", "eve"]
-    by_id = flow.node("UserListNode", {"limit": 100})["records"]
-    assert [r["id"] for r in by_id] == sorted(r["id"] for r in by_id), "default order is not ascending id"
-    assert [r["name"] for r in by_id] == [p["name"] for p in PEOPLE]
+
+# order_by -> names in that order. One key works on every path; ties keep ascending id order (QUERY-008).
+SINGLE_KEY_ORDERS = {
+    "ascending-ties-by-id": (["age"], ["dave", "Alice", "alice", "carol", "bob", "eve"]),
+    "descending-ties-by-id": (["-age"], ["eve", "bob", "alice", "carol", "Alice", "dave"]),
+    "dict-form": ([{"age": -1}], ["eve", "bob", "alice", "carol", "Alice", "dave"]),
     # NULL sorts before every value ascending (after every value descending), on every backend.
-    assert order(["score", "id"]) == ["Alice", "dave", "carol", "eve", "alice", "bob"]
-    assert order(["-score", "id"]) == ["bob", "alice", "eve", "carol", "Alice", "dave"]
-    # Ties keep ascending id order (alice and carol are both 30).
-    assert order(["age"]) == ["dave", "Alice", "alice", "carol", "bob", "eve"]
+    "nulls-first-ascending": (["score"], ["Alice", "dave", "carol", "eve", "alice", "bob"]),
+    "nulls-last-descending": (["-score"], ["bob", "alice", "eve", "carol", "Alice", "dave"]),
+    "text-byte-order": (["name"], ["Alice", "alice", "bob", "carol", "dave", "eve"]),
+}
+# Several keys: a node feature (the express API orders by one field).
+MULTI_KEY_ORDERS = {
+    "descending-then-ascending": (["-age", "name"], ["eve", "bob", "alice", "carol", "Alice", "dave"]),
+    "dict-form": ([{"age": -1}, {"name": 1}], ["eve", "bob", "alice", "carol", "Alice", "dave"]),
+    "ascending-then-descending": (["age", "-name"], ["dave", "Alice", "carol", "alice", "bob", "eve"]),
+    "nulls-then-id": (["score", "id"], ["Alice", "dave", "carol", "eve", "alice", "bob"]),
+}
+
+
+@pytest.mark.clause("QUERY-008")
+@pytest.mark.parametrize("case", sorted(SINGLE_KEY_ORDERS))
+def test_ordering_by_one_field(people, flow, case):
+    order_by, names_in_order = SINGLE_KEY_ORDERS[case]
+    assert ordered(flow, order_by) == names_in_order
+
+
+@pytest.mark.clause("QUERY-008")
+@pytest.mark.paths(*WORKFLOW_PATHS)
+@pytest.mark.parametrize("case", sorted(MULTI_KEY_ORDERS))
+def test_ordering_by_several_fields(people, flow, case):
+    order_by, names_in_order = MULTI_KEY_ORDERS[case]
+    assert ordered(flow, order_by) == names_in_order
+
+
+@pytest.mark.clause("QUERY-008")
+def test_default_order_is_ascending_id(people, flow):
+    by_id = flow.node("UserListNode", {"limit": 100})["records"]
+    assert [r["name"] for r in by_id] == [p["name"] for p in PEOPLE], "default order is not ascending id"
+
+
+def page_of(flow, **params):
+    return flow.node("UserListNode", params)
 
 
 @pytest.mark.clause("QUERY-009")
-def test_paging(people, flow):
-    seen = []
-    for offset in range(0, 8, 4):
-        page = flow.node("UserListNode", {"order_by": ["name"], "limit": 4, "offset": offset})
-        assert page["count"] == len(page["records"])
-        seen += [r["name"] for r in page["records"]]
-    assert seen == sorted(p["name"] for p in PEOPLE)
-    assert flow.node("UserListNode", {"limit": 0})["records"] == []
-    assert flow.node("UserListNode", {"limit": 2, "offset": 5, "order_by": ["id"]})["count"] == 1
-    tail = flow.node("UserListNode", {"offset": 4})  # offset without limit: the rest
+def test_pages_cover_every_record_once(people, flow):
+    pages = [page_of(flow, order_by=["name"], limit=4, offset=offset) for offset in (0, 4)]
+    assert [page["count"] for page in pages] == [len(page["records"]) for page in pages]
+    assert [r["name"] for page in pages for r in page["records"]] == sorted(p["name"] for p in PEOPLE)
+
+
+@pytest.mark.clause("QUERY-009")
+def test_limit_zero_returns_nothing(people, flow):
+    assert page_of(flow, limit=0)["records"] == []
+
+
+@pytest.mark.clause("QUERY-009")
+def test_a_page_past_the_end_is_short(people, flow):
+    page = page_of(flow, limit=2, offset=5, order_by=["id"])
+    assert page["count"] == 1 and [r["name"] for r in page["records"]] == [PEOPLE[5]["name"]]
+
+
+@pytest.mark.clause("QUERY-009")
+@pytest.mark.paths(*WORKFLOW_PATHS)  # no limit: the express API's default limit is 100, a node's is none
+def test_offset_without_limit_returns_the_rest(people, flow):
+    tail = page_of(flow, offset=4)
     assert [r["name"] for r in tail["records"]] == [p["name"] for p in PEOPLE[4:]] and tail["count"] == 2
-    # One record per page, sorted on a key with ties: still every record exactly once.
-    pages = [flow.node("UserListNode", {"order_by": ["-active", "age"], "limit": 1, "offset": i}) for i in range(7)]
+
+
+@pytest.mark.clause("QUERY-009")
+def test_one_record_pages_on_a_key_with_ties_cover_every_record_once(people, flow):
+    pages = [page_of(flow, order_by=["age"], limit=1, offset=i) for i in range(7)]
     assert sorted(r["name"] for page in pages for r in page["records"]) == sorted(p["name"] for p in PEOPLE)
     assert pages[-1]["records"] == []
 
@@ -299,22 +344,33 @@ EDGE_FILTERS = [
 ]
 
 
-@pytest.mark.clause("QUERY-013", "QUERY-010")
-def test_count_and_bulk_nodes_select_what_list_selects(people, flow, probe):
-    for filter_spec in EDGE_FILTERS:
-        want = expected(filter_spec)
-        assert names(flow, filter_spec) == want, f"List, {filter_spec!r}"
-        assert flow.node("UserCountNode", {"filter": filter_spec})["count"] == len(want), f"Count, {filter_spec!r}"
-    for mark, filter_spec in enumerate(EDGE_FILTERS):  # nickname is never "marked-*" in the filters
-        result = flow.node("UserBulkUpdateNode", {"filter": filter_spec, "fields": {"age": 1000 + mark}})
-        hit = sorted(r["name"] for r in probe.rows("users") if r["age"] == 1000 + mark)
-        assert (hit, result["updated"]) == (expected(filter_spec), len(hit)), f"BulkUpdate, {filter_spec!r}"
-        for person in PEOPLE:  # put the ages back for the next filter (by email: names differ only in case)
-            probe.execute("UPDATE users SET age = :age WHERE email = :email", age=person["age"], email=person["email"])
+EDGE_IDS = [str(list(spec.items())[0][1])[:30] for spec in EDGE_FILTERS]
 
 
 @pytest.mark.clause("QUERY-013")
-@pytest.mark.parametrize("filter_spec", EDGE_FILTERS, ids=lambda spec: str(list(spec.items())[0][1])[:30])
+@pytest.mark.parametrize("filter_spec", EDGE_FILTERS, ids=EDGE_IDS)
+def test_list_selects_what_the_filter_means(people, flow, filter_spec):
+    assert names(flow, filter_spec) == expected(filter_spec)
+
+
+@pytest.mark.clause("QUERY-013", "QUERY-010")
+@pytest.mark.parametrize("filter_spec", EDGE_FILTERS, ids=EDGE_IDS)
+def test_count_selects_what_list_selects(people, flow, filter_spec):
+    assert flow.node("UserCountNode", {"filter": filter_spec})["count"] == len(expected(filter_spec))
+
+
+@pytest.mark.clause("QUERY-013")
+@pytest.mark.paths(*WORKFLOW_PATHS)  # updates by filter are a node feature
+@pytest.mark.parametrize("filter_spec", EDGE_FILTERS, ids=EDGE_IDS)
+def test_bulk_update_selects_what_list_selects(people, flow, probe, filter_spec):
+    result = flow.node("UserBulkUpdateNode", {"filter": filter_spec, "fields": {"age": 1000}})
+    hit = sorted(r["name"] for r in probe.rows("users") if r["age"] == 1000)
+    assert (hit, result["updated"]) == (expected(filter_spec), len(hit)), f"BulkUpdate, {filter_spec!r}"
+
+
+@pytest.mark.clause("QUERY-013")
+@pytest.mark.paths(*WORKFLOW_PATHS)  # deletes by filter are a node feature
+@pytest.mark.parametrize("filter_spec", EDGE_FILTERS, ids=EDGE_IDS)
 def test_bulk_delete_selects_what_list_selects(people, flow, probe, filter_spec):
     result = flow.node("UserBulkDeleteNode", {"filter": filter_spec})
     gone = sorted(set(p["name"] for p in PEOPLE) - {r["name"] for r in probe.rows("users")})

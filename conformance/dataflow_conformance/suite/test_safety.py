@@ -2,6 +2,7 @@
 
 import pytest
 
+from ..access.protocol import WORKFLOW_PATHS
 from .support import define_user, expect_failure, seed
 
 PAYLOADS = [
@@ -24,22 +25,49 @@ def test_values_are_stored_verbatim(make_dataflow, probe, flow):
     assert [r["nickname"] for r in rows] == PAYLOADS
 
 
-@pytest.mark.clause("SAFE-002")
-@pytest.mark.parametrize("key", ["1=1 OR name", "name; DROP TABLE users", "users.name", "name)--", '"name"'])
-def test_filter_keys_are_checked(make_dataflow, probe, flow, key):
+HOSTILE_KEYS = ["1=1 OR name", "name; DROP TABLE users", "users.name", "name)--", '"name"']
+# Where a filter key reaches a statement: (node, params for the key `K` and the seeded record's id).
+KEYED = {
+    "list": ("UserListNode", lambda key, record_id: {"filter": {key: "n"}}),
+    "count": ("UserCountNode", lambda key, record_id: {"filter": {key: "n"}}),
+    "upsert-where": (
+        "UserUpsertNode",
+        lambda key, record_id: {"where": {key: "n"}, "create": {"name": "u", "email": "u@x.org"}, "update": {"age": 1}},
+    ),
+}
+NODE_KEYED = {  # guard keys and writes by filter: node features
+    "update-guard-key": (
+        "UserUpdateNode",
+        lambda key, record_id: {"filter": {"id": record_id, key: "n"}, "fields": {"age": 1}},
+    ),
+    "bulk-update": ("UserBulkUpdateNode", lambda key, record_id: {"filter": {key: "n"}, "fields": {"age": 1}}),
+    "bulk-delete": ("UserBulkDeleteNode", lambda key, record_id: {"filter": {key: "n"}}),
+}
+
+
+def check_key_refused(make_dataflow, probe, flow, node_type, params):
     define_user(make_dataflow())
     (user,) = seed(flow, "User", [{"name": "n", "email": "e@x.org"}])
     snapshot = probe.snapshot("users")
-    for node, params in [
-        ("UserListNode", {"filter": {key: "n"}}),
-        ("UserCountNode", {"filter": {key: "n"}}),
-        ("UserUpdateNode", {"filter": {"id": user["id"], key: "n"}, "fields": {"age": 1}}),  # a guard key
-        ("UserBulkUpdateNode", {"filter": {key: "n"}, "fields": {"age": 1}}),
-        ("UserBulkDeleteNode", {"filter": {key: "n"}}),
-        ("UserUpsertNode", {"where": {key: "n"}, "create": {"name": "u", "email": "u@x.org"}, "update": {"age": 1}}),
-    ]:
-        expect_failure(lambda node=node, params=params: flow.node(node, params))
+    expect_failure(lambda: flow.node(node_type, params(user["id"])))
     assert probe.snapshot("users") == snapshot
+
+
+@pytest.mark.clause("SAFE-002")
+@pytest.mark.parametrize("place", sorted(KEYED))
+@pytest.mark.parametrize("key", HOSTILE_KEYS)
+def test_filter_keys_are_checked(make_dataflow, probe, flow, key, place):
+    node_type, params = KEYED[place]
+    check_key_refused(make_dataflow, probe, flow, node_type, lambda record_id: params(key, record_id))
+
+
+@pytest.mark.clause("SAFE-002")
+@pytest.mark.paths(*WORKFLOW_PATHS)
+@pytest.mark.parametrize("place", sorted(NODE_KEYED))
+@pytest.mark.parametrize("key", HOSTILE_KEYS)
+def test_filter_keys_of_node_writes_are_checked(make_dataflow, probe, flow, key, place):
+    node_type, params = NODE_KEYED[place]
+    check_key_refused(make_dataflow, probe, flow, node_type, lambda record_id: params(key, record_id))
 
 
 @pytest.mark.clause("SAFE-003")

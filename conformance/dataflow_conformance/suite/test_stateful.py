@@ -1,10 +1,10 @@
-"""STATE: random operation sequences against an in-memory model (see dataflow_conformance/stateful.py)."""
+"""STATE: random operation sequences against an in-memory model (see dataflow_conformance/testing/stateful.py)."""
 
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from ..stateful import build_machine
+from ..testing.stateful import build_machine
 from .support import define_user
 
 TENANTS = ("acme", "globex")
@@ -27,15 +27,15 @@ def test_random_sequences_match_the_model(request, dataflow_impl, database_url, 
 
     options = request.config.option
     # Shrinking replays a failing sequence hundreds of times on fresh instances: minutes per failure.
-    # The failing sequence is reported either way; --stateful-shrink asks for the smallest one.
-    phases = [Phase.explicit, Phase.reuse, Phase.generate] + ([Phase.shrink] if options.stateful_shrink else [])
+    # The failing sequence is reported either way; --dataflow-stateful-shrink asks for the smallest one.
+    phases = [Phase.explicit, Phase.reuse, Phase.generate] + ([Phase.shrink] if options.dataflow_stateful_shrink else [])
     budget = settings(
-        max_examples=options.stateful_examples,
+        max_examples=options.dataflow_stateful_examples,
         phases=phases,
         # Fixed sequences by default, so a CI gate (and an expectations file) sees the same run every
-        # time; --stateful-random explores new ones (nox -s stateful).
-        derandomize=not options.stateful_random,
-        stateful_step_count=options.stateful_steps,
+        # time; --dataflow-stateful-random explores new ones (nox -s stateful).
+        derandomize=not options.dataflow_stateful_random,
+        stateful_step_count=options.dataflow_stateful_steps,
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
         print_blob=True,

@@ -5,14 +5,12 @@ rows matches the other's too: an operation that forgets the tenant shows up in t
 tenant's rows, which the tests read through an independent connection.
 """
 
-import asyncio
-import threading
-
 import pytest
-from kailash.runtime.async_local import AsyncLocalRuntime
-from kailash.runtime.local import LocalRuntime
 from kailash.workflow.builder import WorkflowBuilder
 
+from ..access.express import NODE_ONLY_OPERATIONS
+from ..access.protocol import EXPRESS_PATHS, WORKFLOW_PATHS
+from ..contract.operations import BY_NAME, OPERATIONS
 from .support import define_user, expect_failure
 
 TENANTS = ("acme", "globex")
@@ -33,7 +31,7 @@ def seed_tenants(flow, db) -> dict[str, list[dict]]:
     for tenant in TENANTS:
         with db.tenant_context.switch(tenant):
             created[tenant] = [
-                flow.node("UserCreateNode", {"name": f"{tenant}-{p['age']}", **p}, db=db) for p in PEOPLE
+                flow.node("UserCreateNode", {"name": f"{tenant}-{p['age']}", **p}) for p in PEOPLE
             ]
     return created
 
@@ -58,7 +56,7 @@ def test_rows_record_their_tenant_and_unique_indexes_hold_per_tenant(make_datafl
         assert sorted(r["name"] for r in rows_of(probe, tenant)) == [f"{tenant}-{i}" for i in range(3)]
         assert {r["id"] for r in rows_of(probe, tenant)} == {r["id"] for r in created[tenant]}
     with as_acme(db):  # the same email twice in one tenant is refused
-        expect_failure(lambda: flow.node("UserCreateNode", {"name": "dup", "email": "u0@x.org"}, db=db))
+        expect_failure(lambda: flow.node("UserCreateNode", {"name": "dup", "email": "u0@x.org"}))
     assert probe.count("users") == 6
 
 
@@ -67,93 +65,123 @@ def test_rows_record_their_tenant_and_unique_indexes_hold_per_tenant(make_datafl
 
 def _read(flow, db, created, probe):
     theirs = created["globex"][0]["id"]
-    assert flow.node("UserReadNode", {"id": theirs, "raise_on_not_found": False}, db=db)["found"] is False
-    expect_failure(lambda: flow.node("UserReadNode", {"id": theirs}, db=db))
-    assert flow.node("UserReadNode", {"id": created["acme"][0]["id"]}, db=db)["name"] == "acme-0"
+    assert flow.node("UserReadNode", {"id": theirs, "raise_on_not_found": False})["found"] is False
+    expect_failure(lambda: flow.node("UserReadNode", {"id": theirs}))
+    assert flow.node("UserReadNode", {"id": created["acme"][0]["id"]})["name"] == "acme-0"
 
 
 def _list(flow, db, created, probe):
-    records = flow.node("UserListNode", {"filter": {"age": {"$gte": 0}}, "order_by": ["age"]}, db=db)["records"]
+    records = flow.node("UserListNode", {"filter": {"age": {"$gte": 0}}, "order_by": ["age"]})["records"]
     assert [r["name"] for r in records] == ["acme-0", "acme-1", "acme-2"]
 
 
 def _count(flow, db, created, probe):
-    assert flow.node("UserCountNode", {}, db=db)["count"] == 3
-    assert flow.node("UserCountNode", {"filter": {"email": "u1@x.org"}}, db=db)["count"] == 1
+    assert flow.node("UserCountNode", {})["count"] == 3
+    assert flow.node("UserCountNode", {"filter": {"email": "u1@x.org"}})["count"] == 1
 
 
 def _create(flow, db, created, probe):
-    flow.node("UserCreateNode", {"name": "acme-new", "email": "new@x.org"}, db=db)
+    flow.node("UserCreateNode", {"name": "acme-new", "email": "new@x.org"})
     assert [r["name"] for r in rows_of(probe, "acme") if r["email"] == "new@x.org"] == ["acme-new"]
 
 
 def _update(flow, db, created, probe):
     theirs = created["globex"][1]["id"]
-    assert flow.node("UserUpdateNode", {"filter": {"id": theirs}, "fields": {"age": 99}}, db=db)["updated"] is False
+    assert flow.node("UserUpdateNode", {"filter": {"id": theirs}, "fields": {"age": 99}})["updated"] is False
     mine = created["acme"][1]["id"]
-    assert flow.node("UserUpdateNode", {"filter": {"id": mine}, "fields": {"age": 99}}, db=db)["age"] == 99
+    assert flow.node("UserUpdateNode", {"filter": {"id": mine}, "fields": {"age": 99}})["age"] == 99
 
 
 def _delete(flow, db, created, probe):
-    assert flow.node("UserDeleteNode", {"id": created["globex"][2]["id"]}, db=db)["deleted"] is False
-    assert flow.node("UserDeleteNode", {"id": created["acme"][2]["id"]}, db=db)["deleted"] is True
+    assert flow.node("UserDeleteNode", {"id": created["globex"][2]["id"]})["deleted"] is False
+    assert flow.node("UserDeleteNode", {"id": created["acme"][2]["id"]})["deleted"] is True
 
 
 def _upsert(flow, db, created, probe):
     params = {"where": {"email": "u0@x.org"}, "update": {"age": 50}, "create": {"name": "x"}, "conflict_on": ["email"]}
-    result = flow.node("UserUpsertNode", params, db=db)
+    result = flow.node("UserUpsertNode", params)
     assert result["created"] is False and result["record"]["name"] == "acme-0"
     params = {"where": {"email": "u7@x.org"}, "update": {}, "create": {"name": "acme-7"}, "conflict_on": ["email"]}
-    assert flow.node("UserUpsertNode", params, db=db)["created"] is True
+    assert flow.node("UserUpsertNode", params)["created"] is True
 
 
 def _bulk_create(flow, db, created, probe):
     data = [{"name": f"acme-b{i}", "email": f"b{i}@x.org"} for i in range(3)]
-    assert flow.node("UserBulkCreateNode", {"data": data}, db=db)["inserted"] == 3
+    assert flow.node("UserBulkCreateNode", {"data": data})["inserted"] == 3
 
 
 def _bulk_update(flow, db, created, probe):
-    result = flow.node("UserBulkUpdateNode", {"filter": {"age": {"$gte": 0}}, "fields": {"nickname": "n"}}, db=db)
+    result = flow.node("UserBulkUpdateNode", {"filter": {"age": {"$gte": 0}}, "fields": {"nickname": "n"}})
     assert result["updated"] == 3
 
 
 def _bulk_delete(flow, db, created, probe):
-    assert flow.node("UserBulkDeleteNode", {"filter": {"age": {"$gte": 0}}}, db=db)["deleted"] == 3
+    assert flow.node("UserBulkDeleteNode", {"filter": {"age": {"$gte": 0}}})["deleted"] == 3
 
 
 def _bulk_upsert(flow, db, created, probe):
     data = [{"name": "acme-0b", "email": "u0@x.org", "age": 40}, {"name": "acme-9", "email": "u9@x.org"}]
-    result = flow.node("UserBulkUpsertNode", {"data": data, "conflict_on": ["email"]}, db=db)
+    result = flow.node("UserBulkUpsertNode", {"data": data, "conflict_on": ["email"]})
     assert (result["inserted"], result["updated"]) == (1, 1)
 
 
-EVERY_NODE = {
-    "Read": _read,
-    "List": _list,
-    "Count": _count,
-    "Create": _create,
-    "Update": _update,
-    "Delete": _delete,
-    "Upsert": _upsert,
-    "BulkCreate": _bulk_create,
-    "BulkUpdate": _bulk_update,
-    "BulkDelete": _bulk_delete,
-    "BulkUpsert": _bulk_upsert,
+CHECKS = {
+    "read": _read,
+    "list": _list,
+    "count": _count,
+    "create": _create,
+    "update": _update,
+    "delete": _delete,
+    "upsert": _upsert,
+    "bulk_create": _bulk_create,
+    "bulk_update": _bulk_update,
+    "bulk_delete": _bulk_delete,
+    "bulk_upsert": _bulk_upsert,
 }
 
 
-@pytest.mark.clause("TENANT-002")
-@pytest.mark.parametrize("node", list(EVERY_NODE))
-def test_every_node_touches_only_the_bound_tenant(make_dataflow, probe, flow, node):
+def check_only_acme_changes(make_dataflow, probe, flow, act):
     db = tenant_db(make_dataflow)
     created = seed_tenants(flow, db)
     theirs = probe.snapshot("users")
     with as_acme(db):
-        EVERY_NODE[node](flow, db, created, probe)
+        act(flow, db, created, probe)
     globex_before = [row for row in theirs if ("tenant_id", repr("globex")) in row]
     globex_after = [row for row in probe.snapshot("users") if ("tenant_id", repr("globex")) in row]
-    assert globex_after == globex_before, f"{node} as acme changed globex's rows"
+    assert globex_after == globex_before, "an operation as acme changed globex's rows"
     assert {r["tenant_id"] for r in probe.rows("users")} <= set(TENANTS)
+
+
+@pytest.mark.clause("TENANT-002")
+@pytest.mark.parametrize("operation", [o.name for o in OPERATIONS if o.name not in NODE_ONLY_OPERATIONS])
+def test_every_operation_touches_only_the_bound_tenant(make_dataflow, probe, flow, operation):
+    check_only_acme_changes(make_dataflow, probe, flow, CHECKS[operation])
+
+
+@pytest.mark.clause("TENANT-002")
+@pytest.mark.paths(*WORKFLOW_PATHS)  # updates and deletes by filter are node features
+@pytest.mark.parametrize("operation", sorted(NODE_ONLY_OPERATIONS))
+def test_every_node_by_filter_touches_only_the_bound_tenant(make_dataflow, probe, flow, operation):
+    check_only_acme_changes(make_dataflow, probe, flow, CHECKS[operation])
+
+
+def _express_bulk_update(flow, db, created, probe):
+    records = [{"id": r["id"], "nickname": "n"} for r in created["acme"] + created["globex"]]
+    try:
+        flow.call("bulk_update", "User", records)
+    except Exception as exc:  # refusing the batch is fine; the rows below must be untouched either way
+        assert "tenant" in str(exc).lower() or "not found" in str(exc).lower() or "no record" in str(exc).lower(), exc
+
+
+def _express_bulk_delete(flow, db, created, probe):
+    flow.call("bulk_delete", "User", [r["id"] for r in created["globex"]])
+
+
+@pytest.mark.clause("TENANT-002")
+@pytest.mark.paths(*EXPRESS_PATHS)
+@pytest.mark.parametrize("act", [_express_bulk_update, _express_bulk_delete], ids=["bulk_update", "bulk_delete"])
+def test_express_bulk_writes_by_key_touch_only_the_bound_tenant(make_dataflow, probe, flow, act):
+    check_only_acme_changes(make_dataflow, probe, flow, act)
 
 
 # -- TENANT-003: a supplied tenant_id never reaches another tenant ----------------------------
@@ -176,12 +204,6 @@ SUPPLIED = {
         {"where": {"email": "u0@x.org"}, "create": {"name": "m"}, "update": {"tenant_id": "globex"}},
     ),
     "bulk-create-data": ("UserBulkCreateNode", {"data": [{"name": "m", "email": "m@x.org", "tenant_id": "globex"}]}),
-    "bulk-update-fields": (
-        "UserBulkUpdateNode",
-        {"filter": {"email": "solo@x.org"}, "fields": {"tenant_id": "globex"}},
-    ),
-    "bulk-update-filter": ("UserBulkUpdateNode", {"filter": {"tenant_id": "globex"}, "fields": {"age": 9}}),
-    "bulk-delete-filter": ("UserBulkDeleteNode", {"filter": {"tenant_id": "globex"}}),
     "bulk-upsert-data": (
         "UserBulkUpsertNode",
         {"data": [{"name": "m", "email": "u0@x.org", "age": 9, "tenant_id": "globex"}], "conflict_on": ["email"]},
@@ -189,8 +211,14 @@ SUPPLIED = {
 }
 
 
-# Guard keys in an update filter exist only on the node (express.update takes an id).
+# Guard keys in an update filter, and writes by filter, exist only on the nodes (the express API takes ids).
 WORKFLOW_ONLY_SUPPLIED = {
+    "bulk-delete-filter": ("UserBulkDeleteNode", {"filter": {"tenant_id": "globex"}}),
+    "bulk-update-filter": ("UserBulkUpdateNode", {"filter": {"tenant_id": "globex"}, "fields": {"age": 9}}),
+    "bulk-update-fields": (
+        "UserBulkUpdateNode",
+        {"filter": {"email": "solo@x.org"}, "fields": {"tenant_id": "globex"}},
+    ),
     "update-filter": ("UserUpdateNode", {"filter": {"id": "GLOBEX0", "tenant_id": "globex"}, "fields": {"age": 9}}),
 }
 
@@ -208,7 +236,7 @@ def test_supplied_tenant_id_never_reaches_another_tenant(make_dataflow, probe, f
 
 
 @pytest.mark.clause("TENANT-003")
-@pytest.mark.workflow_only
+@pytest.mark.paths(*WORKFLOW_PATHS)
 @pytest.mark.parametrize("place", list(WORKFLOW_ONLY_SUPPLIED))
 def test_supplied_tenant_id_in_guard_keys(make_dataflow, probe, flow, place):
     check_supplied_tenant_id(make_dataflow, probe, flow, *WORKFLOW_ONLY_SUPPLIED[place])
@@ -218,13 +246,13 @@ def check_supplied_tenant_id(make_dataflow, probe, flow, node_type, params):
     db = tenant_db(make_dataflow)
     created = seed_tenants(flow, db)
     with as_acme(db):  # an email only acme holds: moving this row would collide with nothing
-        solo = flow.node("UserCreateNode", {"name": "acme-solo", "email": "solo@x.org", "age": 7}, db=db)
+        solo = flow.node("UserCreateNode", {"name": "acme-solo", "email": "solo@x.org", "age": 7})
     ids = {"SOLO": solo["id"], "GLOBEX0": created["globex"][0]["id"]}
     globex_before = probe.snapshot("users")
     globex_before = [row for row in globex_before if ("tenant_id", repr("globex")) in row]
     with as_acme(db):
         try:
-            result = flow.node(node_type, _with_ids(params, ids), db=db)
+            result = flow.node(node_type, _with_ids(params, ids))
         except Exception as exc:  # refusing is fine; the message must say why
             assert "tenant_id" in str(exc), f"the refusal does not name tenant_id: {exc}"
             result = None
@@ -240,28 +268,52 @@ def check_supplied_tenant_id(make_dataflow, probe, flow, node_type, params):
 # -- TENANT-004 / TENANT-005: fail closed -----------------------------------------------------
 
 CALLS = {
-    "Create": {"name": "n", "email": "n@x.org"},
-    "Read": {"id": 1},
-    "Update": {"filter": {"id": 1}, "fields": {"age": 5}},
-    "Delete": {"id": 1},
-    "List": {},
-    "Count": {},
-    "Upsert": {"where": {"email": "u0@x.org"}, "create": {"name": "n"}, "update": {"age": 5}},
-    "BulkCreate": {"data": [{"name": "n", "email": "n@x.org"}]},
-    "BulkUpdate": {"filter": {"age": 0}, "fields": {"age": 5}},
-    "BulkDelete": {"filter": {"age": 0}},
-    "BulkUpsert": {"data": [{"name": "n", "email": "u0@x.org"}], "conflict_on": ["email"]},
+    "create": {"name": "n", "email": "n@x.org"},
+    "read": {"id": 1},
+    "update": {"filter": {"id": 1}, "fields": {"age": 5}},
+    "delete": {"id": 1},
+    "list": {},
+    "count": {},
+    "upsert": {"where": {"email": "u0@x.org"}, "create": {"name": "n"}, "update": {"age": 5}},
+    "bulk_create": {"data": [{"name": "n", "email": "n@x.org"}]},
+    "bulk_update": {"filter": {"age": 0}, "fields": {"age": 5}},
+    "bulk_delete": {"filter": {"age": 0}},
+    "bulk_upsert": {"data": [{"name": "n", "email": "u0@x.org"}], "conflict_on": ["email"]},
 }
 
 
-@pytest.mark.clause("TENANT-004")
-@pytest.mark.parametrize("node", list(CALLS))
-def test_no_tenant_bound_fails_closed(make_dataflow, probe, flow, node):
+def check_fails_closed(make_dataflow, probe, flow, call):
     db = tenant_db(make_dataflow)
     seed_tenants(flow, db)
     before = probe.snapshot("users")
-    expect_failure(lambda: flow.node(f"User{node}Node", CALLS[node], db=db), "tenant")
+    expect_failure(lambda: call(flow), "tenant")
     assert probe.snapshot("users") == before
+
+
+@pytest.mark.clause("TENANT-004")
+@pytest.mark.parametrize("operation", [o.name for o in OPERATIONS if o.name not in NODE_ONLY_OPERATIONS])
+def test_no_tenant_bound_fails_closed(make_dataflow, probe, flow, operation):
+    node_type = BY_NAME[operation].node_type("User")
+    check_fails_closed(make_dataflow, probe, flow, lambda path: path.node(node_type, CALLS[operation]))
+
+
+@pytest.mark.clause("TENANT-004")
+@pytest.mark.paths(*WORKFLOW_PATHS)  # updates and deletes by filter are node features
+@pytest.mark.parametrize("operation", sorted(NODE_ONLY_OPERATIONS))
+def test_no_tenant_bound_fails_closed_for_nodes_by_filter(make_dataflow, probe, flow, operation):
+    node_type = BY_NAME[operation].node_type("User")
+    check_fails_closed(make_dataflow, probe, flow, lambda path: path.node(node_type, CALLS[operation]))
+
+
+@pytest.mark.clause("TENANT-004")
+@pytest.mark.paths(*EXPRESS_PATHS)
+@pytest.mark.parametrize(
+    "method, arguments",
+    [("bulk_update", ([{"id": 1, "age": 5}],)), ("bulk_delete", ([1],))],
+    ids=["bulk_update", "bulk_delete"],
+)
+def test_no_tenant_bound_fails_closed_for_express_bulk_writes_by_key(make_dataflow, probe, flow, method, arguments):
+    check_fails_closed(make_dataflow, probe, flow, lambda path: path.call(method, "User", *arguments))
 
 
 @pytest.mark.clause("TENANT-005")
@@ -272,7 +324,7 @@ def test_unregistered_tenant_is_refused(make_dataflow, probe, flow):
 
     def as_stranger():
         with db.tenant_context.switch("initech"):
-            flow.node("UserCreateNode", {"name": "n", "email": "n@x.org"}, db=db)
+            flow.node("UserCreateNode", {"name": "n", "email": "n@x.org"})
 
     expect_failure(as_stranger, "initech")
     expect_failure(lambda: db.tenant_context.register_tenant("acme", "Acme again"), "acme")
@@ -282,68 +334,26 @@ def test_unregistered_tenant_is_refused(make_dataflow, probe, flow):
 # -- TENANT-006: concurrency ------------------------------------------------------------------
 
 
-def _create_and_list(tenant, index):
+def _create_and_list(tenant, index) -> WorkflowBuilder:
     builder = WorkflowBuilder()
     builder.add_node("UserCreateNode", "create", {"name": f"{tenant}-{index}", "email": f"{index}@x.org"})
     builder.add_node("UserListNode", "list", {"filter": {"email": {"$like": "%@x.org"}}})
-    return builder.build()
-
-
-def _check_outputs(outputs):
-    for tenant, results in outputs:
-        names = [r["name"] for r in results["list"]["records"]]
-        assert all(name.startswith(f"{tenant}-") for name in names), f"{tenant} saw {names}"
-
-
-async def _interleaved_async(db, rounds):
-    runtime = AsyncLocalRuntime()
-    context = {"workflow_context": {"dataflow_instance": db}}
-
-    async def one(tenant, index):
-        async with db.tenant_context.aswitch(tenant):
-            await asyncio.sleep(0)  # let the other tenants' tasks interleave
-            results, _ = await runtime.execute_workflow_async(_create_and_list(tenant, index), inputs=context)
-        return tenant, results
-
-    return await asyncio.gather(*(one(TENANTS[i % 2], i) for i in range(rounds)))
-
-
-def _interleaved_threads(db, rounds):
-    outputs, errors = [], []
-
-    def one(tenant, indexes):
-        try:
-            with LocalRuntime(enable_monitoring=False) as runtime, db.tenant_context.switch(tenant):
-                for index in indexes:
-                    results, _ = runtime.execute(
-                        _create_and_list(tenant, index), parameters={"workflow_context": {"dataflow_instance": db}}
-                    )
-                    outputs.append((tenant, results))
-        except Exception as exc:  # reported below, in the test's thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=one, args=(TENANTS[t], range(t, rounds, 2))) for t in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not errors, errors
-    return outputs
+    return builder
 
 
 @pytest.mark.clause("TENANT-006")
-@pytest.mark.parametrize("runtime", ["async-tasks", "local-threads"])
-def test_interleaved_tenants_never_see_each_other(make_dataflow, probe, runtime):
+@pytest.mark.paths(*WORKFLOW_PATHS)  # create and list in one workflow, many workflows at once
+def test_interleaved_tenants_never_see_each_other(make_dataflow, probe, flow):
     db = tenant_db(make_dataflow)
-    rounds = 40
-    if runtime == "async-tasks":
-        outputs = asyncio.run(_interleaved_async(db, rounds))
-    else:
-        outputs = _interleaved_threads(db, rounds)
-    assert len(outputs) == rounds
-    _check_outputs(outputs)
+    tenants = [TENANTS[i % 2] for i in range(40)]
+    outputs = flow.concurrently([_create_and_list(t, i) for i, t in enumerate(tenants)], tenants=tenants, threads=2)
+    failed = [o for o in outputs if isinstance(o, Exception)]
+    assert not failed, f"{len(failed)} of {len(outputs)} workflows failed, e.g. {failed[0]!r}"
+    for tenant, results in zip(tenants, outputs, strict=True):
+        names = [r["name"] for r in results["list"]["records"]]
+        assert all(name.startswith(f"{tenant}-") for name in names), f"{tenant} saw {names}"
     rows = probe.rows("users")
-    assert len(rows) == rounds
+    assert len(rows) == len(tenants)
     assert all(row["name"].startswith(f"{row['tenant_id']}-") for row in rows), "a row was stored under another tenant"
 
 
@@ -357,7 +367,7 @@ def unprivileged_url(backend, database_url, probe):
     """The test database as an ordinary role (superusers bypass row-level security)."""
     from sqlalchemy.engine import make_url
 
-    from ..probe import Probe
+    from ..backends.probe import Probe
 
     role = f"dfc_rls_{probe.scalar('SELECT md5(random()::text)')[:10]}"
     database = make_url(database_url).database
@@ -365,7 +375,7 @@ def unprivileged_url(backend, database_url, probe):
     probe.execute(f'GRANT ALL ON DATABASE "{database}" TO {role}')
     probe.execute(f"GRANT ALL ON SCHEMA public TO {role}")
     url = make_url(database_url).set(username=role, password=RLS_ROLE_PASSWORD)
-    role_probe = Probe(probe.engine.url.set(username=role, password=RLS_ROLE_PASSWORD), "postgresql")
+    role_probe = Probe(probe.engine.url.set(username=role, password=RLS_ROLE_PASSWORD))
     yield url.render_as_string(hide_password=False), role_probe
     role_probe.close()
     probe.execute(f"DROP OWNED BY {role}")
@@ -382,8 +392,8 @@ def test_database_enforces_tenant_isolation(make_dataflow, probe, flow, unprivil
         db.tenant_context.register_tenant(tenant, tenant.title())
     seed_tenants(flow, db)
     with as_acme(db):
-        assert flow.node("UserCountNode", {}, db=db)["count"] == 3
-        flow.node("UserBulkCreateNode", {"data": [{"name": "acme-b", "email": "b@x.org"}]}, db=db)
+        assert flow.node("UserCountNode", {})["count"] == 3
+        flow.node("UserBulkCreateNode", {"data": [{"name": "acme-b", "email": "b@x.org"}]})
     assert probe.scalar("SELECT relrowsecurity AND relforcerowsecurity FROM pg_class WHERE oid = 'users'::regclass"), (
         "row-level security is not enabled and forced on the table"
     )

@@ -1,25 +1,18 @@
 """TXN: transaction scopes across workflow nodes, checked from an independent connection."""
 
 import asyncio
-import threading
 import time
 
 import pytest
 from kailash.workflow.builder import WorkflowBuilder
 
-from .. import checkpoint
-from ..flow import Flow, WorkflowFailed
-from .support import define_user, expect_failure, seed
+from ..access.protocol import WORKFLOW_PATHS, WorkflowFailed
+from ..contract.operations import TRANSACTION_NODES
+from ..testing import checkpoint
+from .support import define_user, expect_failure, seed, with_deadline
 
-pytestmark = pytest.mark.workflow_only  # transaction scopes are workflows
+pytestmark = pytest.mark.paths(*WORKFLOW_PATHS)  # transaction scopes are workflows
 
-SCOPE_NODES = (
-    "TransactionScopeNode",
-    "TransactionCommitNode",
-    "TransactionRollbackNode",
-    "TransactionSavepointNode",
-    "TransactionRollbackToSavepointNode",
-)
 
 
 class Scope:
@@ -129,18 +122,9 @@ def test_uncommitted_writes_are_invisible(make_dataflow, probe, flow):
     assert probe.count("users") == 3
 
 
-def _connections(backend, probe):
-    if backend.name == "postgresql":
-        return probe.scalar(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND pid <> pg_backend_pid() AND state <> 'idle'"
-        )
-    if backend.name == "mysql":
-        return probe.scalar(
-            "SELECT count(*) FROM information_schema.PROCESSLIST WHERE DB = DATABASE() "
-            "AND ID <> CONNECTION_ID() AND COMMAND <> 'Sleep'"
-        )
-    return 0
+def _busy_connections(probe):
+    """Server sessions running a statement (SQLite has none to count)."""
+    return probe.connections(busy=True) if probe.features.server else 0
 
 
 @pytest.mark.clause("TXN-006")
@@ -156,7 +140,7 @@ def test_usable_after_failure(make_dataflow, backend, probe, flow):
         )
         with pytest.raises(WorkflowFailed):
             flow.run(scope.then("TransactionCommitNode").builder, db=db)
-    assert _connections(backend, probe) == 0, "a connection is still busy (in a transaction) after the failed scopes"
+    assert _busy_connections(probe) == 0, "a connection is still busy (in a transaction) after the failed scopes"
     flow.run(Scope().then("UserCreateNode", user(1)).then("TransactionCommitNode").builder, db=db)
     flow.node("UserCreateNode", user(2), db=db)
     assert sorted(r["email"] for r in probe.rows("users")) == ["t0@x.org", "t1@x.org", "t2@x.org"]
@@ -176,28 +160,11 @@ def test_bulk_nodes_join_the_scope(make_dataflow, probe, flow):
     assert probe.snapshot("users") == before
 
 
-def _run_concurrently(runtime, db, builders):
-    outcomes = [None] * len(builders)
-    barrier = threading.Barrier(len(builders))
-
-    def worker(index):
-        runner = Flow(runtime)
-        try:
-            barrier.wait(timeout=30)
-            runner.run(builders[index], db=db)
-            outcomes[index] = "committed"
-        except WorkflowFailed as exc:
-            outcomes[index] = f"failed: {exc}"
-        finally:
-            runner.close()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(builders))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(t.is_alive() for t in threads), "a concurrent scope hung"
-    return outcomes
+def _run_concurrently(flow, builders):
+    """Run the workflows at once on the path (threads or tasks); "committed" or "failed: why" for each."""
+    finished, results, _ = with_deadline(lambda: flow.concurrently(builders), timeout=120)
+    assert finished, "a concurrent scope hung"
+    return [f"failed: {r}" if isinstance(r, Exception) else "committed" for r in results]
 
 
 @pytest.mark.clause("TXN-008")
@@ -213,7 +180,7 @@ def test_concurrent_scopes_on_different_rows(make_dataflow, probe, flow):
         .builder
         for i in range(2)
     ]
-    assert _run_concurrently(flow.runtime, db, builders) == ["committed", "committed"]
+    assert _run_concurrently(flow, builders) == ["committed", "committed"]
     assert sorted(r["email"] for r in probe.rows("users")) == ["t0@x.org", "t10@x.org", "t11@x.org", "t1@x.org"]
 
 
@@ -230,7 +197,7 @@ def test_concurrent_scopes_on_the_same_key(make_dataflow, probe, flow):
         .builder
         for i in range(2)
     ]
-    outcomes = _run_concurrently(flow.runtime, db, builders)
+    outcomes = _run_concurrently(flow, builders)
     assert sorted(o.split(":")[0] for o in outcomes) == ["committed", "failed"], outcomes
     winner = outcomes.index("committed")
     rows = {r["email"]: r["name"] for r in probe.rows("users")}
@@ -279,7 +246,7 @@ def test_timed_out_scope_takes_later_nodes_with_it(make_dataflow, probe, flow):
     scope.then("UserCreateNode", user(2)).then("TransactionCommitNode")
     expect_failure(lambda: flow.run(scope.builder, db=db))
     assert probe.count("users") == 0, "a write of the timed-out scope persisted"
-    if flow.runtime == "local":
+    if flow.name == "local":
         # Under LocalRuntime nodes also find the scope through the workflow context: a node that is
         # ordered after the timeout but not chained by transaction_id must fail the same way.
         scope = Scope(timeout=0.5).then("UserCreateNode", user(3)).check(lambda: time.sleep(1.5) or "t4")

@@ -11,8 +11,9 @@ must hold. Any implementation can reuse it (as zarr's testing/stateful.py is reu
 
 `new_dataflow()` returns a fresh instance on an empty `users` table (created: `create_tables()`)
 with the User model defined (and the tenants registered); `probe` is a dataflow_conformance.probe.Probe on the same database;
-`runner` is an access path (flow.Flow or paths.ExpressPath) whose `node(type, params, db=)` runs
-one operation.
+`runner` is an access path (dataflow_conformance.access.protocol.AccessPath) whose
+`node(type, params, db=)` runs one operation. Updates and deletes by filter, and transaction scopes, are
+workflow features: on an express path the machine uses the express API's own bulk writes by key instead.
 """
 
 import contextlib
@@ -136,6 +137,7 @@ def build_machine(new_dataflow, probe, runner, *, tenants=None, transactions=Tru
                 for r in batch:
                     self.model[(tenant, r["email"])] = {k: r[k] for k in FIELDS}
 
+        @precondition(lambda self: runner.runs_workflows)
         @rule(tenant=tenant_choice, least=ages, active=st.booleans())
         def bulk_update(self, tenant, least, active):
             params = {"filter": {"age": {"$gte": least}}, "fields": {"active": active}}
@@ -145,6 +147,7 @@ def build_machine(new_dataflow, probe, runner, *, tenants=None, transactions=Tru
             for values in matched:
                 values["active"] = active
 
+        @precondition(lambda self: runner.runs_workflows)
         @rule(tenant=tenant_choice, below=ages)
         def bulk_delete(self, tenant, below):
             result = self.call(tenant, "UserBulkDeleteNode", {"filter": {"age": {"$lt": below}}})
@@ -156,7 +159,8 @@ def build_machine(new_dataflow, probe, runner, *, tenants=None, transactions=Tru
         @rule(
             tenant=tenant_choice,
             batch=st.lists(records, max_size=5, unique_by=lambda r: r["email"]),
-            resolution=st.sampled_from(["update", "skip"]),
+            # The express bulk_upsert always updates; skipping is a node feature.
+            resolution=st.sampled_from(["update", "skip"] if runner.runs_workflows else ["update"]),
         )
         def bulk_upsert(self, tenant, batch, resolution):
             params = {"data": batch, "conflict_on": ["email"], "conflict_resolution": resolution}
@@ -171,7 +175,35 @@ def build_machine(new_dataflow, probe, runner, *, tenants=None, transactions=Tru
 
         # -- transaction scopes ---------------------------------------------------------------------
 
-        @precondition(lambda self: transactions and getattr(runner, "runtime", None) in ("local", "async"))
+        @precondition(lambda self: not runner.runs_workflows)
+        @rule(tenant=tenant_choice, owner=tenant_choice, emails_=st.lists(emails, max_size=3, unique=True),
+              active=st.booleans())  # fmt: skip
+        def express_bulk_update(self, tenant, owner, emails_, active):
+            """The express API's bulk update by key; another tenant's ids must match nothing."""
+            records = [{"id": self.id_of(owner, e), "active": active} for e in emails_ if (owner, e) in self.model]
+            with self.as_tenant(tenant):
+                try:
+                    runner.call("bulk_update", "User", records, db=self.db)
+                except Exception:
+                    assert owner != tenant and records, f"express bulk_update of {emails_} failed as its owner"
+                    return
+            if owner == tenant:
+                for e in emails_:
+                    if (tenant, e) in self.model:
+                        self.model[(tenant, e)]["active"] = active
+
+        @precondition(lambda self: not runner.runs_workflows)
+        @rule(tenant=tenant_choice, owner=tenant_choice, emails_=st.lists(emails, max_size=3, unique=True))
+        def express_bulk_delete(self, tenant, owner, emails_):
+            """The express API's bulk delete by id; another tenant's ids must match nothing."""
+            ids = [self.id_of(owner, e) for e in emails_ if (owner, e) in self.model]
+            with self.as_tenant(tenant):
+                runner.call("bulk_delete", "User", ids, db=self.db)
+            if owner == tenant:
+                for e in emails_:
+                    self.model.pop((tenant, e), None)
+
+        @precondition(lambda self: transactions and runner.runs_workflows)
         @rule(
             tenant=tenant_choice,
             batch=st.lists(records, min_size=1, max_size=3),

@@ -7,6 +7,8 @@ import importlib.util
 import re
 import socket
 
+from ..exceptions import exception_chain
+
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colour codes some implementations put in their messages
 _PLACEHOLDER = re.compile(r"\.\.\.$")  # "postgresql://...", "prod..."
 
@@ -27,16 +29,6 @@ def unavailable(exc: BaseException, implementation_module: str) -> str | None:
         if isinstance(cause, (ConnectionError, socket.gaierror)) or type(cause).__name__ == "ConnectionError":
             return f"needs a server it cannot connect to ({_first_line(cause)})"
     return None
-
-
-def exception_chain(exc: BaseException) -> list[BaseException]:
-    """The exception and its causes (or contexts), outermost first."""
-    chain, seen = [], set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        chain.append(exc)
-        exc = exc.__cause__ or exc.__context__
-    return chain
 
 
 def _first_line(exc: BaseException) -> str:

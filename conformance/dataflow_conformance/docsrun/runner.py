@@ -22,10 +22,12 @@ from pathlib import Path
 
 from sybil.evaluators.skip import Skipper
 
-from . import backends, diagnosis
-from .docblocks import DocsDocument, OtherBlocks, evaluate_python, not_python, python_parsers
-from .implementation import ImplementationError
-from .implementation import load as load_implementation
+from ..backends.provision import WorkerDatabase
+from ..backends.resolve import Backend, BackendUnavailable, backend_of
+from ..plugin.implementation import ImplementationError
+from ..plugin.implementation import load as load_implementation
+from . import diagnosis
+from .blocks import DocsDocument, OtherBlocks, evaluate_python, not_python, python_parsers
 
 PUBLISHED_MODULE = "dataflow"  # the name the published docs import; --impl decides what it resolves to
 
@@ -121,11 +123,11 @@ def _long_description(metadata: str, path: Path) -> str:
 def document_database(server_url: str | None, scratch: Path):
     """The URL of a fresh, empty database for one document: a new SQLite file in `scratch`, or a database
     created on the server of `server_url` (and dropped afterwards), so documents cannot see each other."""
-    if server_url is None or backends.backend_of(server_url) == "sqlite":
+    if server_url is None or backend_of(server_url) == "sqlite":
         yield f"sqlite:///{scratch / f'docs-{uuid.uuid4().hex[:8]}.db'}"
         return
-    backend = backends.Backend(backends.backend_of(server_url), server_url, "--db")
-    database = backends.WorkerDatabase(backend, "docs")
+    backend = Backend(backend_of(server_url), server_url, "--dataflow-dburi")
+    database = WorkerDatabase(backend, "docs")
     database.create()
     try:
         yield database.url
@@ -155,7 +157,7 @@ def run_docs(path: Path, *, impl: str = PUBLISHED_MODULE, db: str | None = None,
     documents = find_documents(path)
     try:
         if db is not None:
-            backends.backend_of(db)  # an unknown scheme is bad input, reported before anything runs
+            backend_of(db)  # an unknown scheme is bad input, reported before anything runs
         with implementation_as_published_name(impl) as implementation:
             with tempfile.TemporaryDirectory(prefix="dfc-docs-") as scratch, _working_directory(Path(scratch)):
                 results = [
@@ -163,9 +165,9 @@ def run_docs(path: Path, *, impl: str = PUBLISHED_MODULE, db: str | None = None,
                 ]
     except ImplementationError as exc:
         raise DocsError(str(exc).replace("--dataflow-impl=", "--impl ")) from None
-    except backends.BackendUnavailable as exc:
-        raise DocsError(str(exc).replace("--dburi", "--db")) from None
-    database = backends.backend_of(db) if db else "sqlite"
+    except BackendUnavailable as exc:
+        raise DocsError(str(exc)) from None
+    database = backend_of(db) if db else "sqlite"
     return DocsReport(impl, implementation.version, database, results)
 
 

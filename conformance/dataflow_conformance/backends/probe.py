@@ -1,13 +1,22 @@
 """An independent view of the database: a synchronous SQLAlchemy connection through a
-different driver than the implementation's, used to check what was really written."""
+different driver than the implementation's, used to arrange data and to check what was really written."""
+
+import os
+from pathlib import Path
 
 from sqlalchemy import MetaData, Table, create_engine, func, inspect, select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
+
+from .features import FEATURES, backend_of_scheme
 
 
 class Probe:
-    def __init__(self, url, backend: str):
-        self.backend = backend
+    """`Probe(url)`: a URL through the kit's own driver (postgresql+psycopg, mysql+pymysql, sqlite)."""
+
+    def __init__(self, url):
+        url = make_url(url)
+        self.features = FEATURES[backend_of_scheme(url.get_backend_name())]
         # NullPool: the probe holds no idle connection that could be mistaken for a leak.
         self.engine = create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
 
@@ -68,3 +77,15 @@ class Probe:
     def snapshot(self, table: str) -> list[tuple]:
         """A comparable picture of a table, to prove that a failed operation changed nothing."""
         return [tuple(sorted((k, repr(v)) for k, v in row.items())) for row in self.rows(table)]
+
+    def connections(self, *, busy: bool = False) -> int:
+        """Connections to this database other than the probe's own: sessions on a server (`busy`: only
+        those running a statement), this process's open file handles on an embedded database file."""
+        if self.features.server:
+            return self.scalar(self.features.count_sessions_sql(busy=busy))
+        database = self.engine.url.database
+        fds = Path("/proc/self/fd")
+        if not database or not fds.exists():
+            raise RuntimeError("counting SQLite file handles needs a database file and Linux /proc")
+        path = os.path.realpath(database)
+        return sum(1 for fd in fds.iterdir() if os.path.realpath(fd).startswith(path))

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 REGISTRY_FILE = Path(__file__).with_name("clauses.json")
+PAGES_DIR = Path(__file__).with_name("pages")  # docs/contract/, shipped inside the package
 _HEADING = re.compile(
     r"^### (?P<id>[A-Z]+-\d{3}) · (?P<level>MUST|SHOULD)(?: · capability `(?P<capability>[a-z_]+)`)?\s*$"
 )
@@ -78,6 +79,12 @@ def parse_pages(contract_dir: Path) -> dict[str, Clause]:
             elif not source and line.strip():
                 body.append(line.strip())
     return clauses
+
+
+def page_anchor(clause: Clause) -> str:
+    """The fragment of the clause's heading on its page (GitHub's heading slugs)."""
+    heading = f"{clause.id} · {clause.level}" + (f" · capability {clause.capability}" if clause.capability else "")
+    return re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
 
 
 def load() -> dict[str, Clause]:

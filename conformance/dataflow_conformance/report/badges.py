@@ -6,15 +6,13 @@ from pathlib import Path
 
 def badge(report: dict, backend: str) -> dict:
     results = [entry["results"].get(backend) for entry in report["clauses"].values()]
-    ran = [r for r in results if r is not None]
+    ran = [r for r in results if r is not None and r != "skipped"]
     passed = sum(1 for r in ran if r == "passed")
-    color = "brightgreen" if ran and passed == len(ran) else "yellow" if ran and passed >= 0.8 * len(ran) else "red"
-    return {
-        "schemaVersion": 1,
-        "label": f"{report['implementation']['module']} on {backend}",
-        "message": f"{passed}/{len(ran)} clauses",
-        "color": color,
-    }
+    label = f"{report['implementation']['module']} on {backend}"
+    if not ran:  # nothing was checked on this backend: say so, never "0/0"
+        return {"schemaVersion": 1, "label": label, "message": "no clause checked", "color": "lightgrey"}
+    color = "brightgreen" if passed == len(ran) else "yellow" if passed >= 0.8 * len(ran) else "red"
+    return {"schemaVersion": 1, "label": label, "message": f"{passed}/{len(ran)} clauses", "color": color}
 
 
 def write_badges(report: dict, out: Path) -> list[Path]:

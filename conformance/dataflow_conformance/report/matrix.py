@@ -7,6 +7,10 @@ from pathlib import Path
 START, END = "<!-- support-matrix:start -->", "<!-- support-matrix:end -->"
 
 
+class MatrixError(Exception):
+    pass
+
+
 def render(reports: list[dict]) -> str:
     backends = []
     for report in reports:
@@ -29,10 +33,13 @@ def render(reports: list[dict]) -> str:
 
 def update(document: Path, table: str) -> bool:
     """Replace the text between the markers; returns whether the document changed."""
-    text = document.read_text(encoding="utf-8")
+    try:
+        text = document.read_text(encoding="utf-8")
+    except (FileNotFoundError, UnicodeDecodeError) as exc:
+        raise MatrixError(f"cannot update {document}: {exc}") from None
     pattern = re.compile(re.escape(START) + r".*?" + re.escape(END), re.S)
     if not pattern.search(text):
-        raise ValueError(f"{document} has no {START} ... {END} markers")
+        raise MatrixError(f"{document} has no {START} ... {END} markers: add them where the table belongs")
     new = pattern.sub(lambda _: f"{START}\n{table}\n{END}", text)
     document.write_text(new, encoding="utf-8")
     return new != text

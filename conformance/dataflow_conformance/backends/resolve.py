@@ -1,0 +1,156 @@
+"""Find the database servers a run uses.
+
+Resolution per backend, in order: --dataflow-dburi, the backend's environment variable
+(DFC_POSTGRESQL_URL, DFC_MYSQL_URL), a testcontainers container (only when a Docker engine answers),
+and for SQLite a file per test. A backend that was asked for and cannot be reached is an error,
+never a skip; so is a --dataflow-dburi that no selected backend uses.
+"""
+
+import importlib
+import os
+from dataclasses import asdict, dataclass
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import URL, make_url
+
+from .features import BACKENDS, FEATURES, Features, backend_of_scheme
+
+
+class BackendUnavailable(Exception):
+    """A requested backend cannot be reached, or was asked for wrongly; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One database backend of this run."""
+
+    name: str
+    server_url: str | None  # None for SQLite: each test gets a file
+    source: str  # "--dataflow-dburi", "environment", "testcontainers", "embedded"
+    server_version: str = ""
+
+    @property
+    def features(self) -> Features:
+        return FEATURES[self.name]
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def backend_of(url: str) -> str:
+    scheme = url.split("://", 1)[0]
+    name = backend_of_scheme(scheme)
+    if name is None:
+        known = sorted({s for f in FEATURES.values() for s in f.url_schemes})
+        raise BackendUnavailable(f"--dataflow-dburi {redacted(url)}: unknown scheme {scheme!r}; known: {known}")
+    return name
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url.split("@")[-1]
+
+
+def plain_url(url: URL) -> str:
+    """The URL in the documented DataFlow form (no driver suffix): what users pass to DataFlow()."""
+    features = FEATURES[backend_of_scheme(url.get_backend_name())]
+    return url.set(drivername=features.scheme).render_as_string(hide_password=False)
+
+
+def probe_url(url: URL, database: str) -> URL:
+    """The same server and `database` through the kit's own driver."""
+    features = FEATURES[backend_of_scheme(url.get_backend_name())]
+    return url.set(drivername=features.probe_driver, database=database)
+
+
+def requested_backends(db_options: list[str]) -> list[str]:
+    """--dataflow-db values (repeatable, `all`) as backend names, in order, without repeats."""
+    names = [name for option in db_options for name in (BACKENDS if option == "all" else [option])]
+    return list(dict.fromkeys(names))
+
+
+def resolve(requested: list[str], dburis: list[str], environ=os.environ) -> tuple[list[Backend], list]:
+    """Return the backends of this run and the containers started for it (to stop at the end).
+
+    `requested` empty means: SQLite plus every server backend that has a URL configured.
+    """
+    explicit: dict[str, str] = {}
+    for url in dburis:
+        name = backend_of(url)
+        if name in explicit:
+            raise BackendUnavailable(f"two --dataflow-dburi URLs for {name}: {redacted(explicit[name])}, {redacted(url)}")
+        explicit[name] = url
+    unused = [url for url in dburis if requested and backend_of(url) not in requested]
+    if unused:
+        raise BackendUnavailable(
+            f"--dataflow-dburi {', '.join(redacted(u) for u in unused)} is for a backend this run does not select "
+            f"(--dataflow-db {' '.join(requested)}); add --dataflow-db {backend_of(unused[0])} or drop the URL"
+        )
+    configured = {
+        name: environ[f.environment_variable]
+        for name, f in FEATURES.items()
+        if f.environment_variable and environ.get(f.environment_variable)
+    }
+    names = requested or ["sqlite", *[n for n in FEATURES if FEATURES[n].server and (n in explicit or n in configured)]]
+    backends, containers = [], []
+    for name in names:
+        features = FEATURES[name]
+        if not features.server:
+            backends.append(Backend(name, None, "embedded", server_version=_sqlite_version()))
+            continue
+        url, source = (explicit[name], "--dataflow-dburi") if name in explicit else (configured.get(name), "environment")
+        if url is None:
+            url, container = _start_container(features)
+            containers.append(container)
+            source = "testcontainers"
+        backends.append(Backend(name, url, source, server_version=_server_version(name, url)))
+    return backends, containers
+
+
+def _sqlite_version() -> str:
+    import sqlite3
+
+    return sqlite3.sqlite_version
+
+
+def _server_version(name: str, url: str) -> str:
+    try:
+        engine = create_engine(probe_url(make_url(url), make_url(url).database))
+        with engine.connect() as conn:
+            version = conn.execute(text("select version()")).scalar()
+        engine.dispose()
+    except Exception as exc:
+        raise BackendUnavailable(
+            f"{name} was requested but {redacted(url)} cannot be reached: "
+            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        ) from None
+    return str(version)
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker
+
+        docker.from_env(timeout=3).ping()
+        return True
+    except Exception:
+        return False
+
+
+_CONTAINERS = {"postgresql": ("postgres", "PostgresContainer", {"driver": None}), "mysql": ("mysql", "MySqlContainer", {})}
+
+
+def _start_container(features: Features):
+    if not _docker_answers():
+        raise BackendUnavailable(
+            f"{features.name} was requested but no URL is configured ({features.environment_variable} or "
+            f"--dataflow-dburi) and no Docker engine answers for testcontainers"
+        )
+    module, class_name, options = _CONTAINERS[features.name]
+    container_module = importlib.import_module(f"testcontainers.{module}")
+    container = getattr(container_module, class_name)(features.container_image, **options)
+    container.start()
+    return plain_url(make_url(container.get_connection_url())), container

@@ -1,0 +1,97 @@
+"""The conformance pack's hooks: configure the run, collect and parametrize the suite, tag each test with
+its clauses, and name the broken clause in every failure. Registered only when a run asks for the pack
+(see plugin/options.py); the fixtures are in plugin/fixtures.py, the state in plugin/session.py, the
+report in report/collector.py."""
+
+from pathlib import Path
+
+import pytest
+from _pytest.python import path_matches_patterns
+
+from ..access.protocol import ALL_PATHS
+from ..report.collector import ConformanceReport
+from . import collection, session as session_mod
+
+SUITE_DIR = Path(__file__).parent.parent / "suite"
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "clause(*ids): the contract clauses a conformance test checks")
+    config.addinivalue_line(
+        "markers", f"paths(*names): the access paths a test applies to (default: all of {', '.join(ALL_PATHS)})"
+    )
+    config.addinivalue_line("markers", "backends(*names): the backends a test applies to (default: every backend)")
+    session = session_mod.ConformanceSession.from_config(config)
+    config.pluginmanager.register(session, session_mod.PLUGIN_NAME)
+    if config.args_source != pytest.Config.ArgsSource.ARGS:
+        config.args[:] = [str(SUITE_DIR)]  # the pack replaces the project's own test paths
+    if getattr(config, "workerinput", None) is None:  # the controller writes the report
+        config.pluginmanager.register(ConformanceReport(session, config), "dataflow-conformance-report")
+
+
+# -- collection: the suite is collected whatever the project's python_files / python_functions say --
+
+
+class SuiteModule(pytest.Module):
+    """A conformance test module, collected with pytest's default naming rules."""
+
+    def funcnamefilter(self, name: str) -> bool:
+        return name.startswith("test")
+
+    def classnamefilter(self, name: str) -> bool:
+        return name.startswith("Test")
+
+
+def _in_suite(path: Path) -> bool:
+    return path.suffix == ".py" and path.name.startswith("test_") and path.is_relative_to(SUITE_DIR)
+
+
+def pytest_collect_file(file_path: Path, parent):
+    """A suite module that the project's python_files would leave out."""
+    if _in_suite(file_path) and not parent.session.isinitpath(file_path):
+        if not path_matches_patterns(file_path, parent.config.getini("python_files")):
+            return SuiteModule.from_parent(parent, path=file_path)
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makemodule(module_path: Path, parent):
+    if _in_suite(module_path):
+        return SuiteModule.from_parent(parent, path=module_path)
+    return None
+
+
+def pytest_generate_tests(metafunc):
+    session = session_mod.get(metafunc.config)
+    if "backend" in metafunc.fixturenames:
+        collection.parametrize_backends(metafunc, session.backends)
+    if "flow" in metafunc.fixturenames:
+        collection.parametrize_paths(metafunc)
+
+
+@pytest.hookimpl(tryfirst=True)  # before -k / -m deselection: expectations are checked against the whole suite
+def pytest_collection_modifyitems(session, config, items):
+    state = session_mod.get(config)
+    suite_items = [item for item in items if Path(str(item.path)).is_relative_to(SUITE_DIR)]
+    collection.check_clause_markers(suite_items, state.clauses)
+    collection.check_expectations(suite_items, state)
+    for item in suite_items:
+        tag = collection.tag(item)
+        item.user_properties.extend(tag.properties())
+        collection.gate_capability(item, tag, state)
+        collection.apply_expectation(item, tag, state)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    try:
+        report = yield
+    except Exception as exc:
+        if call.excinfo is None:
+            raise
+        report = collection.plain_failure_report(item, call, exc)
+    if report.failed:
+        section = collection.clause_section(item, session_mod.get(item.config))
+        if section:
+            report.sections.append(("dataflow-conformance: what this failure breaks", section))
+    return report

@@ -1,0 +1,78 @@
+"""Render a conformance report (the JSON dict) as Markdown: the verdict, the clause table, then every
+clause that did not pass with its rule and, folded, the tests that show it."""
+
+from collections import defaultdict
+
+NOT_PASSED = ("failed", "error", "xpassed", "xfailed", "blocked")
+
+
+def render(data: dict) -> str:
+    impl = data["implementation"]
+    backends = [b["name"] for b in data["backends"]]
+    capabilities = data.get("capabilities", {})
+    lines = [
+        f"# Conformance report: {impl['module']} {impl['version']}",
+        "",
+        f"Verdict: **{data['verdict']}**" + ("" if data["complete"] else " (partial run: not every clause ran)"),
+        f"Generated {data['generated']} by dataflow-conformance {data.get('kit', {}).get('version', '?')} on Python "
+        f"{data['environment']['python']}.",
+        "",
+        f"Reproduce: `{data.get('command', '')}`",
+        "",
+        "Extended capabilities claimed: " + (", ".join(capabilities.get("claimed", [])) or "none")
+        + "; not claimed: " + (", ".join(capabilities.get("not_claimed", [])) or "none") + ".",
+        "",
+        "| backend | source | server |",
+        "|---|---|---|",
+        *[f"| {b['name']} | {b['source']} | {b['server_version']} |" for b in data["backends"]],
+        "",
+        *_clause_table(data, backends),
+        *_problems(data, backends),
+    ]
+    packages = ", ".join(f"{k} {v}" for k, v in data["environment"]["packages"].items())
+    lines += ["", f"Packages: {packages}", ""]
+    return "\n".join(lines)
+
+
+def _clause_table(data, backends) -> list[str]:
+    lines = ["| clause | level | " + " | ".join(backends) + " |", "|---|---|" + "---|" * len(backends)]
+    for clause_id, entry in data["clauses"].items():
+        cells = [entry["results"].get(b, "-") for b in backends]
+        lines.append(f"| [{clause_id}](#{clause_id.lower()}) | {entry['level']} | " + " | ".join(cells) + " |")
+    if data.get("paths"):
+        lines += ["", "Tests passed per access path: " + ", ".join(f"{k} {v}" for k, v in data["paths"].items())]
+    if data.get("clauses_not_run"):
+        lines += ["", "Clauses not run: " + ", ".join(data["clauses_not_run"])]
+    return lines
+
+
+def _problems(data, backends) -> list[str]:
+    by_clause = defaultdict(list)
+    for test in data["tests"]:
+        if test["outcome"] in NOT_PASSED and test.get("applicable", True):
+            for clause_id in test["clauses"]:
+                by_clause[clause_id].append(test)
+    if not by_clause:
+        return []
+    lines = ["", "## Clauses that did not pass", ""]
+    for clause_id in sorted(by_clause, key=lambda c: (data["clauses"].get(c, {}).get("level") != "MUST", c)):
+        entry = data["clauses"].get(clause_id, {})
+        results = ", ".join(f"{b}: {entry.get('results', {}).get(b, '-')}" for b in backends)
+        tests = by_clause[clause_id]
+        lines += [
+            f'### <a id="{clause_id.lower()}"></a>{clause_id} · {entry.get("level", "?")} ({results})',
+            "",
+            entry.get("text", ""),
+            "",
+            f"<details><summary>{len(tests)} test{'s' if len(tests) != 1 else ''} did not pass</summary>",
+            "",
+            *[f"- `{t['test']}` ({t['outcome']}): {_escape(t['message'])}" for t in tests],
+            "",
+            "</details>",
+            "",
+        ]
+    return lines
+
+
+def _escape(text: str) -> str:
+    return (text or "").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
