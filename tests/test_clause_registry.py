@@ -6,7 +6,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from dataflow_conformance import clauses
+from dataflow_conformance.contract import clauses
 from dataflow_conformance.cli import main
 
 CONTRACT = Path(__file__).resolve().parents[1] / "docs" / "contract"

@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
-from dataflow_conformance import matrix
+from dataflow_conformance.report import matrix
 from dataflow_conformance.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]

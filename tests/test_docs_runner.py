@@ -8,7 +8,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from dataflow_conformance import docsrun
+from dataflow_conformance.docsrun import runner as docsrun
 
 FIXTURES = Path(__file__).parent / "fixtures" / "docs" / "project"
 
@@ -59,7 +59,7 @@ def outcomes(report: dict) -> dict:
 
 def test_report_on_the_fixture_docs(tmp_path):
     done = run_cli(
-        FIXTURES, "--impl", "dataflow_reference", "--report", tmp_path / "r.json", "--markdown", tmp_path / "r.md"
+        FIXTURES, "--dataflow-impl", "dataflow_reference", "--report", tmp_path / "r.json", "--markdown", tmp_path / "r.md"
     )
     assert done.returncode == 1, done.stderr  # blocks failed
     report = json.loads((tmp_path / "r.json").read_text())
@@ -90,8 +90,8 @@ def test_each_document_gets_a_database_of_its_own(tmp_path, server):
         "@db.model\nclass User:\n    title: str\n\n"
         'assert db.express_sync.create("User", {"title": "t"})["id"] == 1\n```\n'
     )
-    args = [tmp_path, "--impl", "dataflow_reference", "--report", tmp_path / "r.json"]
-    done = run_cli(*args, *(["--db", server] if server else []), cwd=tmp_path)
+    args = [tmp_path, "--dataflow-impl", "dataflow_reference", "--report", tmp_path / "r.json"]
+    done = run_cli(*args, *(["--dataflow-dburi", server] if server else []), cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["totals"]["failed"] == 0 and report["totals"]["passed"] == 5
@@ -109,7 +109,7 @@ def test_a_published_readme_inside_a_wheel_or_its_metadata(tmp_path):
         archive.writestr("example-1.0.dist-info/METADATA", metadata)
     (tmp_path / "METADATA").write_text(metadata)
     for path in (wheel, tmp_path / "METADATA"):
-        done = run_cli(path, "--impl", "dataflow_reference")
+        done = run_cli(path, "--dataflow-impl", "dataflow_reference")
         assert done.returncode == 0, done.stderr
         assert "line     3  python           ran" in done.stdout  # lines of the long description
         assert done.stdout.rstrip().endswith("2 blocks in 1 document: 1 ran without error, 0 failed, 1 skipped")
@@ -120,11 +120,11 @@ def test_a_published_readme_inside_a_wheel_or_its_metadata(tmp_path):
     [
         (["nowhere/docs"], "nowhere/docs does not exist"),
         (
-            [FIXTURES / "quickstart.md", "--impl", "no_such_module"],
-            "--impl no_such_module: the module cannot be imported",
+            [FIXTURES / "quickstart.md", "--dataflow-impl", "no_such_module"],
+            "--dataflow-impl=no_such_module: no module",
         ),
-        ([FIXTURES / "quickstart.md", "--impl", "json"], "--impl json: the module has no DataFlow class"),
-        ([FIXTURES / "quickstart.md", "--db", "oracle://scott@host/db"], "unknown scheme 'oracle'"),
+        ([FIXTURES / "quickstart.md", "--dataflow-impl", "json"], "--dataflow-impl=json: the module has no DataFlow class"),
+        ([FIXTURES / "quickstart.md", "--dataflow-dburi", "oracle://scott@host/db"], "unknown scheme 'oracle'"),
         ([Path(__file__)], "expected a directory, a Markdown file, a wheel or a METADATA file"),
     ],
 )
@@ -146,7 +146,7 @@ def test_the_published_module_name_is_restored_after_a_run(tmp_path):
 def test_a_block_that_hangs_is_stopped_and_the_next_one_runs(tmp_path):
     (tmp_path / "slow.md").write_text("```python\nimport time\n\ntime.sleep(30)\n```\n\n```python\nx = 1\n```\n")
     report = tmp_path / "r.json"
-    done = run_cli(tmp_path / "slow.md", "--impl", "dataflow_reference", "--timeout", "1", "--report", report)
+    done = run_cli(tmp_path / "slow.md", "--dataflow-impl", "dataflow_reference", "--timeout", "1", "--report", report)
     assert done.returncode == 1
     blocks = json.loads(report.read_text())["documents"][0]["blocks"]
     assert [(b["outcome"], b["detail"]) for b in blocks] == [("failed", "timed out after 1 s"), ("passed", "")]

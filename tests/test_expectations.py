@@ -1,9 +1,10 @@
 """Expectations files are strict and cannot rot; reports turn into expectations, badges and a matrix."""
 
 import json
+import tomllib
 
 import pytest
-from dataflow_conformance import badges, expectations, matrix
+from dataflow_conformance.report import badges, expectations, matrix
 
 HEALTH = "test_conf.py::test_health_check_reports_healthy[sqlite]"
 
@@ -16,7 +17,7 @@ def write(pytester, body):
 
 def test_expected_failure_keeps_the_run_green(pytester, run_pack, broken_impl):
     path = write(pytester, f'[sqlite]\n"{HEALTH}" = "health_check reports unhealthy"\n')
-    result = run_pack("--dataflow-impl=brokenflow", "--expectations", path, "-k", "test_health_check")
+    result = run_pack("--dataflow-impl=brokenflow", "--dataflow-expectations", path, "-k", "test_health_check")
     assert result.ret == pytest.ExitCode.OK
     report = json.loads((pytester.path / "conformance-report.json").read_text())
     assert report["clauses"]["CONF-006"]["results"] == {"sqlite": "xfailed"}
@@ -25,14 +26,14 @@ def test_expected_failure_keeps_the_run_green(pytester, run_pack, broken_impl):
 
 def test_unexpected_pass_fails_the_run(pytester, run_pack):
     path = write(pytester, f'[sqlite]\n"{HEALTH}" = "pretend it fails"\n')
-    result = run_pack("--dataflow-impl=dataflow_reference", "--expectations", path, "-k", "test_health_check")
+    result = run_pack("--dataflow-impl=dataflow_reference", "--dataflow-expectations", path, "-k", "test_health_check")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["*XPASS(strict)*"])
 
 
 def test_flaky_entry_is_not_strict(pytester, run_pack):
     path = write(pytester, f'[sqlite]\n"{HEALTH}" = "flaky: fails on some runs"\n')
-    result = run_pack("--dataflow-impl=dataflow_reference", "--expectations", path, "-k", "test_health_check")
+    result = run_pack("--dataflow-impl=dataflow_reference", "--dataflow-expectations", path, "-k", "test_health_check")
     assert result.ret == pytest.ExitCode.OK
 
 
@@ -47,15 +48,23 @@ def test_flaky_entry_is_not_strict(pytester, run_pack):
 )
 def test_bad_expectations_are_errors(pytester, run_pack, body, message):
     path = write(pytester, body)
-    result = run_pack("--dataflow-impl=dataflow_reference", "--expectations", path, "-k", "test_health_check")
+    result = run_pack("--dataflow-impl=dataflow_reference", "--dataflow-expectations", path, "-k", "test_health_check")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert message in result.stderr.str()
 
 
 def test_stale_entries_only_for_backends_in_the_run():
-    expected = {"any": {}, "sqlite": {"a": "r"}, "postgresql": {"b": "r"}, "mysql": {}}
-    assert expectations.stale_entries(expected, {"a"}, {"sqlite"}) == []
-    assert expectations.stale_entries(expected, set(), {"sqlite", "postgresql"}) == ["[postgresql] b", "[sqlite] a"]
+    expected = expectations.Expectations({"any": {}, "sqlite": {"a": "r"}, "postgresql": {"b": "r"}, "mysql": {}})
+    assert expected.stale({"a"}, {"sqlite"}) == []
+    assert expected.stale(set(), {"sqlite", "postgresql"}) == ["[postgresql] b", "[sqlite] a"]
+
+
+def test_a_typo_in_a_test_id_gets_a_suggestion(pytester, run_pack):
+    typo = HEALTH.replace("reports", "report")
+    path = write(pytester, f'[sqlite]\n"{typo}" = "health_check reports unhealthy"\n')
+    result = run_pack("--dataflow-impl=dataflow_reference", "--dataflow-expectations", path, "-k", "test_health_check")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert f"(did you mean {HEALTH}?)" in result.stderr.str()
 
 
 REPORT = {
@@ -86,29 +95,58 @@ REPORT = {
 
 
 def test_expectations_from_report():
-    text = expectations.from_reports([REPORT])
+    text, change = expectations.merge(None, [REPORT])
     assert '"test_crud.py::t[mysql-local]" = "E boom twice"' in text
     assert '"test_crud.py::u[mysql-local]" = "known"' in text
     assert "sqlite]" not in text
+    assert sorted(change.added) == ["[mysql] test_crud.py::t[mysql-local]", "[mysql] test_crud.py::u[mysql-local]"]
 
 
-def test_regenerating_keeps_flaky_entries():
-    previous = {
-        "sqlite": {"test_crud.py::t[sqlite-local]": "flaky: lock waits"},
-        "mysql": {"test_crud.py::gone[mysql-local]": "flaky: no longer in the suite"},
-    }
-    text = expectations.from_reports([REPORT], previous)
+def test_regenerating_keeps_reasons_comments_and_flaky_entries():
+    existing = """# Known failures of impl, reviewed by hand.
+
+[sqlite]
+"test_crud.py::t[sqlite-local]" = "flaky: lock waits"
+
+[mysql]
+# the driver's message changes between releases; this reason says why
+"test_crud.py::t[mysql-local]" = "boom: the upsert forgets the tenant"
+"test_crud.py::fixed[mysql-local]" = "was broken"
+"""
+    report = {**REPORT, "tests": [*REPORT["tests"], {**REPORT["tests"][2], "suite_id": "test_crud.py::fixed[mysql-local]",
+                                                      "backend": "mysql"}]}  # fmt: skip
+    text, change = expectations.merge(existing, [report])
+    assert "# Known failures of impl, reviewed by hand." in text
+    assert "# the driver's message changes between releases; this reason says why" in text
+    assert '"test_crud.py::t[mysql-local]" = "boom: the upsert forgets the tenant"' in text  # hand-written: kept
     assert '"test_crud.py::t[sqlite-local]" = "flaky: lock waits"' in text  # passed this time, still flaky
-    assert "gone" not in text  # a test the report does not have is dropped
-    assert '"test_crud.py::t[mysql-local]" = "E boom twice"' in text
+    assert "fixed" not in text and change.removed == ["[mysql] test_crud.py::fixed[mysql-local]"]
+    assert change.added == ["[mysql] test_crud.py::u[mysql-local]"]
+
+
+def test_unicode_stays_readable_and_valid_toml():
+    message = "AssertionError: stored 'zoë 😀 日本' as '??'"
+    report = {**REPORT, "tests": [{**REPORT["tests"][0], "message": message}]}
+    text, _ = expectations.merge(None, [report])
+    assert "zoë 😀 日本" in text and "\\u" not in text
+    path_free = tomllib.loads(text)
+    assert path_free["mysql"]["test_crud.py::t[mysql-local]"] == message
+
+
+def test_a_partial_report_is_refused_unless_asked_for():
+    partial = {**REPORT, "complete": False, "clauses_not_run": ["CRUD-003"]}
+    existing = '[mysql]\n"test_crud.py::other[mysql-local]" = "not run this time"\n'
+    with pytest.raises(expectations.ExpectationsError, match="partial"):
+        expectations.merge(existing, [partial])
+    text, change = expectations.merge(existing, [partial], partial=True)
+    assert '"test_crud.py::other[mysql-local]" = "not run this time"' in text and not change.removed
 
 
 def test_a_test_failing_in_some_runs_only_is_flaky():
     passing = {**REPORT, "tests": [{**t, "outcome": "passed", "message": ""} for t in REPORT["tests"]]}
-    text = expectations.from_reports([REPORT, passing])
+    text, _ = expectations.merge(None, [REPORT, passing])
     assert '"test_crud.py::t[mysql-local]" = "flaky: failed in 1 of 2 runs; seen: E boom twice"' in text
-    assert "2 conformance reports" in text
-    assert '"test_crud.py::t[mysql-local]" = "E boom twice"' in expectations.from_reports([REPORT, REPORT])
+    assert '"test_crud.py::t[mysql-local]" = "E boom twice"' in expectations.merge(None, [REPORT, REPORT])[0]
 
 
 def test_badges_and_matrix(tmp_path):
@@ -116,6 +154,8 @@ def test_badges_and_matrix(tmp_path):
     data = {p.name: json.loads(p.read_text()) for p in written}
     assert data["impl-sqlite.json"]["message"] == "2/2 clauses" and data["impl-sqlite.json"]["color"] == "brightgreen"
     assert data["impl-mysql.json"]["message"] == "0/2 clauses" and data["impl-mysql.json"]["color"] == "red"
+    nothing = {**REPORT, "clauses": {}}
+    assert badges.badge(nothing, "sqlite")["message"] == "no clause checked", "0/0 says nothing was checked"
     table = matrix.render([REPORT])
     assert "| `impl` | 1.0 | failure | 2/2 | 0/2 |" in table
     doc = tmp_path / "doc.md"

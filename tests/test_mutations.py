@@ -47,7 +47,7 @@ MUTANTS = {
         "bulk.py",
         'self.store.fail("fields", "names no field to update")\n        values["updated_at"] = utc_now()',
         'self.store.fail("fields", "names no field to update")',
-        "test_every_update_advances_updated_at_only",
+        "test_every_node_update_by_filter_advances_updated_at_only",
     ),
     "upsert_update_keeps_updated_at": Mutant(
         "crud.py",
@@ -57,7 +57,7 @@ MUTANTS = {
     ),
     # QUERY-009: offset applied only together with limit
     "offset_needs_limit": Mutant(
-        "crud.py", "        if offset:\n", "        if offset and limit is not None:\n", "test_paging"
+        "crud.py", "        if offset:\n", "        if offset and limit is not None:\n", "test_offset_without_limit"
     ),
     # BULK-011: the update of a bulk upsert resets the fields a record omits
     "bulk_upsert_resets_omitted_fields": Mutant(
@@ -71,7 +71,7 @@ MUTANTS = {
         "bulk.py",
         "        if not self.spec.soft_delete:\n            return\n        deleted =",
         "        if True:\n            return\n        deleted =",
-        "test_soft_deleted_record_is_gone_for_every_node",
+        "test_writes_naming_a_soft_deleted_key_are_refused",
     ),
     # TXN-001: parallel branches of a scope on one connection at the same time
     "scope_operations_not_serialised": Mutant(
@@ -119,11 +119,11 @@ def make_mutant(directory: Path, name: str) -> str:
 @pytest.mark.parametrize("name", sorted(MUTANTS))
 def test_the_pack_catches_the_mutant(pytester, run_pack, name):
     mutant = MUTANTS[name]
-    backend = ["--db", "sqlite"]
+    backend = ["--dataflow-db", "sqlite"]
     if mutant.backend == "postgresql":
         if not POSTGRESQL_URL:
             pytest.skip("this mutant shows only on PostgreSQL: set DFC_POSTGRESQL_URL")
-        backend = ["--dburi", POSTGRESQL_URL]
+        backend = ["--dataflow-dburi", POSTGRESQL_URL]
     module = make_mutant(pytester.path, name)
     result = run_pack(f"--dataflow-impl={module}", *backend, "-k", mutant.tests, "--maxfail=1", "-q")
     outcomes = result.parseoutcomes()

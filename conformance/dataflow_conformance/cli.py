@@ -96,8 +96,10 @@ def read_report(path: Path) -> dict:
         raise CommandError(f"no such report: {path}") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CommandError(f"{path} is not a conformance report (JSON): {exc}") from None
-    missing = [key for key in ("implementation", "backends", "clauses", "tests", "verdict") if key not in data]
-    if not isinstance(data, dict) or missing:
+    if not isinstance(data, dict):
+        raise CommandError(f"{path} is not a conformance report: it holds a {type(data).__name__}")
+    missing = [key for key in ("implementation", "backends", "clauses", "verdict") if key not in data]
+    if missing:
         raise CommandError(f"{path} is not a conformance report: it lacks {missing}")
     return data
 

@@ -29,7 +29,7 @@ from ..plugin.implementation import load as load_implementation
 from . import diagnosis
 from .blocks import DocsDocument, OtherBlocks, evaluate_python, not_python, python_parsers
 
-PUBLISHED_MODULE = "dataflow"  # the name the published docs import; --impl decides what it resolves to
+PUBLISHED_MODULE = "dataflow"  # the name the published docs import; --dataflow-impl decides what it resolves to
 
 
 class DocsError(Exception):
@@ -164,7 +164,7 @@ def run_docs(path: Path, *, impl: str = PUBLISHED_MODULE, db: str | None = None,
                     _run_document(name, text, implementation, db, Path(scratch), timeout) for name, text in documents
                 ]
     except ImplementationError as exc:
-        raise DocsError(str(exc).replace("--dataflow-impl=", "--impl ")) from None
+        raise DocsError(str(exc)) from None
     except BackendUnavailable as exc:
         raise DocsError(str(exc)) from None
     database = backend_of(db) if db else "sqlite"

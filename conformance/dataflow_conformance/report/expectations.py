@@ -52,7 +52,7 @@ class Expectations:
             for test_id in sorted(set(entries) - collected):
                 close = difflib.get_close_matches(test_id, collected, n=1, cutoff=0.8)
                 problems.append(f"[{backend}] {test_id}" + (f" (did you mean {close[0]}?)" if close else ""))
-        return problems
+        return sorted(problems)
 
 
 def locate(name_or_path: str) -> Path:
