@@ -11,7 +11,7 @@ from pathlib import Path
 from .. import __version__
 from ..backends.resolve import redacted
 from ..contract.capabilities import CAPABILITIES
-from .tag import EVERY_BACKEND, TestTag
+from .tag import EVERY_BACKEND, FIGURES_PROPERTY, TestTag
 
 OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
 _SEVERITY = ["error", "failed", "xpassed", "xfailed", "skipped", "passed"]
@@ -45,6 +45,9 @@ class ConformanceReport:
                 "message": "",
             },
         )
+        for name, value in report.user_properties:
+            if name == FIGURES_PROPERTY:
+                entry["figures"] = {**entry.get("figures", {}), **json.loads(value)}
         outcome = _outcome(report)
         if outcome is None:
             return

@@ -28,6 +28,7 @@ def render(data: dict) -> str:
         "",
         *_clause_table(data, backends),
         *_problems(data, backends),
+        *_figures(data),
     ]
     packages = ", ".join(f"{k} {v}" for k, v in data["environment"]["packages"].items())
     lines += ["", f"Packages: {packages}", ""]
@@ -71,6 +72,18 @@ def _problems(data, backends) -> list[str]:
             "</details>",
             "",
         ]
+    return lines
+
+
+def _figures(data) -> list[str]:
+    """The figures tests measured (a history checker's operations, faults and anomalies), one row each."""
+    measured = [t for t in data["tests"] if t.get("figures")]
+    if not measured:
+        return []
+    lines = ["", "## Figures", "", "| test | outcome | figures |", "|---|---|---|"]
+    for test in measured:
+        figures = ", ".join(f"{k}: {v}" for k, v in test["figures"].items())
+        lines.append(f"| `{test['test']}` | {test['outcome']} | {_escape(figures)} |")
     return lines
 
 

@@ -7,6 +7,10 @@ inside the test report's `user_properties`, one property per field, so JUnit XML
 
 from dataclasses import dataclass
 
+# A test may attach measured figures (operations run, faults injected, anomalies) to its report entry:
+# one user property of this name whose value is a JSON object (suite/support.py: report_figures).
+FIGURES_PROPERTY = "figures"
+
 # Expectations files and reports name the backend of a test without a backend parameter (it runs once
 # and speaks for every backend of the run) with this word.
 EVERY_BACKEND = "any"

@@ -2,6 +2,7 @@
 
 import contextlib
 import datetime as dt
+import json
 import threading
 import time
 from decimal import Decimal
@@ -11,6 +12,7 @@ import pytest
 
 from ..access.protocol import ALL_PATHS, WorkflowFailed, open_path
 from ..exceptions import exception_chain
+from ..report.tag import FIGURES_PROPERTY
 
 __all__ = ["Decimal", "Optional", "WorkflowFailed", "define_user", "define_everything", "expect_failure", "seed"]
 
@@ -61,6 +63,11 @@ def every_path(db):
     finally:
         for path in paths:
             path.close()
+
+
+def report_figures(request, **figures) -> None:
+    """Attach measured figures (JSON values) to this test's entry in the conformance report."""
+    request.node.user_properties.append((FIGURES_PROPERTY, json.dumps(figures, default=str)))
 
 
 def seed(flow, model: str, rows: list[dict], *, db=None) -> list[dict]:
