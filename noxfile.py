@@ -109,7 +109,10 @@ UPSTREAM_EXPECTATIONS = "conformance/dataflow_conformance/expectations/dataflow.
 # and tests fail for each other.
 UPSTREAM_RUN = ["--timeout", "90", "--tb=native"]  # its deep stacks: pytest's own tracebacks cost ~0.4 s each
 UPSTREAM_ENV = {"DATAFLOW_POOL_SIZE": "10", "DATAFLOW_MAX_OVERFLOW": "5"}
-IMPLEMENTATIONS = {"dataflow_reference": [], "dataflow": ["--dataflow-expectations", UPSTREAM_EXPECTATIONS, *UPSTREAM_RUN]}
+IMPLEMENTATIONS = {
+    "dataflow_reference": [],
+    "dataflow": ["--dataflow-expectations", UPSTREAM_EXPECTATIONS, *UPSTREAM_RUN],
+}
 
 
 @nox.session
@@ -184,6 +187,41 @@ def loadtests_smoke(session):
     """A short run of each load-test job on every configured backend, gated by loadtests/thresholds.toml (CI)."""
     _install(session, "dev,loadtests")
     session.run("python", "-m", "loadtests", "run", "--profile", "smoke", "--no-upstream", "--check", *session.posargs)
+
+
+ADAPTER = """\"\"\"A third-party DataFlow implementation as another project would ship one: here, an adapter that
+re-exports the reference under its own name.\"\"\"
+
+from dataflow_reference import CONFORMANCE_CAPABILITIES, DataFlow  # noqa: F401
+"""
+
+
+@nox.session
+def wheel(session):
+    """The kit as a user gets it: build the wheel, install it into this session's fresh virtualenv, and run
+    the pack from a directory outside the checkout against a third-party module there (SQLite). Fails
+    unless the report says `success` for that module with every SQLite clause."""
+    import json
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory(prefix="dfc-wheel-") as scratch:
+        outside = Path(scratch)
+        session.run("python", "-m", "pip", "wheel", "--no-deps", "-q", ".", "-w", str(outside / "dist"))
+        (wheel_file,) = (outside / "dist").glob("dataflow_conformance-*.whl")
+        session.install(str(wheel_file))
+        (outside / "acme_dataflow.py").write_text(ADAPTER, encoding="utf-8")
+        session.chdir(outside)
+        session.run("pytest", "-p", "dataflow_conformance", "--dataflow-impl=acme_dataflow", "-n", WORKERS, "-q",
+                    "--timeout", "300", "--log-level=WARNING", "-p", "no:cacheprovider")  # fmt: skip
+        report = json.loads((outside / "conformance-report.json").read_text(encoding="utf-8"))
+        clauses = report["clauses"]
+        sqlite = [c for c in clauses.values() if "sqlite" in c["results"]]
+        if report["implementation"]["module"] != "acme_dataflow" or report["verdict"] != "success" or len(sqlite) < 100:
+            session.error(f"wheel run: verdict {report['verdict']}, {len(sqlite)} SQLite clauses")
+        session.log(
+            f"wheel run: {report['implementation']['module']} verdict {report['verdict']}, {len(sqlite)} clauses"
+        )
 
 
 @nox.session

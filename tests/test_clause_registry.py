@@ -6,8 +6,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from dataflow_conformance.contract import clauses
 from dataflow_conformance.cli import main
+from dataflow_conformance.contract import clauses
 
 CONTRACT = Path(__file__).resolve().parents[1] / "docs" / "contract"
 

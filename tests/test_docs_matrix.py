@@ -4,8 +4,8 @@ import json
 from pathlib import Path
 
 import pytest
-from dataflow_conformance.report import matrix
 from dataflow_conformance.cli import main
+from dataflow_conformance.report import matrix
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORTS = ["reports/dataflow_reference/conformance-report.json", "reports/dataflow/conformance-report.json"]

@@ -59,7 +59,13 @@ def outcomes(report: dict) -> dict:
 
 def test_report_on_the_fixture_docs(tmp_path):
     done = run_cli(
-        FIXTURES, "--dataflow-impl", "dataflow_reference", "--report", tmp_path / "r.json", "--markdown", tmp_path / "r.md"
+        FIXTURES,
+        "--dataflow-impl",
+        "dataflow_reference",
+        "--report",
+        tmp_path / "r.json",
+        "--markdown",
+        tmp_path / "r.md",
     )
     assert done.returncode == 1, done.stderr  # blocks failed
     report = json.loads((tmp_path / "r.json").read_text())
@@ -123,7 +129,10 @@ def test_a_published_readme_inside_a_wheel_or_its_metadata(tmp_path):
             [FIXTURES / "quickstart.md", "--dataflow-impl", "no_such_module"],
             "--dataflow-impl=no_such_module: no module",
         ),
-        ([FIXTURES / "quickstart.md", "--dataflow-impl", "json"], "--dataflow-impl=json: the module has no DataFlow class"),
+        (
+            [FIXTURES / "quickstart.md", "--dataflow-impl", "json"],
+            "--dataflow-impl=json: the module has no DataFlow class",
+        ),
         ([FIXTURES / "quickstart.md", "--dataflow-dburi", "oracle://scott@host/db"], "unknown scheme 'oracle'"),
         ([Path(__file__)], "expected a directory, a Markdown file, a wheel or a METADATA file"),
     ],

@@ -8,7 +8,9 @@ import pytest
 
 
 def test_unreachable_requested_backend_is_an_error(run_pack):
-    result = run_pack("--dataflow-impl=dataflow_reference", "--dataflow-dburi", "postgresql://nobody@127.0.0.1:1/nothing")
+    result = run_pack(
+        "--dataflow-impl=dataflow_reference", "--dataflow-dburi", "postgresql://nobody@127.0.0.1:1/nothing"
+    )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*postgresql was requested*cannot be reached*"])
 
@@ -71,3 +73,117 @@ def test_plugin_stays_out_of_other_test_runs(pytester):
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
     assert "DataFlow conformance" not in result.stdout.str()
+
+
+UNRELATED_CONFTEST = """
+import sys
+
+import pytest
+
+
+def pytest_addoption(parser):
+    parser.addoption("--db", default="memory", help="this project's own database option")
+
+
+@pytest.fixture
+def database_url(request):
+    return f"{request.config.getoption('--db')}://local"
+"""
+
+UNRELATED_TESTS = """
+import sys
+
+
+def test_own_option_and_fixture(database_url):
+    assert database_url == "files://local"
+
+
+def test_the_kit_imports_nothing_heavy():
+    heavy = sorted(name for name in ("kailash", "sqlalchemy", "dataflow_reference") if name in sys.modules)
+    assert not heavy, heavy
+"""
+
+
+def test_an_unrelated_project_is_unaffected(pytester):
+    """The kit is installed (its entry point loads), yet a project with its own --db option and
+    database_url fixture runs as if it were not: no clash, no fixtures, no imports, no report."""
+    pytester.makeconftest(UNRELATED_CONFTEST)
+    pytester.makepyfile(test_unrelated=UNRELATED_TESTS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--db", "files")
+    result.assert_outcomes(passed=2)
+    assert "DataFlow conformance" not in result.stdout.str()
+    assert not (pytester.path / "conformance-report.json").exists()
+    fixtures = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--fixtures").stdout.str()
+    assert "database_url" in fixtures and not any(
+        f"\n{name}" in fixtures for name in ("probe", "flow", "make_dataflow")
+    )
+
+
+def test_a_pack_option_without_the_pack_is_an_error(pytester):
+    pytester.makepyfile(test_plain="def test_plain():\n    assert True\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--dataflow-db", "sqlite")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--dataflow-db configure the DataFlow conformance pack*add --dataflow-impl=MODULE*"])
+
+
+def test_the_suite_is_collected_whatever_the_project_collects(pytester, run_pack):
+    pytester.makeini("[pytest]\npython_files = *_spec.py\npython_functions = check_*\ntestpaths = specs\n")
+    result = run_pack("--dataflow-impl=dataflow_reference", "-k", "test_create_stores")
+    result.assert_outcomes(passed=4)
+
+
+def test_a_run_that_checks_nothing_says_so(pytester, run_pack):
+    result = run_pack("--dataflow-impl=dataflow_reference", "-k", "nothing_matches_this")
+    result.stdout.fnmatch_lines(["*no conformance test ran*", "*verdict: none*"])
+    report = json.loads((pytester.path / "conformance-report.json").read_text())
+    assert report["verdict"] == "none" and report["clauses"] == {}
+
+
+def test_a_failure_names_its_clause_everywhere(pytester, run_pack, broken_impl):
+    junit = pytester.path / "junit.xml"
+    result = run_pack("--dataflow-impl=brokenflow", "-k", "test_create_stores", f"--junitxml={junit}")
+    output = result.stdout.str()
+    assert "what this failure breaks" in output and "CRUD-001 (MUST, CRUD): Create" in output
+    assert "crud.md#crud-001--must" in output
+    result.stdout.fnmatch_lines(["*failed clauses on sqlite: CRUD-001*"])
+    xml = junit.read_text()
+    assert '<property name="clause" value="CRUD-001"' in xml and '<property name="path" value="local"' in xml
+    assert '<property name="backend" value="sqlite"' in xml and "{'" not in xml, "a property printed as a dict"
+    report = json.loads((pytester.path / "conformance-report.json").read_text())
+    assert report["kit"]["version"] and "--dataflow-impl=brokenflow" in report["command"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["--dataflow-capability", "row_level_securty"],
+            "*unknown capability 'row_level_securty' (did you mean 'row_level_security'?)*",
+        ),
+        (
+            ["--dataflow-db", "sqlite", "--dataflow-dburi", "postgresql://u@127.0.0.1:5999/x"],
+            "*is for a backend this run does not select*",
+        ),
+    ],
+    ids=["capability-typo", "unused-dburi"],
+)
+def test_bad_input_to_the_kit_is_an_error(run_pack, args, message):
+    result = run_pack("--dataflow-impl=dataflow_reference", *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+
+
+def test_an_implementation_that_fails_to_import_shows_its_traceback(pytester, run_pack):
+    pytester.makepyfile(halfflow="settings = {}\nTIMEOUT = settings['missing']\n")
+    result = run_pack("--dataflow-impl=halfflow")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*importing the module failed*", "*halfflow.py*line 2*", "*KeyError: 'missing'*"])
+
+
+def test_an_adapter_module_in_the_current_directory_is_found(pytester, run_pack, monkeypatch):
+    """The guide's recipe: a module that re-exports another implementation, next to where pytest runs
+    (found without PYTHONPATH, as `python -m pytest` would find it)."""
+    monkeypatch.delenv("PYTHONPATH")
+    pytester.makepyfile(my_dataflow="from dataflow_reference import CONFORMANCE_CAPABILITIES, DataFlow  # noqa: F401\n")
+    result = run_pack("--dataflow-impl=my_dataflow", "-k", "test_unique_violation_is_an_implementation_error")
+    result.assert_outcomes(passed=4)  # ERR-007 judges the errors of the package that defines DataFlow

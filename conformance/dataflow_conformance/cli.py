@@ -35,7 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
         "runs is flaky); an existing file keeps its comments and reasons",
     )
     exp.add_argument("reports", type=Path, nargs="+", metavar="report", help="conformance-report.json files")
-    exp.add_argument("--write", type=Path, required=True, metavar="PATH", help="the expectations file to create or update")
+    exp.add_argument(
+        "--write", type=Path, required=True, metavar="PATH", help="the expectations file to create or update"
+    )
     exp.add_argument(
         "--partial",
         action="store_true",

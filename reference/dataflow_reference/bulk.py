@@ -202,7 +202,10 @@ class BulkOperations:
         must match one visible record, or nothing is written. Returns the updated records."""
         if not isinstance(records, list):
             self.store.fail("records", f"must be a list of records, got {type(records).__name__}")
-        if key_field not in ("id", *[ix["fields"][0] for ix in self.spec.indexes if ix["unique"] and len(ix["fields"]) == 1]):
+        if key_field not in (
+            "id",
+            *[ix["fields"][0] for ix in self.spec.indexes if ix["unique"] and len(ix["fields"]) == 1],
+        ):
             self.store.fail("key_field", f"{key_field!r} is not the id or a unique field")
         changes = []
         for index, record in enumerate(records):
@@ -226,7 +229,9 @@ class BulkOperations:
                     )
                 if values:
                     values["updated_at"] = utc_now()
-                    await conn.execute(self.store.visible(update(self.table).where(self.table.c.id == found[0])).values(values))
+                    await conn.execute(
+                        self.store.visible(update(self.table).where(self.table.c.id == found[0])).values(values)
+                    )
                 updated.append(await self.store.fetch(conn, found[0]))
         return updated
 

@@ -120,7 +120,12 @@ class Express:
             transaction_id=transaction_id,
         )
         total = answer["inserted"] + answer["updated"] + answer["skipped"]
-        return {"records": answer["records"], "created": answer["inserted"], "updated": answer["updated"], "total": total}
+        return {
+            "records": answer["records"],
+            "created": answer["inserted"],
+            "updated": answer["updated"],
+            "total": total,
+        }
 
 
 class ExpressSync:

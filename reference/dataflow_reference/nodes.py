@@ -3,11 +3,10 @@ transaction nodes shared by every model."""
 
 from typing import Any
 
+from dataflow_conformance.contract.operations import CONTEXT_INPUT, TRANSACTION_INPUT
 from kailash.nodes.base import NodeParameter, NodeRegistry
 from kailash.nodes.base_async import AsyncNode
 from kailash.sdk_exceptions import NodeValidationError
-
-from dataflow_conformance.contract.operations import CONTEXT_INPUT, TRANSACTION_INPUT
 
 from .errors import TransactionError
 from .model import ModelSpec

@@ -12,10 +12,9 @@ import asyncio
 import contextvars
 
 from ..contract.operations import parse_node_type
-from .protocol import EXPRESS_PATHS, NotOnThisPath, WorkflowFailed
 from .concurrency import in_tasks, in_threads
+from .protocol import EXPRESS_PATHS, NotOnThisPath, WorkflowFailed
 from .workflow import bound
-
 
 # Operations whose node form (by filter) has no documented express form: the express API updates and
 # deletes bulk records by key (`bulk_update(model, records)`, `bulk_delete(model, ids)`).

@@ -81,7 +81,9 @@ def resolve(requested: list[str], dburis: list[str], environ=os.environ) -> tupl
     for url in dburis:
         name = backend_of(url)
         if name in explicit:
-            raise BackendUnavailable(f"two --dataflow-dburi URLs for {name}: {redacted(explicit[name])}, {redacted(url)}")
+            raise BackendUnavailable(
+                f"two --dataflow-dburi URLs for {name}: {redacted(explicit[name])}, {redacted(url)}"
+            )
         explicit[name] = url
     unused = [url for url in dburis if requested and backend_of(url) not in requested]
     if unused:
@@ -101,7 +103,9 @@ def resolve(requested: list[str], dburis: list[str], environ=os.environ) -> tupl
         if not features.server:
             backends.append(Backend(name, None, "embedded", server_version=_sqlite_version()))
             continue
-        url, source = (explicit[name], "--dataflow-dburi") if name in explicit else (configured.get(name), "environment")
+        url, source = (
+            (explicit[name], "--dataflow-dburi") if name in explicit else (configured.get(name), "environment")
+        )
         if url is None:
             url, container = _start_container(features)
             containers.append(container)
@@ -140,7 +144,10 @@ def _docker_answers() -> bool:
         return False
 
 
-_CONTAINERS = {"postgresql": ("postgres", "PostgresContainer", {"driver": None}), "mysql": ("mysql", "MySqlContainer", {})}
+_CONTAINERS = {
+    "postgresql": ("postgres", "PostgresContainer", {"driver": None}),
+    "mysql": ("mysql", "MySqlContainer", {}),
+}
 
 
 def _start_container(features: Features):

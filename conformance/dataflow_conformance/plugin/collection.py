@@ -89,7 +89,9 @@ def gate_capability(item, tag: TestTag, session) -> None:
     missing = [name for name in missing if name not in session.capabilities]
     if missing:
         impl = session.implementation.module_name
-        item.add_marker(pytest.mark.skip(reason=f"extended profile: {impl} does not claim capability {', '.join(missing)}"))
+        item.add_marker(
+            pytest.mark.skip(reason=f"extended profile: {impl} does not claim capability {', '.join(missing)}")
+        )
 
 
 def apply_expectation(item, tag: TestTag, session) -> None:

@@ -10,7 +10,8 @@ from _pytest.python import path_matches_patterns
 
 from ..access.protocol import ALL_PATHS
 from ..report.collector import ConformanceReport
-from . import collection, session as session_mod
+from . import collection
+from . import session as session_mod
 
 SUITE_DIR = Path(__file__).parent.parent / "suite"
 

@@ -52,9 +52,14 @@ class ConformanceReport:
         if outcome is None:
             return
         # A teardown error after a pass still counts; the first failure's message is kept.
-        if entry["outcome"] in (None, "passed") or outcome in ("failed", "error") and entry["outcome"] not in (
-            "failed",
-            "error",
+        if (
+            entry["outcome"] in (None, "passed")
+            or outcome in ("failed", "error")
+            and entry["outcome"]
+            not in (
+                "failed",
+                "error",
+            )
         ):
             entry["outcome"] = outcome
             entry["message"] = _message(report)
@@ -176,9 +181,7 @@ def summary_lines(data: dict, tests) -> list[str]:
     lines += [f"backend: {b['name']} ({b['source']}) {b['server_version']}" for b in data["backends"]]
     applicable = [t for t in tests if t["applicable"]]
     if not applicable:
-        lines.append(
-            "no conformance test ran: the selection (-k, -m, test paths) left none, so nothing was checked"
-        )
+        lines.append("no conformance test ran: the selection (-k, -m, test paths) left none, so nothing was checked")
         return lines
     lines += summary_table(applicable, [b["name"] for b in data["backends"]])
     lines.append("access paths: " + ", ".join(f"{path} {counts}" for path, counts in data["paths"].items()))
@@ -188,7 +191,9 @@ def summary_lines(data: dict, tests) -> list[str]:
         f"{counts['skipped']} skipped, {len(data['clauses_not_run'])} not run"
     )
     for backend in [b["name"] for b in data["backends"]]:
-        failed = [cid for cid, e in data["clauses"].items() if e["results"].get(backend) in ("failed", "error", "xpassed")]
+        failed = [
+            cid for cid, e in data["clauses"].items() if e["results"].get(backend) in ("failed", "error", "xpassed")
+        ]
         if failed:
             lines.append(f"failed clauses on {backend}: {', '.join(failed)}")
     elsewhere = [t for t in tests if not t["applicable"]]
@@ -282,7 +287,7 @@ def _message(report) -> str:
 
 
 def _unqualified(message: str) -> str:
-    """"package.module.Error: text" -> "Error: text"."""
+    """ "package.module.Error: text" -> "Error: text"."""
     head, sep, rest = message.partition(": ")
     if sep and "." in head and " " not in head and head.replace(".", "").replace("_", "").isalnum():
         return f"{head.rsplit('.', 1)[1]}: {rest}"

@@ -64,7 +64,9 @@ def locate(name_or_path: str) -> Path:
     if bundled.is_file():
         return Path(str(bundled))
     names = sorted(p.name.removesuffix(".toml") for p in BUNDLED.iterdir() if p.name.endswith(".toml"))
-    raise ExpectationsError(f"--dataflow-expectations {name_or_path}: no such file, and no bundled file of that name ({names})")
+    raise ExpectationsError(
+        f"--dataflow-expectations {name_or_path}: no such file, and no bundled file of that name ({names})"
+    )
 
 
 def load(path: Path) -> Expectations:
@@ -76,7 +78,9 @@ def load(path: Path) -> Expectations:
         raise ExpectationsError(f"expectations file {path} is not valid TOML: {exc}") from None
     unknown = sorted(set(data) - set(BACKEND_TABLES) - {"meta"})
     if unknown:
-        raise ExpectationsError(f"expectations file {path}: unknown table(s) {unknown}; expected {list(BACKEND_TABLES)}")
+        raise ExpectationsError(
+            f"expectations file {path}: unknown table(s) {unknown}; expected {list(BACKEND_TABLES)}"
+        )
     tables = {}
     for backend in BACKEND_TABLES:
         entries = data.get(backend, {})
@@ -172,9 +176,19 @@ def merge(text: str | None, reports: list[dict], *, partial: bool = False) -> tu
 def _new_document(reports: list[dict]):
     impl = reports[0]["implementation"]
     document = tomlkit.document()
-    document.add(tomlkit.comment(f"Expected failures of {impl['module']} ({impl.get('distribution') or 'no distribution'})."))
-    document.add(tomlkit.comment("Strict: a listed test that passes fails the run; a listed test that does not exist is an error."))
-    document.add(tomlkit.comment("Regenerate with `dataflow-conformance expectations REPORT... --write THIS_FILE`; reasons may be edited."))
+    document.add(
+        tomlkit.comment(f"Expected failures of {impl['module']} ({impl.get('distribution') or 'no distribution'}).")
+    )
+    document.add(
+        tomlkit.comment(
+            "Strict: a listed test that passes fails the run; a listed test that does not exist is an error."
+        )
+    )
+    document.add(
+        tomlkit.comment(
+            "Regenerate with `dataflow-conformance expectations REPORT... --write THIS_FILE`; reasons may be edited."
+        )
+    )
     document.add(tomlkit.nl())
     return document
 

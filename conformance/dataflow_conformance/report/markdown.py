@@ -19,8 +19,11 @@ def render(data: dict) -> str:
         "",
         f"Reproduce: `{data.get('command', '')}`",
         "",
-        "Extended capabilities claimed: " + (", ".join(capabilities.get("claimed", [])) or "none")
-        + "; not claimed: " + (", ".join(capabilities.get("not_claimed", [])) or "none") + ".",
+        "Extended capabilities claimed: "
+        + (", ".join(capabilities.get("claimed", [])) or "none")
+        + "; not claimed: "
+        + (", ".join(capabilities.get("not_claimed", [])) or "none")
+        + ".",
         "",
         "| backend | source | server |",
         "|---|---|---|",

@@ -2,7 +2,7 @@
 
 import pytest
 
-from ..access.protocol import EXPRESS_PATHS, WORKFLOW_PATHS
+from ..access.protocol import WORKFLOW_PATHS
 from .support import define_user, expect_failure, seed
 
 BATCH = 7

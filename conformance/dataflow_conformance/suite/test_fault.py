@@ -12,10 +12,10 @@ import time
 import pytest
 from sqlalchemy.engine import make_url
 
+from ..access.protocol import WORKFLOW_PATHS
 from ..backends.features import SERVERS
 from ..backends.provision import end_other_sessions
 from ..testing.faultproxy import FaultProxy
-from ..access.protocol import WORKFLOW_PATHS
 from .support import define_user, with_deadline
 from .test_transactions import Scope
 

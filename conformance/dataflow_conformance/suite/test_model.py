@@ -228,22 +228,19 @@ def define_page(db):
 # Each: (path, the kept record, the soft-deleted one) -> asserts what the operation answered.
 GONE_READS = {
     "delete": lambda path, kept, gone: path.node("PageDeleteNode", {"id": gone["id"]})["deleted"] is False,
-    "update": lambda path, kept, gone: path.node(
-        "PageUpdateNode", {"filter": {"id": gone["id"]}, "fields": {"title": "x"}}
-    )["updated"]
-    is False,
-    "read": lambda path, kept, gone: path.node("PageReadNode", {"id": gone["id"], "raise_on_not_found": False})[
-        "found"
-    ]
-    is False,
+    "update": lambda path, kept, gone: (
+        path.node("PageUpdateNode", {"filter": {"id": gone["id"]}, "fields": {"title": "x"}})["updated"] is False
+    ),
+    "read": lambda path, kept, gone: (
+        path.node("PageReadNode", {"id": gone["id"], "raise_on_not_found": False})["found"] is False
+    ),
     "list": lambda path, kept, gone: path.node("PageListNode", {"filter": {"title": "gone"}})["records"] == [],
     "count": lambda path, kept, gone: path.node("PageCountNode", {"filter": {"slug": "g"}})["count"] == 0,
 }
 NODE_GONE_READS = {  # writes by filter: node features
-    "bulk_update": lambda path, kept, gone: path.node(
-        "PageBulkUpdateNode", {"filter": {"slug": "g"}, "fields": {"title": "x"}}
-    )["updated"]
-    == 0,
+    "bulk_update": lambda path, kept, gone: (
+        path.node("PageBulkUpdateNode", {"filter": {"slug": "g"}, "fields": {"title": "x"}})["updated"] == 0
+    ),
     "bulk_delete": lambda path, kept, gone: path.node("PageBulkDeleteNode", {"filter": {"slug": "g"}})["deleted"] == 0,
 }
 # Writes naming the deleted record's key: refused (neither revived nor duplicated).

@@ -12,6 +12,7 @@ from ..access.protocol import WORKFLOW_PATHS
 from ..contract.operations import OPERATIONS, TRANSACTION_NODES
 from .support import define_user
 
+
 @pytest.mark.clause("NODE-001")
 def test_nodes_registered_by_name(make_dataflow):
     define_user(make_dataflow())

@@ -12,6 +12,7 @@ from ..backends.features import SERVERS
 from .support import define_user, with_deadline
 from .test_transactions import Scope
 
+
 def creates(count, prefix="c"):
     return [
         ("UserCreateNode", {"name": f"{prefix}{i}", "email": f"{prefix}{i}@x.org", "age": i % 90}) for i in range(count)

@@ -28,7 +28,9 @@ def test_random_sequences_match_the_model(request, dataflow_impl, database_url, 
     options = request.config.option
     # Shrinking replays a failing sequence hundreds of times on fresh instances: minutes per failure.
     # The failing sequence is reported either way; --dataflow-stateful-shrink asks for the smallest one.
-    phases = [Phase.explicit, Phase.reuse, Phase.generate] + ([Phase.shrink] if options.dataflow_stateful_shrink else [])
+    phases = [Phase.explicit, Phase.reuse, Phase.generate] + (
+        [Phase.shrink] if options.dataflow_stateful_shrink else []
+    )
     budget = settings(
         max_examples=options.dataflow_stateful_examples,
         phases=phases,

@@ -30,9 +30,7 @@ def seed_tenants(flow, db) -> dict[str, list[dict]]:
     created = {}
     for tenant in TENANTS:
         with db.tenant_context.switch(tenant):
-            created[tenant] = [
-                flow.node("UserCreateNode", {"name": f"{tenant}-{p['age']}", **p}) for p in PEOPLE
-            ]
+            created[tenant] = [flow.node("UserCreateNode", {"name": f"{tenant}-{p['age']}", **p}) for p in PEOPLE]
     return created
 
 
@@ -344,7 +342,7 @@ def _create_and_list(tenant, index) -> WorkflowBuilder:
 @pytest.mark.clause("TENANT-006")
 @pytest.mark.paths(*WORKFLOW_PATHS)  # create and list in one workflow, many workflows at once
 def test_interleaved_tenants_never_see_each_other(make_dataflow, probe, flow):
-    db = tenant_db(make_dataflow)
+    tenant_db(make_dataflow)  # bound to the path
     tenants = [TENANTS[i % 2] for i in range(40)]
     outputs = flow.concurrently([_create_and_list(t, i) for i, t in enumerate(tenants)], tenants=tenants, threads=2)
     failed = [o for o in outputs if isinstance(o, Exception)]

@@ -7,12 +7,10 @@ import pytest
 from kailash.workflow.builder import WorkflowBuilder
 
 from ..access.protocol import WORKFLOW_PATHS, WorkflowFailed
-from ..contract.operations import TRANSACTION_NODES
 from ..testing import checkpoint
 from .support import define_user, expect_failure, seed, with_deadline
 
 pytestmark = pytest.mark.paths(*WORKFLOW_PATHS)  # transaction scopes are workflows
-
 
 
 class Scope:
