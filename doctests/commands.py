@@ -1,5 +1,7 @@
 """Check the commands that `bash` blocks of the docs show, where that is cheap: the arguments of every
-`nox`, `pytest` and `dataflow-conformance` call must parse, without running the command.
+`nox`, `pytest` and `dataflow-conformance` call must parse, without running the command. A block whose
+info string is `bash run` is run as it is written (bash, in the document's scratch directory, with this
+environment's programs first on PATH), as a reader who copies it would run it; it must exit 0.
 
 - `dataflow-conformance ...`: parsed by the CLI's own argument parser.
 - `pytest ...`: parsed by pytest with its plugins loaded (`-p dataflow_conformance` included), in a
@@ -8,13 +10,17 @@
   them to pytest are checked as pytest arguments.
 """
 
+import os
+import re
 import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 from dataflow_conformance.cli import build_parser
+from sybil import Region
 from sybil.parsers.markdown import CodeBlockParser
+from sybil.parsers.markdown.lexers import RawFencedCodeBlockLexer
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKED = ("nox", "pytest", "dataflow-conformance")
@@ -102,3 +108,32 @@ class CommandBlocks(CodeBlockParser):
         for region in super().__call__(document):
             if commands(str(region.parsed)):
                 yield region
+
+
+def run_block(example) -> None:
+    """Sybil evaluator for a `bash run` block: run it; a non-zero exit fails with the tail of its output."""
+    environment = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    for name in ("DFC_POSTGRESQL_URL", "DFC_MYSQL_URL", "DATABASE_URL"):
+        environment.pop(name, None)  # the reader's shell: no servers configured unless the block says so
+    done = subprocess.run(
+        ["bash", "-e", "-o", "pipefail", "-c", str(example.parsed)],
+        env=environment,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if done.returncode != 0:
+        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-25:])
+        raise CommandFailed(f"the block exited with status {done.returncode}:\n{tail}")
+
+
+class RunnableBlocks:
+    """Sybil parser: the ```bash run blocks, run as written."""
+
+    def __init__(self):
+        self.lexer = RawFencedCodeBlockLexer(info_pattern=re.compile(r"bash run$\n", re.MULTILINE))
+
+    def __call__(self, document):
+        for lexed in self.lexer(document):
+            yield Region(lexed.start, lexed.end, lexed.lexemes["source"], run_block)

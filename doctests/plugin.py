@@ -27,7 +27,7 @@ from sybil.evaluators.skip import Skipper
 from sybil.integration.pytest import example_module_path as SYBIL_EXAMPLE_MODULE
 from sybil.sybil import SybilCollection
 
-from .commands import CommandBlocks
+from .commands import CommandBlocks, RunnableBlocks
 
 # xdist modes that keep a file's tests on one worker, in order. Not loadgroup: with pytest 9.2 its
 # xdist_group marks are silently ignored (pytest-xdist issue #1386).
@@ -111,7 +111,7 @@ def _sybil(backend: Backend, first: bool, root: Path) -> Sybil:
         _RUNS.pop(id(namespace)).close(namespace)
 
     return Sybil(
-        parsers=[*python_parsers(), *([CommandBlocks()] if first else [])],
+        parsers=[*python_parsers(), *([CommandBlocks(), RunnableBlocks()] if first else [])],
         patterns=["*.md"],  # is_doc() decides which files are docs
         path=str(root),
         setup=setup,
