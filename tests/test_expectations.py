@@ -161,3 +161,26 @@ def test_badges_and_matrix(tmp_path):
     doc = tmp_path / "doc.md"
     doc.write_text(f"before\n{matrix.START}\nold\n{matrix.END}\nafter\n")
     assert matrix.update(doc, table) and "old" not in doc.read_text() and "after" in doc.read_text()
+
+
+def test_diff_names_fixes_regressions_and_blocks(tmp_path, capsys):
+    from dataflow_conformance.cli import main
+
+    def report(version, outcomes):
+        tests = [{"test": t, "outcome": o, "message": f"{o} {t}", "clauses": ["CRUD-001"]} for t, o in outcomes.items()]
+        results = {"sqlite": "passed" if all(o == "passed" for o in outcomes.values()) else "failed"}
+        return {**REPORT, "implementation": {**REPORT["implementation"], "version": version}, "tests": tests,
+                "clauses": {"CRUD-001": {"results": results}}}  # fmt: skip
+
+    old = report("1.0", {"a[sqlite]": "failed", "b[sqlite]": "passed", "c[sqlite]": "passed", "gone[sqlite]": "passed"})
+    new = report("1.1", {"a[sqlite]": "passed", "b[sqlite]": "failed", "c[sqlite]": "blocked", "new[sqlite]": "passed"})
+    paths = []
+    for data in (old, new):
+        paths.append(tmp_path / f"{data['implementation']['version']}.json")
+        paths[-1].write_text(json.dumps(data))
+    assert main(["diff", *map(str, paths)]) == 1, "a regression fails the gate"
+    out = capsys.readouterr().out
+    assert "impl 1.0" in out and "impl 1.1" in out
+    assert "- a[sqlite]: failed -> passed" in out and "- b[sqlite]: passed -> failed" in out
+    assert "- c[sqlite]: passed -> blocked" in out and "1 gone, 1 new" in out
+    assert main(["diff", str(paths[0]), str(paths[0])]) == 0, "no change, no regression"

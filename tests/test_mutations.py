@@ -102,6 +102,44 @@ MUTANTS = {
         "return self.db.transaction(write=write)",
         "test_unique_violation_is_an_implementation_error",
     ),
+    # Lookup and write disagree: an upsert that finds its record by all the keys of `where`, not by
+    # `conflict_on` (a record that exists is missed, then refused as a duplicate)
+    "upsert_matches_all_where_keys": Mutant(
+        "crud.py",
+        'match = self.filters.compile({name: where[name] for name in conflict_on}, where="where")',
+        'match = self.filters.compile(where, where="where")',
+        "test_upsert_matches_on_conflict_on",
+    ),
+    # ... and an upsert that looks its key up across tenants, then writes under the tenant (writes nothing)
+    "upsert_lookup_ignores_tenant": Mutant(
+        "crud.py",
+        "stmt = self.of_tenant(select(*self.table.c).where(match)).with_for_update()",
+        "stmt = select(*self.table.c).where(match).with_for_update()",
+        "test_upserts_match_the_bound_tenants_record",
+    ),
+    # ... and the express bulk update, which finds its keys across tenants and writes under the tenant
+    "express_bulk_update_lookup_ignores_tenant": Mutant(
+        "bulk.py",
+        "stmt = self.store.visible(select(self.table.c.id).where(match)).with_for_update()",
+        "stmt = select(self.table.c.id).where(match).with_for_update()",
+        "test_express_bulk_writes_by_key_touch_only_the_bound_tenant",
+    ),
+    # An option honoured on one access path but not another: the express list drops order_by
+    "express_list_ignores_order_by": Mutant(
+        "express.py",
+        "            order_by=None if order_by is None else [order_by],",
+        "            order_by=None,",
+        "test_ordering_by_one_field",
+    ),
+    # ... and the express find_one takes the last match
+    "find_one_returns_the_last_match": Mutant(
+        "express.py",
+        "records = await self.list(model, filter, limit=1, transaction_id=transaction_id)\n"
+        "        return records[0] if records else None",
+        "records = await self.list(model, filter, transaction_id=transaction_id)\n"
+        "        return records[-1] if records else None",
+        "test_find_one_returns_the_first_match",
+    ),
 }
 
 

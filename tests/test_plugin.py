@@ -50,8 +50,8 @@ def test_reference_subset_report(pytester, run_pack):
     result.stdout.fnmatch_lines(
         [
             "*area*sqlite*",
-            "*CRUD*4/0/0/0*",
-            "*QUERY*48/0/0/0*",
+            "*CRUD*4/0/0/0/0*",
+            "*QUERY*48/0/0/0/0*",
             "*access paths: async 13/13, express 13/13, express_sync 13/13, local 13/13*",
             "*verdict: success (partial run*",
         ]
@@ -187,3 +187,40 @@ def test_an_adapter_module_in_the_current_directory_is_found(pytester, run_pack,
     pytester.makepyfile(my_dataflow="from dataflow_reference import CONFORMANCE_CAPABILITIES, DataFlow  # noqa: F401\n")
     result = run_pack("--dataflow-impl=my_dataflow", "-k", "test_unique_violation_is_an_implementation_error")
     result.assert_outcomes(passed=4)  # ERR-007 judges the errors of the package that defines DataFlow
+
+
+TABLELESS_IMPL = """
+class DataFlow:
+    \"\"\"Models register, tables never come: every test that arranges rows is blocked.\"\"\"
+    def __init__(self, url=None, **options):
+        pass
+    def model(self, cls):
+        return cls
+    def create_tables(self):
+        raise RuntimeError("no tables")
+    def close(self):
+        pass
+"""
+
+
+def test_a_test_whose_arrange_step_fails_is_blocked_not_failed(pytester, run_pack):
+    """tablelessflow cannot create tables: a CRUD-004 test, which arranges its rows through the probe after
+    create_tables(), is blocked by CONF-005 / MODEL-011, and CRUD-004 is not counted as failed."""
+    pytester.makepyfile(tablelessflow=TABLELESS_IMPL)
+    junit = pytester.path / "junit.xml"
+    result = run_pack(
+        "--dataflow-impl=tablelessflow", "-k", "test_update_changes_only_named_fields", f"--junitxml={junit}"
+    )
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        ["*BLOCKED: the test's arrange step relies on CONF-005, MODEL-011*", "*blocked clauses on sqlite: CRUD-004*"]
+    )
+    report = json.loads((pytester.path / "conformance-report.json").read_text())
+    assert report["clauses"]["CRUD-004"]["results"] == {"sqlite": "blocked"}
+    assert report["verdict"] == "failure", "a blocked MUST clause keeps the verdict from success"
+    (test,) = [t for t in report["tests"] if t["clauses"] == ["CRUD-004"]][:1]
+    assert test["outcome"] == "blocked" and test["blocked_by"] == "CONF-005 MODEL-011"
+    assert '<property name="blocked_by" value="CONF-005 MODEL-011"' in junit.read_text()
+    (cause,) = report["causes"]
+    assert cause["error"] == "RuntimeError: no tables" and cause["where"] == "tablelessflow:create_tables"
+    assert cause["tests"] == 4 and cause["clauses"] == ["CRUD-004"]

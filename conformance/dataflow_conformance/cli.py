@@ -52,6 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
     mat.add_argument(
         "--page", type=Path, metavar="PATH", help="also write the full page (implementation x backend x area)"
     )
+    diff = sub.add_parser(
+        "diff",
+        help="what changed between two conformance reports: fixed, regressed and newly blocked clauses and tests "
+        "(exit status 1 on a regression, for release gates)",
+    )
+    diff.add_argument("old", type=Path, help="the earlier report (e.g. the last release's)")
+    diff.add_argument("new", type=Path, help="the later report")
+    diff.add_argument("--markdown", type=Path, metavar="PATH", help="also write the diff as Markdown")
     docs = sub.add_parser(
         "docs",
         help="run the Python examples of Markdown docs against an implementation and report what runs",
@@ -186,6 +194,21 @@ def _matrix(args) -> int:
     return 0
 
 
+def _diff(args) -> int:
+    from .report import diff
+
+    old, new = read_report(args.old), read_report(args.new)
+    if "tests" not in old or "tests" not in new:
+        raise CommandError("both reports need their tests (conformance-report.json as the pack writes it)")
+    changes = diff.compare(old, new)
+    text = diff.render(changes)
+    if args.markdown:
+        args.markdown.write_text(text, encoding="utf-8")
+        status(f"wrote {args.markdown}")
+    sys.stdout.write(text)
+    return 1 if changes.regressions else 0
+
+
 def _docs(args) -> int:
     from .docsrun import render, runner
 
@@ -208,6 +231,7 @@ COMMANDS = {
     "expectations": _expectations,
     "badges": _badges,
     "matrix": _matrix,
+    "diff": _diff,
     "docs": _docs,
 }
 

@@ -9,3 +9,13 @@ def exception_chain(exc: BaseException) -> list[BaseException]:
         chain.append(exc)
         exc = exc.__cause__ or exc.__context__
     return chain
+
+
+class Blocked(Exception):
+    """A test's arrange step failed because of another clause's defect: the test is reported as blocked by
+    that clause, not as a failure of its own (see suite/support.py: blocked_by)."""
+
+    def __init__(self, clauses: tuple[str, ...], error: BaseException):
+        self.clauses = clauses
+        self.error = error
+        super().__init__(f"blocked by {', '.join(clauses)}: {type(error).__name__}: {error}")

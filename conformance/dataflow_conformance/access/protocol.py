@@ -30,6 +30,7 @@ class NotOnThisPath(BaseException):
 class AccessPath(Protocol):
     name: str  # one of ALL_PATHS
     runs_workflows: bool  # whether run() takes whole workflows (transaction scopes, connections)
+    db: object  # the bound DataFlow instance (None before bind)
 
     def bind(self, db) -> None:
         """The DataFlow instance the path calls (make_dataflow binds each instance it creates)."""

@@ -1,6 +1,7 @@
 """An independent view of the database: a synchronous SQLAlchemy connection through a
 different driver than the implementation's, used to arrange data and to check what was really written."""
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -73,6 +74,23 @@ class Probe:
     def execute(self, sql: str, **params) -> None:
         with self.engine.connect() as conn:
             conn.execute(text(sql), params)
+
+    def insert(self, table: str, rows: list[dict]) -> list[int]:
+        """Insert rows one by one (so ids follow their order), with `created_at` / `updated_at` set to now
+        unless given; returns their primary keys. A column that stores time zones gets an aware UTC
+        datetime, any other a naive one (UTC, as the contract stores every timestamp)."""
+        t = self._table(table)
+        now = dt.datetime.now(dt.timezone.utc)
+        stamps = {}
+        for name in ("created_at", "updated_at"):
+            if name in t.c:
+                stamps[name] = now if getattr(t.c[name].type, "timezone", False) else now.replace(tzinfo=None)
+        ids = []
+        with self.engine.connect() as conn:
+            for row in rows:
+                result = conn.execute(t.insert(), {**stamps, **row})
+                ids.append(row.get("id", result.inserted_primary_key[0]))
+        return ids
 
     def snapshot(self, table: str) -> list[tuple]:
         """A comparable picture of a table, to prove that a failed operation changed nothing."""

@@ -8,9 +8,12 @@ import pytest
 
 from ..access.protocol import ALL_PATHS
 from ..contract.clauses import page_anchor
+from ..exceptions import Blocked
+from ..report.causes import cause_of
 from ..report.tag import EVERY_BACKEND, TestTag
 
 SUITE_DIR = Path(__file__).parent.parent / "suite"
+SUITE_PACKAGE = "dataflow_conformance.suite"
 PAGES_DIR = Path(__file__).parent.parent / "contract" / "pages"
 
 
@@ -101,9 +104,16 @@ def apply_expectation(item, tag: TestTag, session) -> None:
         item.add_marker(pytest.mark.xfail(reason=f"expected failure: {reason}", strict=not reason.startswith("flaky:")))
 
 
-def clause_section(item, session) -> str:
-    """What a failing test's clauses promise, and where the contract says so."""
+def clause_section(item, session, exc: BaseException) -> str:
+    """What a failing test's clauses promise, and where the contract says so (first, for a blocked test,
+    the clauses that block it)."""
     lines = []
+    if isinstance(exc, Blocked) and not set(exc.clauses) & set(clause_ids(item)):
+        lines += [
+            f"BLOCKED: the test's arrange step relies on {', '.join(exc.clauses)}, which failed here; "
+            "the clauses below are not judged by this test",
+            "",
+        ]
     for clause_id in clause_ids(item):
         clause = session.clauses.get(clause_id)
         if clause is None:
@@ -114,6 +124,16 @@ def clause_section(item, session) -> str:
             f"  contract: {page.resolve()}#{page_anchor(clause)}",
         ]
     return "\n".join(lines)
+
+
+def failure_properties(item, exc: BaseException, session) -> list[tuple[str, str]]:
+    """What the report needs to know of a failure: its cause, and the clauses that block it (a test is not
+    blocked by its own clause: that is a failure)."""
+    error, where = cause_of(exc, session.implementation.package, SUITE_PACKAGE)
+    properties = [("cause_error", error), ("cause_where", where)]
+    if isinstance(exc, Blocked) and not set(exc.clauses) & set(clause_ids(item)):
+        properties.append(("blocked_by", " ".join(exc.clauses)))
+    return properties
 
 
 def plain_failure_report(item, call, exc) -> pytest.TestReport:

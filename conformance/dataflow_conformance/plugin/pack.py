@@ -91,8 +91,12 @@ def pytest_runtest_makereport(item, call):
         if call.excinfo is None:
             raise
         report = collection.plain_failure_report(item, call, exc)
-    if report.failed:
-        section = collection.clause_section(item, session_mod.get(item.config))
-        if section:
+    if call.excinfo is not None and (report.failed or hasattr(report, "wasxfail")):
+        session = session_mod.get(item.config)
+        properties = collection.failure_properties(item, call.excinfo.value, session)
+        report.user_properties.extend(properties)
+        item.user_properties.extend(properties)  # JUnit XML takes the properties of the teardown report
+        if report.failed:
+            section = collection.clause_section(item, session, call.excinfo.value)
             report.sections.append(("dataflow-conformance: what this failure breaks", section))
     return report

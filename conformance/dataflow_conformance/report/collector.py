@@ -11,10 +11,13 @@ from pathlib import Path
 from .. import __version__
 from ..backends.resolve import redacted
 from ..contract.capabilities import CAPABILITIES
+from . import causes
 from .tag import EVERY_BACKEND, FIGURES_PROPERTY, TestTag
 
-OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
-_SEVERITY = ["error", "failed", "xpassed", "xfailed", "skipped", "passed"]
+OUTCOMES = ("passed", "failed", "error", "blocked", "skipped", "xfailed", "xpassed")
+# A clause's result on a backend is its tests' worst outcome. Blocked (an arrange step failed because of
+# another clause) is worse than an expected failure and better than a failure of the clause itself.
+_SEVERITY = ["error", "failed", "blocked", "xpassed", "xfailed", "skipped", "passed"]
 VERDICTS = ("success", "partial", "failure", "none")
 
 
@@ -45,22 +48,22 @@ class ConformanceReport:
                 "message": "",
             },
         )
+        properties = dict(report.user_properties)
         for name, value in report.user_properties:
             if name == FIGURES_PROPERTY:
                 entry["figures"] = {**entry.get("figures", {}), **json.loads(value)}
         outcome = _outcome(report)
         if outcome is None:
             return
+        if outcome in ("failed", "error") and "blocked_by" in properties:
+            outcome = "blocked"
+        if "blocked_by" in properties:
+            entry["blocked_by"] = properties["blocked_by"]
+        if "cause_error" in properties and not entry.get("cause"):
+            entry["cause"] = {"error": properties["cause_error"], "where": properties["cause_where"]}
         # A teardown error after a pass still counts; the first failure's message is kept.
-        if (
-            entry["outcome"] in (None, "passed")
-            or outcome in ("failed", "error")
-            and entry["outcome"]
-            not in (
-                "failed",
-                "error",
-            )
-        ):
+        worse = outcome in ("failed", "error", "blocked") and entry["outcome"] not in ("failed", "error", "blocked")
+        if entry["outcome"] in (None, "passed") or worse:
             entry["outcome"] = outcome
             entry["message"] = _message(report)
         entry["duration"] = round(entry.get("duration", 0) + report.duration, 4)
@@ -134,6 +137,7 @@ class ConformanceReport:
                 for clause_id in sorted(results)
             },
             "paths": dict(path_summary(self.applicable())),
+            "causes": causes.group(self.applicable()),
             "tests": sorted(self.tests.values(), key=lambda t: t["test"]),
         }
 
@@ -187,15 +191,21 @@ def summary_lines(data: dict, tests) -> list[str]:
     lines.append("access paths: " + ", ".join(f"{path} {counts}" for path, counts in data["paths"].items()))
     counts = Counter(clause_outcome(r) for r in data["clauses"].values())
     lines.append(
-        f"clauses: {counts['passed']} passed, {counts['failed']} failed, {counts['xfailed']} xfailed, "
-        f"{counts['skipped']} skipped, {len(data['clauses_not_run'])} not run"
+        f"clauses: {counts['passed']} passed, {counts['failed']} failed, {counts['blocked']} blocked, "
+        f"{counts['xfailed']} xfailed, {counts['skipped']} skipped, {len(data['clauses_not_run'])} not run"
     )
     for backend in [b["name"] for b in data["backends"]]:
-        failed = [
-            cid for cid, e in data["clauses"].items() if e["results"].get(backend) in ("failed", "error", "xpassed")
+        for label, outcomes in (("failed", ("failed", "error", "xpassed")), ("blocked", ("blocked",))):
+            named = [cid for cid, e in data["clauses"].items() if e["results"].get(backend) in outcomes]
+            if named:
+                lines.append(f"{label} clauses on {backend}: {', '.join(named)}")
+    top = data["causes"][:3]
+    if top:
+        explained = sum(c["tests"] for c in top)
+        lines.append(f"top causes ({explained} tests that did not pass; every cause is in the report):")
+        lines += [
+            f"  {c['tests']} tests, {len(c['clauses'])} clauses: {c['error'][:120]} (at {c['where']})" for c in top
         ]
-        if failed:
-            lines.append(f"failed clauses on {backend}: {', '.join(failed)}")
     elsewhere = [t for t in tests if not t["applicable"]]
     if elsewhere:
         only = sorted({c for t in elsewhere for c in t["clauses"]} - set(data["clauses"]))
@@ -212,7 +222,7 @@ def clause_outcome(entry) -> str:
 
 
 def summary_table(tests, backend_names) -> list[str]:
-    """Area x backend: passed/failed/skipped/xfailed counts of tests."""
+    """Area x backend: passed/failed/blocked/skipped/xfailed counts of tests."""
     cells: dict[str, dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))
     for test in tests:
         areas = sorted({c.split("-")[0] for c in test["clauses"]}) or ["?"]
@@ -226,12 +236,12 @@ def summary_table(tests, backend_names) -> list[str]:
         for backend in backend_names:
             c = cells[area][backend]
             failed = c["failed"] + c["error"] + c["xpassed"]
-            row.append(f"{c['passed']}/{failed}/{c['skipped']}/{c['xfailed']}" if c else "-")
+            row.append(f"{c['passed']}/{failed}/{c['blocked']}/{c['skipped']}/{c['xfailed']}" if c else "-")
         rows.append(row)
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)) for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    lines.append("(cells: passed/failed/skipped/xfailed tests)")
+    lines.append("(cells: passed/failed/blocked/skipped/xfailed tests)")
     return lines
 
 

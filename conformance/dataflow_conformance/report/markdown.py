@@ -29,6 +29,7 @@ def render(data: dict) -> str:
         "|---|---|---|",
         *[f"| {b['name']} | {b['source']} | {b['server_version']} |" for b in data["backends"]],
         "",
+        *_causes(data),
         *_clause_table(data, backends),
         *_problems(data, backends),
         *_figures(data),
@@ -36,6 +37,30 @@ def render(data: dict) -> str:
     packages = ", ".join(f"{k} {v}" for k, v in data["environment"]["packages"].items())
     lines += ["", f"Packages: {packages}", ""]
     return "\n".join(lines)
+
+
+def _causes(data) -> list[str]:
+    """The root causes, most damaging first: the section an implementation's maintainers read first."""
+    causes = data.get("causes") or []
+    if not causes:
+        return []
+    explained = sum(c["tests"] for c in causes)
+    lines = [
+        "## Root causes",
+        "",
+        f"{len(causes)} causes explain the {explained} tests that did not pass (failed, blocked or expected to "
+        "fail), most damaging first. A cause is the exception the implementation raised, with its values "
+        "masked, and the frame that raised it.",
+        "",
+        "| # | tests | clauses | cause | raised at |",
+        "|---|---|---|---|---|",
+    ]
+    for number, cause in enumerate(causes[:30], start=1):
+        clauses = ", ".join(cause["clauses"][:8]) + (" ..." if len(cause["clauses"]) > 8 else "")
+        lines.append(f"| {number} | {cause['tests']} | {clauses} | {_escape(cause['error'])} | `{cause['where']}` |")
+    if len(causes) > 30:
+        lines.append(f"| | | | {len(causes) - 30} more in conformance-report.json | |")
+    return [*lines, ""]
 
 
 def _clause_table(data, backends) -> list[str]:
@@ -70,7 +95,12 @@ def _problems(data, backends) -> list[str]:
             "",
             f"<details><summary>{len(tests)} test{'s' if len(tests) != 1 else ''} did not pass</summary>",
             "",
-            *[f"- `{t['test']}` ({t['outcome']}): {_escape(t['message'])}" for t in tests],
+            *[
+                f"- `{t['test']}` ({t['outcome']}"
+                + (f" by {t['blocked_by']}" if t.get("blocked_by") else "")
+                + f"): {_escape(t['message'])}"
+                for t in tests
+            ],
             "",
             "</details>",
             "",

@@ -2,8 +2,8 @@
 
 import pytest
 
-from ..access.protocol import WORKFLOW_PATHS
-from .support import define_user, expect_failure, seed
+from ..access.protocol import EXPRESS_PATHS, WORKFLOW_PATHS
+from .support import define_user, expect_failure, seed, seed_users
 
 BATCH = 7
 
@@ -43,7 +43,7 @@ def test_bulk_create_100k(make_dataflow, probe, flow):
 @pytest.mark.clause("BULK-003")
 def test_bulk_create_is_atomic_and_names_the_record(make_dataflow, probe, flow):
     define_user(make_dataflow())
-    seed(flow, "User", [{"name": "existing", "email": "u17@x.org"}])
+    seed_users(probe, flow.db, [{"name": "existing", "email": "u17@x.org"}])
     before = probe.snapshot("users")
     # Record 17 collides with the existing row: it sits in the third batch of 7.
     message = expect_failure(lambda: flow.node("UserBulkCreateNode", creating(users(30), BATCH, flow)), "17")
@@ -76,7 +76,7 @@ def accounts(numbers, **extra):
 @pytest.mark.clause("BULK-003", "BULK-007")
 def test_bulk_upsert_is_atomic_and_names_the_record(make_dataflow, probe, flow):
     define_account(make_dataflow())
-    flow.node("AccountBulkCreateNode", {"data": accounts(range(10))})
+    seed(probe, flow.db, "accounts", [{"plan": "free", **a} for a in accounts(range(10))])
     upsert = {"data": accounts(range(5, 13), plan="pro"), "conflict_on": ["email"], "batch_size": 3}
     result = flow.node("AccountBulkUpsertNode", upsert)
     assert (result["inserted"], result["updated"]) == (3, 5)
@@ -98,7 +98,7 @@ def test_bulk_upsert_sets_only_the_fields_each_record_names(make_dataflow, probe
     people = [
         {"name": f"p{i}", "email": f"p{i}@x.org", "age": 40 + i, "nickname": "keep", "score": 0.5} for i in range(4)
     ]
-    flow.node("UserBulkCreateNode", {"data": people})
+    seed_users(probe, flow.db, people)  # arranged through the probe
     data = [
         {"name": "renamed", "email": "p0@x.org"},  # age, nickname, score: kept
         {"name": "p1", "email": "p1@x.org", "age": 7},  # nickname, score: kept
@@ -121,7 +121,7 @@ def test_bulk_upsert_sets_only_the_fields_each_record_names(make_dataflow, probe
 @pytest.mark.paths(*WORKFLOW_PATHS)  # updates by filter are a node feature
 def test_bulk_update_exact(make_dataflow, probe, flow):
     define_user(make_dataflow())
-    flow.node("UserBulkCreateNode", {"data": users(40)})
+    seed_users(probe, flow.db, users(40))  # arranged through the probe
     expected = {r["email"] for r in probe.rows("users") if r["age"] >= 30 or r["name"] == "u3"}
     result = flow.node(
         "UserBulkUpdateNode",
@@ -136,7 +136,7 @@ def test_bulk_update_exact(make_dataflow, probe, flow):
 @pytest.mark.paths(*WORKFLOW_PATHS)  # deletes by filter are a node feature
 def test_bulk_delete_exact(make_dataflow, probe, flow):
     define_user(make_dataflow())
-    flow.node("UserBulkCreateNode", {"data": users(40)})
+    seed_users(probe, flow.db, users(40))  # arranged through the probe
     result = flow.node("UserBulkDeleteNode", {"filter": {"age": {"$in": [1, 2, 3]}}})
     assert result["deleted"] == 3
     assert probe.count("users") == 37
@@ -148,7 +148,7 @@ def test_bulk_delete_exact(make_dataflow, probe, flow):
 @pytest.mark.parametrize("empty", [{}, None])
 def test_empty_filter_needs_confirmation(make_dataflow, probe, flow, empty):
     define_user(make_dataflow())
-    flow.node("UserBulkCreateNode", {"data": users(5)})
+    seed_users(probe, flow.db, users(5))  # arranged through the probe
     before = probe.snapshot("users")
     params = {} if empty is None else {"filter": empty}
     expect_failure(lambda: flow.node("UserBulkUpdateNode", {**params, "fields": {"age": 99}}), "confirm")
@@ -163,7 +163,7 @@ def test_empty_filter_needs_confirmation(make_dataflow, probe, flow, empty):
 @pytest.mark.clause("BULK-007")
 def test_bulk_upsert_update(make_dataflow, probe, flow):
     define_user(make_dataflow())
-    flow.node("UserBulkCreateNode", {"data": users(10)})
+    seed_users(probe, flow.db, users(10))  # arranged through the probe
     created_at = {r["email"]: r["created_at"] for r in probe.rows("users")}
     data = [{"name": f"new-{i}", "email": f"u{i}@x.org", "age": 77} for i in range(5, 15)]
     result = flow.node("UserBulkUpsertNode", {"data": data, "conflict_on": ["email"], "batch_size": 3})
@@ -179,7 +179,7 @@ def test_bulk_upsert_update(make_dataflow, probe, flow):
 @pytest.mark.paths(*WORKFLOW_PATHS)  # the express bulk_upsert always updates
 def test_bulk_upsert_skip(make_dataflow, probe, flow):
     define_user(make_dataflow())
-    flow.node("UserBulkCreateNode", {"data": users(10)})
+    seed_users(probe, flow.db, users(10))  # arranged through the probe
     before = {r["email"]: (r["name"], r["age"]) for r in probe.rows("users")}
     data = [{"name": f"new-{i}", "email": f"u{i}@x.org", "age": 77} for i in range(5, 15)]
     result = flow.node("UserBulkUpsertNode", {"data": data, "conflict_on": ["email"], "conflict_resolution": "skip"})
@@ -200,7 +200,7 @@ def test_bulk_on_soft_delete_model(make_dataflow, probe, flow):
         done: bool = False
         __dataflow__ = {"soft_delete": True}
 
-    flow.node("TaskBulkCreateNode", {"data": [{"title": f"t{i}"} for i in range(6)]})
+    seed(probe, flow.db, "tasks", [{"title": f"t{i}", "done": False, "deleted_at": None} for i in range(6)])
     assert flow.node("TaskBulkDeleteNode", {"filter": {"title": {"$in": ["t0", "t1"]}}})["deleted"] == 2
     assert probe.count("tasks") == 6, "bulk delete removed soft-delete rows"
     assert flow.node("TaskCountNode", {})["count"] == 4
@@ -245,8 +245,60 @@ BAD_BY_FILTER = {
 @pytest.mark.parametrize("case", sorted(BAD_BY_FILTER))
 def test_bulk_writes_by_filter_refuse_bad_input(make_dataflow, probe, flow, case):
     define_user(make_dataflow())
-    flow.node("UserBulkCreateNode", {"data": users(3)})
+    seed_users(probe, flow.db, users(3))  # arranged through the probe
     before = probe.snapshot("users")
     node_type, params, named = BAD_BY_FILTER[case]
     expect_failure(lambda: flow.node(node_type, params), named)
     assert probe.snapshot("users") == before
+
+
+@pytest.mark.clause("BULK-012")
+@pytest.mark.paths(*EXPRESS_PATHS)
+@pytest.mark.parametrize("count", [0, 1, BATCH])
+def test_express_bulk_create_returns_the_stored_records(make_dataflow, probe, flow, count):
+    define_user(make_dataflow())
+    created = flow.call("bulk_create", "User", users(count))
+    rows = probe.rows("users")
+    assert [r["email"] for r in created] == [u["email"] for u in users(count)], "not the records, in order"
+    assert sorted(r["id"] for r in created) == [row["id"] for row in rows]
+
+
+@pytest.mark.clause("BULK-013")
+@pytest.mark.paths(*EXPRESS_PATHS)
+def test_express_bulk_update_changes_exactly_the_named_fields_of_the_named_records(make_dataflow, probe, flow):
+    define_user(make_dataflow())
+    stored = seed_users(probe, flow.db, users(5))
+    before = {r["id"]: r for r in probe.rows("users")}
+    updated = flow.call(
+        "bulk_update", "User", [{"id": stored[1]["id"], "age": 77}, {"id": stored[3]["id"], "nickname": "n"}]
+    )
+    assert [(r["id"], r["age"], r["nickname"]) for r in updated] == [
+        (stored[1]["id"], 77, None),
+        (stored[3]["id"], 3, "n"),
+    ]
+    after = {r["id"]: r for r in probe.rows("users")}
+    assert (after[stored[1]["id"]]["age"], after[stored[3]["id"]]["nickname"]) == (77, "n")
+    untouched = [i for i in after if i not in (stored[1]["id"], stored[3]["id"])]
+    assert all(after[i] == before[i] for i in untouched), "a record the call did not name changed"
+
+
+@pytest.mark.clause("BULK-013")
+@pytest.mark.paths(*EXPRESS_PATHS)
+def test_express_bulk_update_naming_a_missing_record_writes_nothing(make_dataflow, probe, flow):
+    define_user(make_dataflow())
+    stored = seed_users(probe, flow.db, users(3))
+    before = probe.snapshot("users")
+    missing = max(r["id"] for r in stored) + 100
+    expect_failure(
+        lambda: flow.call("bulk_update", "User", [{"id": stored[0]["id"], "age": 9}, {"id": missing, "age": 9}])
+    )
+    assert probe.snapshot("users") == before
+
+
+@pytest.mark.clause("BULK-013")
+@pytest.mark.paths(*EXPRESS_PATHS)
+def test_express_bulk_delete_deletes_exactly_the_ids(make_dataflow, probe, flow):
+    define_user(make_dataflow())
+    stored = seed_users(probe, flow.db, users(5))
+    assert flow.call("bulk_delete", "User", [stored[0]["id"], stored[2]["id"]]) is True
+    assert [r["id"] for r in probe.rows("users")] == [stored[i]["id"] for i in (1, 3, 4)]

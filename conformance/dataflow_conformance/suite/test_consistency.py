@@ -9,7 +9,7 @@ with the table as an independent connection sees it.
 import pytest
 
 from ..access.protocol import EXPRESS_PATHS, WORKFLOW_PATHS
-from .support import define_user, every_path, seed
+from .support import define_user, every_path, seed_users
 from .test_transactions import Scope
 
 SEED = [{"name": f"u{i}", "email": f"u{i}@x.org", "age": i} for i in range(5)]
@@ -66,11 +66,11 @@ def assert_every_path_sees(db, probe, ids, expected_emails):
             assert view(path, db, ids) == expected, f"the {path.name} path does not see the latest state"
 
 
-def seeded_and_warm(make_dataflow, flow):
+def seeded_and_warm(make_dataflow, probe, flow):
     """An instance holding SEED, read once through every path; returns it and the records' ids."""
     db = make_dataflow()
     define_user(db)
-    ids = [r["id"] for r in seed(flow, "User", SEED)]
+    ids = [r["id"] for r in seed_users(probe, db, SEED)]
     warm_every_path(db, ids)
     return db, ids
 
@@ -134,7 +134,7 @@ EXPRESS_WRITES = {
 
 
 def check_write(make_dataflow, probe, flow, write):
-    db, ids = seeded_and_warm(make_dataflow, flow)
+    db, ids = seeded_and_warm(make_dataflow, probe, flow)
     node_type, params, added, removed = write([{"id": i} for i in ids])
     flow.node(node_type, params, db=db)
     emails = [u["email"] for u in SEED if u["email"] not in removed] + added
@@ -158,7 +158,7 @@ def test_every_path_reads_every_node_write_at_once(make_dataflow, probe, flow, w
 @pytest.mark.paths(*EXPRESS_PATHS)
 @pytest.mark.parametrize("write", sorted(EXPRESS_WRITES))
 def test_every_path_reads_every_express_write_at_once(make_dataflow, probe, flow, write):
-    db, ids = seeded_and_warm(make_dataflow, flow)
+    db, ids = seeded_and_warm(make_dataflow, probe, flow)
     method, records, added, removed = EXPRESS_WRITES[write](ids)
     flow.call(method, "User", records)
     emails = [u["email"] for u in SEED if u["email"] not in removed] + added
@@ -168,7 +168,7 @@ def test_every_path_reads_every_express_write_at_once(make_dataflow, probe, flow
 @pytest.mark.clause("CONSIST-001")
 @pytest.mark.paths(*WORKFLOW_PATHS)  # transaction scopes are workflows
 def test_every_path_reads_a_committed_scope(make_dataflow, probe, flow):
-    db, ids = seeded_and_warm(make_dataflow, flow)
+    db, ids = seeded_and_warm(make_dataflow, probe, flow)
     scope = Scope().then("UserCreateNode", {"name": "t", "email": "t@x.org", "age": 7})
     scope.then("UserUpdateNode", {"filter": {"id": ids[0]}, "fields": {"active": False}})
     scope.then("UserBulkDeleteNode", {"filter": {"email": "u4@x.org"}}).then("TransactionCommitNode")
@@ -196,7 +196,7 @@ def write_from_other_instance(probe, db, dataflow_impl, database_url, ids):
 @pytest.mark.clause("CONSIST-002")
 @pytest.mark.parametrize("writer", [write_raw, write_from_other_instance], ids=["raw-sql", "other-instance"])
 def test_writes_from_outside_are_visible(make_dataflow, dataflow_impl, database_url, probe, flow, writer):
-    db, ids = seeded_and_warm(make_dataflow, flow)
+    db, ids = seeded_and_warm(make_dataflow, probe, flow)
     writer(probe, db, dataflow_impl, database_url, ids)
     assert probe.scalar("SELECT age FROM users WHERE id = :id", id=ids[1]) == 40
     assert_every_path_sees(db, probe, ids, [u["email"] for u in SEED if u["email"] != "u2@x.org"])
@@ -206,7 +206,7 @@ def test_writes_from_outside_are_visible(make_dataflow, dataflow_impl, database_
 @pytest.mark.paths(*WORKFLOW_PATHS)  # transaction scopes are workflows
 @pytest.mark.parametrize("ending", ["rollback-node", "failing-node"])
 def test_rolled_back_writes_are_never_visible(make_dataflow, probe, flow, ending):
-    db, ids = seeded_and_warm(make_dataflow, flow)
+    db, ids = seeded_and_warm(make_dataflow, probe, flow)
     scope = Scope().then("UserCreateNode", {"name": "t", "email": "t@x.org"})
     scope.then("UserUpdateNode", {"filter": {"id": ids[0]}, "fields": {"age": 50}})
     scope.then("UserBulkUpdateNode", {"filter": {"age": {"$gte": 2}}, "fields": {"active": False}})

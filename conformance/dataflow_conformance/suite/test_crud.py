@@ -3,7 +3,7 @@
 import pytest
 
 from ..access.protocol import WORKFLOW_PATHS
-from .support import define_user, expect_failure, seed
+from .support import define_user, expect_failure, seed_users
 
 
 @pytest.mark.clause("CRUD-001")
@@ -43,9 +43,9 @@ def test_read_missing_without_raising(make_dataflow, flow):
 @pytest.mark.clause("CRUD-004")
 def test_update_changes_only_named_fields(make_dataflow, probe, flow):
     define_user(make_dataflow())
-    target, other = seed(
-        flow,
-        "User",
+    target, other = seed_users(
+        probe,
+        flow.db,
         [{"name": "T", "email": "t@x.org", "age": 1, "nickname": "tt"}, {"name": "O", "email": "o@x.org", "age": 1}],
     )
     before_other = probe.rows("users", where="id = :id", id=other["id"])
@@ -60,7 +60,7 @@ def test_update_changes_only_named_fields(make_dataflow, probe, flow):
 @pytest.mark.paths(*WORKFLOW_PATHS)  # a node feature with no express form
 def test_update_matching_nothing_changes_nothing(make_dataflow, probe, flow):
     define_user(make_dataflow())
-    (user,) = seed(flow, "User", [{"name": "G", "email": "g@x.org", "age": 10}])
+    (user,) = seed_users(probe, flow.db, [{"name": "G", "email": "g@x.org", "age": 10}])
     snapshot = probe.snapshot("users")
     missing = flow.node("UserUpdateNode", {"filter": {"id": user["id"] + 99}, "fields": {"age": 11}})
     assert missing["updated"] is False
@@ -74,7 +74,7 @@ def test_update_matching_nothing_changes_nothing(make_dataflow, probe, flow):
 @pytest.mark.clause("CRUD-006")
 def test_delete(make_dataflow, probe, flow):
     define_user(make_dataflow())
-    gone, kept = seed(flow, "User", [{"name": "D", "email": "d@x.org"}, {"name": "K", "email": "k@x.org"}])
+    gone, kept = seed_users(probe, flow.db, [{"name": "D", "email": "d@x.org"}, {"name": "K", "email": "k@x.org"}])
     assert flow.node("UserDeleteNode", {"id": gone["id"]})["deleted"] is True
     assert [row["id"] for row in probe.rows("users")] == [kept["id"]]
     assert flow.node("UserDeleteNode", {"id": gone["id"]})["deleted"] is False

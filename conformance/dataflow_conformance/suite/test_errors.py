@@ -4,7 +4,7 @@ import pytest
 from kailash.workflow.builder import WorkflowBuilder
 
 from ..access.protocol import WORKFLOW_PATHS
-from .support import define_user, exception_chain, expect_failure, seed
+from .support import define_user, exception_chain, expect_failure, seed_users
 
 
 @pytest.mark.clause("ERR-001")
@@ -24,7 +24,7 @@ def test_wrong_type_is_not_coerced(make_dataflow, probe, flow, field, value):
     db_values = {"name": "n", "email": "e@x.org", field: value}
     expect_failure(lambda: flow.node("UserCreateNode", db_values), "User", field)
     assert probe.count("users") == 0
-    (user,) = seed(flow, "User", [{"name": "n", "email": "e@x.org", "age": 5}])
+    (user,) = seed_users(probe, flow.db, [{"name": "n", "email": "e@x.org", "age": 5}])
     snapshot = probe.snapshot("users")
     expect_failure(lambda: flow.node("UserUpdateNode", {"filter": {"id": user["id"]}, "fields": {field: value}}), field)
     assert probe.snapshot("users") == snapshot
@@ -35,7 +35,7 @@ def test_unknown_field(make_dataflow, probe, flow):
     define_user(make_dataflow())
     expect_failure(lambda: flow.node("UserCreateNode", {"name": "n", "email": "e@x.org", "emial": "typo"}), "emial")
     assert probe.count("users") == 0
-    (user,) = seed(flow, "User", [{"name": "n", "email": "e@x.org"}])
+    (user,) = seed_users(probe, flow.db, [{"name": "n", "email": "e@x.org"}])
     snapshot = probe.snapshot("users")
     expect_failure(lambda: flow.node("UserUpdateNode", {"filter": {"id": user["id"]}, "fields": {"agee": 3}}), "agee")
     assert probe.snapshot("users") == snapshot
@@ -51,7 +51,7 @@ INVALID_FILTERS = [
 
 def check_invalid_filter(make_dataflow, probe, flow, call, named):
     define_user(make_dataflow())
-    seed(flow, "User", [{"name": "n", "email": "e@x.org", "age": 3}])
+    seed_users(probe, flow.db, [{"name": "n", "email": "e@x.org", "age": 3}])
     snapshot = probe.snapshot("users")
     expect_failure(lambda: call(flow), named)
     assert probe.snapshot("users") == snapshot
@@ -98,7 +98,7 @@ def test_invalid_paging(make_dataflow, flow, params, named):
 @pytest.mark.clause("ERR-007")
 def test_unique_violation_is_an_implementation_error(make_dataflow, dataflow_impl, probe, flow):
     define_user(make_dataflow())
-    seed(flow, "User", [{"name": "first", "email": "dup@x.org"}])
+    seed_users(probe, flow.db, [{"name": "first", "email": "dup@x.org"}])
     with pytest.raises(Exception) as info:
         flow.node("UserCreateNode", {"name": "second", "email": "dup@x.org"})
     message = str(info.value)

@@ -1,9 +1,11 @@
 """MODEL: declaration, ids, timestamps, defaults, indexes, soft delete."""
 
+import datetime as dt
+
 import pytest
 
 from ..access.protocol import EXPRESS_PATHS, WORKFLOW_PATHS
-from .support import Optional, as_utc, define_user, expect_failure, seed, utc_now
+from .support import Optional, as_utc, define_user, expect_failure, seed, seed_users, utc_now
 
 
 @pytest.mark.clause("MODEL-001")
@@ -36,10 +38,55 @@ def test_table_names(make_dataflow, probe, flow):
     assert [r["entry"] for r in probe.rows("custom_ledger")] == ["d"]
 
 
+@pytest.mark.clause("MODEL-011")
+def test_storage_schema_columns(make_dataflow, probe):
+    db = make_dataflow()
+    define_user(db)
+    define_page(db)
+    db.create_tables()
+    assert {"id", "name", "email", "age", "active", "score", "nickname", "created_at", "updated_at"} <= set(
+        probe.columns("users")
+    )
+    assert {"id", "slug", "title", "created_at", "updated_at", "deleted_at"} <= set(probe.columns("pages"))
+
+
+@pytest.mark.clause("MODEL-011")
+def test_storage_schema_has_tenant_id_on_multi_tenant_models(make_dataflow, probe):
+    db = make_dataflow(multi_tenant=True)
+    define_user(db)
+    db.create_tables()
+    assert "tenant_id" in probe.columns("users")
+
+
+@pytest.mark.clause("MODEL-011")
+def test_rows_written_from_outside_are_records(make_dataflow, probe, flow):
+    define_user(make_dataflow())
+    flow.db.create_tables()
+    (row_id,) = probe.insert("users", [{"name": "out", "email": "out@x.org", "age": 4, "active": False}])
+    read = flow.node("UserReadNode", {"id": row_id})
+    assert (read["name"], read["email"], read["age"], read["active"]) == ("out", "out@x.org", 4, False)
+    assert as_utc(read["created_at"]) <= utc_now()
+
+
+@pytest.mark.clause("MODEL-011")
+def test_a_soft_deleted_row_has_its_deletion_time(make_dataflow, probe, flow):
+    define_page(make_dataflow())
+    (page,) = seed(probe, flow.db, "pages", [{"slug": "s", "title": "t", "deleted_at": None}])
+    started = utc_now().replace(microsecond=0)
+    assert flow.node("PageDeleteNode", {"id": page["id"]})["deleted"] is True
+    (row,) = probe.rows("pages")
+    assert row["deleted_at"] is not None and as_utc(_as_datetime(row["deleted_at"])) >= started
+
+
+def _as_datetime(value):
+    """A timestamp as the driver returns it (SQLite: text)."""
+    return value if not isinstance(value, str) else dt.datetime.fromisoformat(value)
+
+
 @pytest.mark.clause("MODEL-002")
 def test_auto_increment_integer_id(make_dataflow, probe, flow):
     define_user(make_dataflow())
-    records = seed(flow, "User", [{"name": f"n{i}", "email": f"e{i}@x.org"} for i in range(3)])
+    records = [flow.node("UserCreateNode", {"name": f"n{i}", "email": f"e{i}@x.org"}) for i in range(3)]
     ids = [r["id"] for r in records]
     assert all(isinstance(i, int) and not isinstance(i, bool) for i in ids)
     assert len(set(ids)) == 3
@@ -98,7 +145,7 @@ EXPRESS_UPDATES = {  # the express API's bulk update by key
 
 def check_updated_at(make_dataflow, probe, flow, write):
     define_user(make_dataflow())
-    ids = [r["id"] for r in seed(flow, "User", [{"name": f"s{i}", "email": f"s{i}@x.org"} for i in range(2)])]
+    ids = [r["id"] for r in seed_users(probe, flow.db, [{"name": f"s{i}", "email": f"s{i}@x.org"} for i in range(2)])]
     # Old timestamps written from outside, so "advanced" needs no sleep and cannot tie.
     probe.execute(f"UPDATE users SET created_at = '{OLD_STAMP}', updated_at = '{OLD_STAMP}'")
     before = {r["id"]: r for r in probe.rows("users")}
@@ -209,7 +256,7 @@ def test_soft_delete(make_dataflow, probe, flow):
         title: str
         __dataflow__ = {"soft_delete": True}
 
-    kept, gone = seed(flow, "Doc", [{"title": "kept"}, {"title": "gone"}])
+    kept, gone = seed(probe, db, "docs", [{"title": "kept"}, {"title": "gone"}])
     assert flow.node("DocDeleteNode", {"id": gone["id"]})["deleted"] is True
     assert flow.node("DocReadNode", {"id": gone["id"], "raise_on_not_found": False})["found"] is False
     assert [r["title"] for r in flow.node("DocListNode", {})["records"]] == ["kept"]
@@ -255,9 +302,14 @@ REFUSED = {
 
 
 def soft_deleted_page(make_dataflow, flow, probe):
+    """A kept page and a soft-deleted one (its deleted_at set, MODEL-011), arranged through the probe."""
     define_page(make_dataflow())
-    kept, gone = seed(flow, "Page", [{"slug": "k", "title": "kept"}, {"slug": "g", "title": "gone"}])
-    probe.execute("UPDATE pages SET deleted_at = updated_at WHERE id = :id", id=gone["id"])  # deleted from outside
+    deleted_at = utc_now().replace(tzinfo=None)
+    rows = [
+        {"slug": "k", "title": "kept", "deleted_at": None},
+        {"slug": "g", "title": "gone", "deleted_at": deleted_at},
+    ]
+    kept, gone = seed(probe, flow.db, "pages", rows)
     return kept, gone, probe.snapshot("pages")
 
 

@@ -7,9 +7,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ..access.protocol import WORKFLOW_PATHS
+from ..access.protocol import EXPRESS_PATHS, WORKFLOW_PATHS
 from ..testing.filtermodel import matches
-from .support import as_utc, define_everything, define_user, seed
+from .support import as_utc, define_everything, define_user, seed_users
 
 PEOPLE = [
     {"name": "alice", "email": "alice@x.org", "age": 30, "score": 1.5, "nickname": "Al"},
@@ -22,9 +22,9 @@ PEOPLE = [
 
 
 @pytest.fixture
-def people(make_dataflow, flow):
+def people(make_dataflow, probe, flow):
     define_user(make_dataflow())
-    records = seed(flow, "User", PEOPLE)
+    records = seed_users(probe, flow.db, PEOPLE)
     return {r["name"]: r for r in records}
 
 
@@ -266,6 +266,38 @@ def test_upsert(make_dataflow, probe, flow):
     assert (second["record"]["name"], second["record"]["age"]) == ("new", 2), "upsert applied create values on update"
     rows = probe.rows("users")
     assert [(r["email"], r["name"], r["age"]) for r in rows] == [("u@x.org", "new", 2)]
+
+
+@pytest.mark.clause("QUERY-011")
+def test_upsert_matches_on_conflict_on_and_writes_the_matched_record(make_dataflow, probe, flow):
+    define_user(make_dataflow())
+    other, existing = seed_users(
+        probe, flow.db, [{"name": "other", "email": "o@x.org"}, {"name": "old", "email": "u@x.org"}]
+    )
+    params = {
+        "where": {"email": "u@x.org", "name": "other"},
+        "create": {},
+        "update": {"age": 5},
+        "conflict_on": ["email"],
+    }
+    result = flow.node("UserUpsertNode", params)
+    assert result["created"] is False and result["record"]["id"] == existing["id"]
+    assert {r["email"]: (r["name"], r["age"]) for r in probe.rows("users")} == {
+        "o@x.org": ("other", 0),
+        "u@x.org": ("old", 5),
+    }
+
+
+@pytest.mark.clause("QUERY-014")
+@pytest.mark.paths(*EXPRESS_PATHS)  # find_one is an express call
+def test_find_one_returns_the_first_match_in_the_default_order(people, flow):
+    assert flow.call("find_one", "User", {"age": 30})["name"] == "alice"  # alice and carol are 30; alice came first
+
+
+@pytest.mark.clause("QUERY-014")
+@pytest.mark.paths(*EXPRESS_PATHS)
+def test_find_one_without_a_match_returns_none(people, flow):
+    assert flow.call("find_one", "User", {"age": 99}) is None
 
 
 _FIELD_VALUES = {

@@ -3,7 +3,7 @@
 import pytest
 
 from ..access.protocol import WORKFLOW_PATHS
-from .support import define_user, expect_failure, seed
+from .support import define_user, expect_failure, seed_users
 
 PAYLOADS = [
     "'; DROP TABLE users; --",
@@ -47,7 +47,7 @@ NODE_KEYED = {  # guard keys and writes by filter: node features
 
 def check_key_refused(make_dataflow, probe, flow, node_type, params):
     define_user(make_dataflow())
-    (user,) = seed(flow, "User", [{"name": "n", "email": "e@x.org"}])
+    (user,) = seed_users(probe, flow.db, [{"name": "n", "email": "e@x.org"}])
     snapshot = probe.snapshot("users")
     expect_failure(lambda: flow.node(node_type, params(user["id"])))
     assert probe.snapshot("users") == snapshot
@@ -74,7 +74,7 @@ def test_filter_keys_of_node_writes_are_checked(make_dataflow, probe, flow, key,
 @pytest.mark.parametrize("key", ["name; DROP TABLE users", "(SELECT 1)", "name DESC, id", "-name--", "1"])
 def test_order_by_keys_are_checked(make_dataflow, probe, flow, key):
     define_user(make_dataflow())
-    seed(flow, "User", [{"name": "n", "email": "e@x.org"}])
+    seed_users(probe, flow.db, [{"name": "n", "email": "e@x.org"}])
     expect_failure(lambda: flow.node("UserListNode", {"order_by": [key]}))
     assert probe.count("users") == 1
 
@@ -83,7 +83,7 @@ def test_order_by_keys_are_checked(make_dataflow, probe, flow, key):
 @pytest.mark.parametrize("key", ["name) VALUES ('x'); --", "email, age", "age = 1, name"])
 def test_field_names_are_checked(make_dataflow, probe, flow, key):
     define_user(make_dataflow())
-    (user,) = seed(flow, "User", [{"name": "n", "email": "e@x.org"}])
+    (user,) = seed_users(probe, flow.db, [{"name": "n", "email": "e@x.org"}])
     snapshot = probe.snapshot("users")
     expect_failure(lambda: flow.node("UserCreateNode", {"name": "m", "email": "m@x.org", key: "v"}))
     expect_failure(lambda: flow.node("UserUpdateNode", {"filter": {"id": user["id"]}, "fields": {key: "v"}}))
@@ -93,7 +93,7 @@ def test_field_names_are_checked(make_dataflow, probe, flow, key):
 @pytest.mark.clause("SAFE-005")
 def test_operator_arguments_are_data(make_dataflow, probe, flow):
     define_user(make_dataflow())
-    seed(flow, "User", [{"name": PAYLOADS[0], "email": "p@x.org"}, {"name": "other", "email": "o@x.org"}])
+    seed_users(probe, flow.db, [{"name": PAYLOADS[0], "email": "p@x.org"}, {"name": "other", "email": "o@x.org"}])
 
     def names(filter_spec):
         return [r["name"] for r in flow.node("UserListNode", {"filter": filter_spec})["records"]]

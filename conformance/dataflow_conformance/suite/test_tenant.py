@@ -11,7 +11,7 @@ from kailash.workflow.builder import WorkflowBuilder
 from ..access.express import NODE_ONLY_OPERATIONS
 from ..access.protocol import EXPRESS_PATHS, WORKFLOW_PATHS
 from ..contract.operations import BY_NAME, OPERATIONS
-from .support import define_user, expect_failure
+from .support import blocked_by, define_user, expect_failure, seed_users
 
 TENANTS = ("acme", "globex")
 PEOPLE = [{"email": f"u{i}@x.org", "age": i} for i in range(3)]
@@ -25,13 +25,14 @@ def tenant_db(make_dataflow):
     return db
 
 
-def seed_tenants(flow, db) -> dict[str, list[dict]]:
-    """Each tenant creates the same three people; returns the created records by tenant."""
-    created = {}
-    for tenant in TENANTS:
-        with db.tenant_context.switch(tenant):
-            created[tenant] = [flow.node("UserCreateNode", {"name": f"{tenant}-{p['age']}", **p}) for p in PEOPLE]
-    return created
+def seed_tenants(probe, db) -> dict[str, list[dict]]:
+    """Each tenant holds the same three people (same emails, same ages), arranged through the probe;
+    returns the stored rows by tenant. The same email in two tenants needs per-tenant unique indexes."""
+    with blocked_by("TENANT-007"):
+        return {
+            tenant: seed_users(probe, db, [{"name": f"{tenant}-{p['age']}", "tenant_id": tenant, **p} for p in PEOPLE])
+            for tenant in TENANTS
+        }
 
 
 def rows_of(probe, tenant):
@@ -45,14 +46,30 @@ def as_acme(db):
 # -- TENANT-001 / TENANT-007 -----------------------------------------------------------------
 
 
-@pytest.mark.clause("TENANT-001", "TENANT-007")
-def test_rows_record_their_tenant_and_unique_indexes_hold_per_tenant(make_dataflow, probe, flow):
+@pytest.mark.clause("TENANT-001")
+def test_rows_record_their_tenant(make_dataflow, probe, flow):
     db = tenant_db(make_dataflow)
-    created = seed_tenants(flow, db)
-    assert "tenant_id" in probe.columns("users")
+    created = {}
     for tenant in TENANTS:
-        assert sorted(r["name"] for r in rows_of(probe, tenant)) == [f"{tenant}-{i}" for i in range(3)]
-        assert {r["id"] for r in rows_of(probe, tenant)} == {r["id"] for r in created[tenant]}
+        with db.tenant_context.switch(tenant):
+            created[tenant] = flow.node("UserCreateNode", {"name": f"{tenant}-0", "email": f"{tenant}@x.org"})
+    for tenant in TENANTS:
+        assert [r["name"] for r in rows_of(probe, tenant)] == [f"{tenant}-0"], f"{tenant}'s row is not its own"
+
+
+@pytest.mark.clause("TENANT-007")
+def test_the_same_unique_value_in_two_tenants(make_dataflow, probe, flow):
+    db = tenant_db(make_dataflow)
+    for tenant in TENANTS:
+        with db.tenant_context.switch(tenant):
+            flow.node("UserCreateNode", {"name": f"{tenant}-0", "email": "same@x.org"})
+    assert sorted(r["tenant_id"] for r in probe.rows("users")) == sorted(TENANTS)
+
+
+@pytest.mark.clause("TENANT-007")
+def test_unique_indexes_hold_within_a_tenant(make_dataflow, probe, flow):
+    db = tenant_db(make_dataflow)
+    seed_tenants(probe, db)
     with as_acme(db):  # the same email twice in one tenant is refused
         expect_failure(lambda: flow.node("UserCreateNode", {"name": "dup", "email": "u0@x.org"}))
     assert probe.count("users") == 6
@@ -140,7 +157,7 @@ CHECKS = {
 
 def check_only_acme_changes(make_dataflow, probe, flow, act):
     db = tenant_db(make_dataflow)
-    created = seed_tenants(flow, db)
+    created = seed_tenants(probe, db)
     theirs = probe.snapshot("users")
     with as_acme(db):
         act(flow, db, created, probe)
@@ -163,12 +180,38 @@ def test_every_node_by_filter_touches_only_the_bound_tenant(make_dataflow, probe
     check_only_acme_changes(make_dataflow, probe, flow, CHECKS[operation])
 
 
+UPSERTS_AS_ACME = {
+    "upsert": lambda path: path.node(
+        "UserUpsertNode",
+        {"where": {"email": "u0@x.org"}, "create": {"name": "x"}, "update": {"age": 50}, "conflict_on": ["email"]},
+    ),
+    "bulk_upsert": lambda path: path.node(
+        "UserBulkUpsertNode", {"data": [{"name": "acme-0", "email": "u0@x.org", "age": 50}], "conflict_on": ["email"]}
+    ),
+}
+
+
+@pytest.mark.clause("TENANT-002")
+@pytest.mark.parametrize("operation", sorted(UPSERTS_AS_ACME))
+def test_upserts_match_the_bound_tenants_record_when_another_tenants_comes_first(make_dataflow, probe, flow, operation):
+    """An upsert that looks its key up without the tenant finds globex's record (the lower id) and then
+    writes nothing, or writes it: either way a lookup and a write that disagree."""
+    db = tenant_db(make_dataflow)
+    with blocked_by("TENANT-007"):
+        for tenant in ("globex", "acme"):  # globex's rows first
+            seed_users(probe, db, [{"name": f"{tenant}-0", "email": "u0@x.org", "tenant_id": tenant}])
+    with as_acme(db):
+        UPSERTS_AS_ACME[operation](flow)
+    ages = {r["tenant_id"]: r["age"] for r in probe.rows("users")}
+    assert ages == {"acme": 50, "globex": 0}, f"{operation} as acme: ages by tenant {ages}"
+
+
 def _express_bulk_update(flow, db, created, probe):
+    """globex's ids match no record of acme's: the call fails (BULK-013) and writes nothing, acme's rows too."""
+    acme_before = rows_of(probe, "acme")
     records = [{"id": r["id"], "nickname": "n"} for r in created["acme"] + created["globex"]]
-    try:
-        flow.call("bulk_update", "User", records)
-    except Exception as exc:  # refusing the batch is fine; the rows below must be untouched either way
-        assert "tenant" in str(exc).lower() or "not found" in str(exc).lower() or "no record" in str(exc).lower(), exc
+    expect_failure(lambda: flow.call("bulk_update", "User", records))
+    assert rows_of(probe, "acme") == acme_before, "a failed bulk update changed acme's rows"
 
 
 def _express_bulk_delete(flow, db, created, probe):
@@ -242,9 +285,9 @@ def test_supplied_tenant_id_in_guard_keys(make_dataflow, probe, flow, place):
 
 def check_supplied_tenant_id(make_dataflow, probe, flow, node_type, params):
     db = tenant_db(make_dataflow)
-    created = seed_tenants(flow, db)
-    with as_acme(db):  # an email only acme holds: moving this row would collide with nothing
-        solo = flow.node("UserCreateNode", {"name": "acme-solo", "email": "solo@x.org", "age": 7})
+    created = seed_tenants(probe, db)
+    # an email only acme holds: moving this row would collide with nothing
+    (solo,) = seed_users(probe, db, [{"name": "acme-solo", "email": "solo@x.org", "age": 7, "tenant_id": "acme"}])
     ids = {"SOLO": solo["id"], "GLOBEX0": created["globex"][0]["id"]}
     globex_before = probe.snapshot("users")
     globex_before = [row for row in globex_before if ("tenant_id", repr("globex")) in row]
@@ -282,7 +325,7 @@ CALLS = {
 
 def check_fails_closed(make_dataflow, probe, flow, call):
     db = tenant_db(make_dataflow)
-    seed_tenants(flow, db)
+    seed_tenants(probe, db)
     before = probe.snapshot("users")
     expect_failure(lambda: call(flow), "tenant")
     assert probe.snapshot("users") == before
@@ -317,7 +360,7 @@ def test_no_tenant_bound_fails_closed_for_express_bulk_writes_by_key(make_datafl
 @pytest.mark.clause("TENANT-005")
 def test_unregistered_tenant_is_refused(make_dataflow, probe, flow):
     db = tenant_db(make_dataflow)
-    seed_tenants(flow, db)
+    seed_tenants(probe, db)
     before = probe.snapshot("users")
 
     def as_stranger():
@@ -325,8 +368,13 @@ def test_unregistered_tenant_is_refused(make_dataflow, probe, flow):
             flow.node("UserCreateNode", {"name": "n", "email": "n@x.org"})
 
     expect_failure(as_stranger, "initech")
-    expect_failure(lambda: db.tenant_context.register_tenant("acme", "Acme again"), "acme")
     assert probe.snapshot("users") == before
+
+
+@pytest.mark.clause("TENANT-005")
+def test_a_tenant_cannot_be_registered_twice(make_dataflow):
+    db = tenant_db(make_dataflow)
+    expect_failure(lambda: db.tenant_context.register_tenant("acme", "Acme again"), "acme")
 
 
 # -- TENANT-006: concurrency ------------------------------------------------------------------
@@ -335,7 +383,7 @@ def test_unregistered_tenant_is_refused(make_dataflow, probe, flow):
 def _create_and_list(tenant, index) -> WorkflowBuilder:
     builder = WorkflowBuilder()
     builder.add_node("UserCreateNode", "create", {"name": f"{tenant}-{index}", "email": f"{index}@x.org"})
-    builder.add_node("UserListNode", "list", {"filter": {"email": {"$like": "%@x.org"}}})
+    builder.add_node("UserListNode", "list", {})
     return builder
 
 
@@ -388,7 +436,7 @@ def test_database_enforces_tenant_isolation(make_dataflow, probe, flow, unprivil
     define_user(db)
     for tenant in TENANTS:
         db.tenant_context.register_tenant(tenant, tenant.title())
-    seed_tenants(flow, db)
+    seed_tenants(probe, db)
     with as_acme(db):
         assert flow.node("UserCountNode", {})["count"] == 3
         flow.node("UserBulkCreateNode", {"data": [{"name": "acme-b", "email": "b@x.org"}]})

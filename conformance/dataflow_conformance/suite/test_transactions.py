@@ -8,7 +8,7 @@ from kailash.workflow.builder import WorkflowBuilder
 
 from ..access.protocol import WORKFLOW_PATHS, WorkflowFailed
 from ..testing import checkpoint
-from .support import define_user, expect_failure, seed, with_deadline
+from .support import define_user, expect_failure, seed_users, with_deadline
 
 pytestmark = pytest.mark.paths(*WORKFLOW_PATHS)  # transaction scopes are workflows
 
@@ -74,7 +74,7 @@ def test_parallel_branches_share_the_scope(make_dataflow, probe, flow):
 def test_rollback_discards_everything(make_dataflow, probe, flow):
     db = make_dataflow()
     define_user(db)
-    (first,) = seed(flow, "User", [user(0)], db=db)
+    (first,) = seed_users(probe, db, [user(0)])
     scope = Scope().then("UserCreateNode", user(1))
     scope.then("UserUpdateNode", {"filter": {"id": first["id"]}, "fields": {"age": 9}})
     scope.then("UserDeleteNode", {"id": first["id"]})
@@ -88,7 +88,7 @@ def test_rollback_discards_everything(make_dataflow, probe, flow):
 def test_failing_node_rolls_back_the_scope(make_dataflow, probe, flow):
     db = make_dataflow()
     define_user(db)
-    seed(flow, "User", [user(0)], db=db)
+    seed_users(probe, db, [user(0)])
     scope = Scope().then("UserCreateNode", user(1)).then("UserCreateNode", {"name": "dup", "email": "t0@x.org"})
     scope.then("TransactionCommitNode")
     with pytest.raises(WorkflowFailed):
@@ -129,7 +129,7 @@ def _busy_connections(probe):
 def test_usable_after_failure(make_dataflow, backend, probe, flow):
     db = make_dataflow()
     define_user(db)
-    seed(flow, "User", [user(0)], db=db)
+    seed_users(probe, db, [user(0)])
     for attempt in range(3):  # repeated failures must not exhaust the pool or leave locks behind
         scope = (
             Scope()
@@ -148,7 +148,7 @@ def test_usable_after_failure(make_dataflow, backend, probe, flow):
 def test_bulk_nodes_join_the_scope(make_dataflow, probe, flow):
     db = make_dataflow()
     define_user(db)
-    seed(flow, "User", [user(0), {"name": "keep", "email": "keep@x.org", "age": 1}], db=db)
+    seed_users(probe, db, [user(0), {"name": "keep", "email": "keep@x.org", "age": 1}])
     scope = Scope().then("UserBulkCreateNode", {"data": [user(i) for i in range(1, 20)]})
     scope.then("UserBulkUpdateNode", {"filter": {"age": 1}, "fields": {"age": 2}})
     scope.then("UserBulkDeleteNode", {"filter": {"email": "t0@x.org"}})
@@ -223,7 +223,7 @@ def _in_scope(scope_id, *steps) -> WorkflowBuilder:
 def test_commit_after_failure_is_refused(make_dataflow, probe, flow):
     db = make_dataflow()
     define_user(db)
-    seed(flow, "User", [user(0)], db=db)
+    seed_users(probe, db, [user(0)])
     scope_id = _open_scope(flow, db)
     failing = _in_scope(scope_id, ("UserCreateNode", user(1)), ("UserCreateNode", {"name": "d", "email": "t0@x.org"}))
     expect_failure(lambda: flow.run(failing, db=db))
@@ -260,7 +260,7 @@ def test_timed_out_scope_takes_later_nodes_with_it(make_dataflow, probe, flow):
 def test_without_rollback_on_error_only_the_failing_node_is_undone(make_dataflow, probe, flow):
     db = make_dataflow()
     define_user(db)
-    seed(flow, "User", [user(0)], db=db)
+    seed_users(probe, db, [user(0)])
     scope_id = _open_scope(flow, db, rollback_on_error=False)
     bad_bulk = ("UserBulkCreateNode", {"data": [user(10), user(11), user(0)], "batch_size": 2})
     expect_failure(lambda: flow.run(_in_scope(scope_id, ("UserCreateNode", user(1)), bad_bulk), db=db))
