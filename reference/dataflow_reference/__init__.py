@@ -1,5 +1,6 @@
 """dataflow_reference: a small, honest DataFlow on SQLAlchemy Core and real Kailash nodes."""
 
+from . import core_check  # noqa: F401 - first: an older Kailash core is refused with a clear error
 from .core import DataFlow
 from .errors import (
     ConfigurationError,

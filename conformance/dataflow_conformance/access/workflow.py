@@ -4,10 +4,10 @@ import asyncio
 import contextvars
 
 from kailash.runtime.async_local import AsyncLocalRuntime
-from kailash.runtime.local import LocalRuntime
 from kailash.workflow.builder import WorkflowBuilder
 
 from ..contract.operations import CONTEXT_INPUT
+from ..sdk import close_local_runtime, open_local_runtime
 from .concurrency import in_tasks, in_threads
 from .protocol import WORKFLOW_PATHS, WorkflowFailed
 
@@ -23,7 +23,7 @@ class WorkflowPath:
         self.name = name
         self.db = None
         # Entered as a context manager (as Kailash asks), left in close().
-        self._local = LocalRuntime(enable_monitoring=False).__enter__() if name == "local" else None
+        self._local = open_local_runtime() if name == "local" else None
         self._loop = asyncio.Runner() if name == "async" else None
         self._async: AsyncLocalRuntime | None = None
 
@@ -32,7 +32,7 @@ class WorkflowPath:
 
     def close(self) -> None:
         if self._local is not None:
-            self._local.__exit__(None, None, None)
+            close_local_runtime(self._local)
         if self._loop is not None:
             self._loop.close()
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from .. import sdk
 from ..backends.resolve import Backend, BackendUnavailable, requested_backends, resolve
 from ..contract import capabilities as capabilities_mod
 from ..contract import clauses as clauses_mod
@@ -36,6 +37,7 @@ class ConformanceSession:
         """Everything the options ask for, checked; a problem is a usage error that says what to fix."""
         option = config.option
         try:
+            sdk.check_core()
             implementation = implementation_mod.load(
                 option.dataflow_impl or DEFAULT_IMPLEMENTATION, invocation_dir=Path(config.invocation_params.dir)
             )
@@ -56,6 +58,7 @@ class ConformanceSession:
             BackendUnavailable,
             capabilities_mod.UnknownCapability,
             expectations_mod.ExpectationsError,
+            sdk.UnsupportedCore,
         ) as exc:
             raise pytest.UsageError(f"dataflow-conformance: {exc}") from None
         return cls(implementation, backends, clauses_mod.load(), claimed, expectations, containers)

@@ -4,8 +4,10 @@ at the database (through its own connection) while a transaction scope is still 
 import itertools
 from typing import Any
 
-from kailash.nodes.base import NodeParameter, NodeRegistry
+from kailash.nodes.base import NodeParameter
 from kailash.nodes.base_async import AsyncNode
+
+from ..sdk import register_node
 
 _callbacks: dict[str, Any] = {}
 _keys = itertools.count()
@@ -36,4 +38,4 @@ class ConformanceCheckpointNode(AsyncNode):
         return {"observed": observed, "transaction_id": inputs.get("transaction_id")}
 
 
-NodeRegistry.register(ConformanceCheckpointNode, alias="ConformanceCheckpointNode", allow_override=True)
+register_node(ConformanceCheckpointNode, "ConformanceCheckpointNode")
