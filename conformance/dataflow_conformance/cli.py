@@ -146,6 +146,9 @@ def _expectations(args) -> int:
     from .report import expectations
 
     reports = [read_report(path) for path in args.reports]
+    without_tests = [str(path) for path, report in zip(args.reports, reports, strict=True) if "tests" not in report]
+    if without_tests:
+        raise CommandError(f"{', '.join(without_tests)} lacks 'tests': expectations come from the pack's own report")
     modules = {r["implementation"]["module"] for r in reports}
     if len(modules) > 1:
         raise CommandError(f"the reports are of different implementations: {sorted(modules)}")
