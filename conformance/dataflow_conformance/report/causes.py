@@ -15,8 +15,8 @@ from ..exceptions import Blocked, exception_chain
 _MASKS = [
     (re.compile(r"0x[0-9a-fA-F]+"), "0x…"),
     (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"), "<uuid>"),
-    (re.compile(r"'[^']*'"), "'…'"),
-    (re.compile(r'"[^"]*"'), '"…"'),
+    (re.compile(r"'[^']*'(?!:)"), "'…'"),  # quoted values; a dict's keys (followed by ':') say what it holds
+    (re.compile(r'"[^"]*"(?!:)'), '"…"'),
     (re.compile(r"\b\d+(\.\d+)?\b"), "N"),
 ]
 FAILED = ("failed", "error", "blocked", "xfailed")
