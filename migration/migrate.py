@@ -3,6 +3,7 @@ so a second run changes nothing and an interrupted run resumes where it stopped 
 BulkCreateNode, stored whole or not at all; `django_id` is unique, so nothing is stored twice)."""
 
 from dataclasses import dataclass, field
+
 from . import passwords
 from .databases import connect, source_rows
 from .schema import BY_NAME, TABLES

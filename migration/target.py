@@ -1,6 +1,7 @@
 """The DataFlow side: the six models on any implementation (a module exposing `DataFlow`), the writes the
 migration makes through its generated nodes, and the permission check Django's `has_perm` is compared with."""
 
+import contextlib
 import importlib
 import logging
 from datetime import datetime
@@ -40,7 +41,8 @@ class Target:
 
     def __init__(self, db):
         self.db = db
-        self.runtime = LocalRuntime(enable_monitoring=False)
+        self._resources = contextlib.ExitStack()
+        self.runtime = self._resources.enter_context(LocalRuntime(enable_monitoring=False))
         self.runtime.logger.setLevel(logging.WARNING)  # every new runtime logs each node at INFO
 
     def run(self, *nodes) -> dict:
@@ -108,7 +110,7 @@ class Target:
         return {f"{p['app_label']}.{p['codename']}" for p in records["perms"]["records"]}
 
     def close(self) -> None:
-        self.runtime.close()
+        self._resources.close()
         self.db.close()
 
 
