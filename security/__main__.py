@@ -8,7 +8,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .findings import FAILS, Finding
+from .findings import FAILS, KAILASH, UNKNOWN, Finding
 from .probes import Context
 
 HERE = Path(__file__).resolve().parent
@@ -60,6 +60,19 @@ def _run(args) -> int:
     for path in write_report(findings, args.out, started, (load_before, os.getloadavg()), server):
         print(f"[security] wrote {path}")
     return 0
+
+
+def run_probe(name: str, module, context) -> list[Finding]:
+    """The probe's findings; a component that cannot be imported is not measurable here (naming the import),
+    and a probe that breaks is reported as such, never dropped."""
+    try:
+        return module.run(context)
+    except ImportError as exc:
+        reason = f"cannot import {exc.name or '?'}: {exc}"
+        return [Finding(name, KAILASH, exc.name or "?", f"security/probes/{name}.py", "—", UNKNOWN, reason)]
+    except Exception as exc:
+        reason = f"the probe failed: {exc!r}"[:400]
+        return [Finding(name, KAILASH, f"security/probes/{name}.py", "the probe", "—", FAILS, reason)]
 
 
 def _server_version(url: str | None) -> str | None:
