@@ -3,6 +3,7 @@ Django source, migrate it into each DataFlow implementation twice (the second ru
 verify. Prints one line per backend and implementation; exit 1 when the reference fails anywhere."""
 
 import importlib.util
+import os
 import tempfile
 import time
 from importlib.metadata import PackageNotFoundError, version
@@ -22,12 +23,13 @@ DISTRIBUTIONS = {"dataflow_reference": "dataflow-conformance", "dataflow": "kail
 
 def run_all(modules: list[str], users: int, markdown: Path | None) -> int:
     rows, failed = [], False
+    started, load = time.time(), os.getloadavg()
     for backend in configured_backends(None):
         with tempfile.TemporaryDirectory() as scratch, scratch_database(backend, Path(scratch)) as database:
             _seed(database.url, users)
             answers = django(database.url)
             for module in modules:
-                row = [backend, database.server_version.split(" on ")[0][:40], _label(module)]
+                row = [backend, database.server_version.split(" on ")[0].split(", compiled")[0], _label(module)]
                 row += _one(database.url, module, answers)
                 failed |= module == REFERENCE and row[-1] != "passes"
                 rows.append(row)
@@ -35,9 +37,16 @@ def run_all(modules: list[str], users: int, markdown: Path | None) -> int:
     header = ["backend", "server", "implementation", "migrate", "second run", "verify", "time", "verdict"]
     if markdown:
         markdown.parent.mkdir(parents=True, exist_ok=True)
-        markdown.write_text(
-            render_markdown([("h1", "Migration: Django contrib.auth to DataFlow"), ("table", header, rows)])
+        intro = (
+            f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(started))}: the load tests' Django project seeded with "
+            f"{users} users (plus a superuser, an inactive user, direct grants and one user per password hash "
+            "format), migrated into each implementation, migrated again, then verified (row counts, per-table "
+            "checksums, Django's has_perm against the DataFlow permission check for every user and permission). "
+            f"Load average before: {' / '.join(f'{x:.1f}' for x in load)} on {os.cpu_count()} cores. "
+            "Reproduce: `nox -s migration`."
         )
+        blocks = [("h1", "Migration: Django contrib.auth to DataFlow"), ("p", intro), ("table", header, rows)]
+        markdown.write_text(render_markdown(blocks))
     return 1 if failed else 0
 
 
@@ -65,7 +74,7 @@ def _one(url: str, module: str, answers: dict) -> list[str]:
     inserted = sum(r.inserted for r in first.values())
     changed = sum(r.inserted + len(r.updated) for r in second.values())
     checked = f"{sum(t.source_count for t in report.tables)} rows, {report.pairs} has_perm pairs"
-    verdict = "passes" if report.ok and changed == 0 else "fails: " + "; ".join(report.failures())[:400]
+    verdict = "passes" if report.ok and changed == 0 else "fails: " + "; ".join(report.failures())[:700]
     if changed:
         verdict += f"; the second run wrote {changed} rows"
     return [f"{inserted} rows", f"{changed} rows written", checked, f"{time.monotonic() - started:.1f} s", verdict]

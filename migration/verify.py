@@ -44,11 +44,16 @@ class Report:
             if not t.ok:
                 lines.append(
                     f"{t.name}: {t.source_count} rows in Django, {t.target_count} in DataFlow; checksums "
-                    f"{t.source_checksum[:12]} vs {t.target_checksum[:12]}; missing {t.missing}, extra {t.extra}, "
-                    f"different {t.different}; e.g. {t.examples}"
+                    f"{t.source_checksum[:12]} vs {t.target_checksum[:12]}; missing {_ids(t.missing)}, extra "
+                    f"{_ids(t.extra)}, different {_ids(t.different)}; e.g. {t.examples}"
                 )
         lines += [f"user {u} {perm}: Django has_perm {d}, DataFlow {f}" for u, perm, d, f in self.disagreements]
         return lines
+
+
+def _ids(ids: list) -> str:
+    """Django ids, all of them when few (the rows a difference names), else the first ones and the count."""
+    return str(ids) if len(ids) <= 12 else f"{ids[:8]} ... ({len(ids)} rows)"
 
 
 def checksum(rows: dict[int, tuple]) -> str:
