@@ -58,7 +58,9 @@ def conformance(session):
 @nox.session
 def tests(session):
     """Self-tests of the kit, then the pack on every configured backend (DFC_POSTGRESQL_URL, DFC_MYSQL_URL)."""
-    _install(session, "dev,loadtests")  # tests/test_loadtests.py checks the load-test code (not the load tests)
+    # tests/test_loadtests.py checks the load-test code (not the load tests); tests/test_security_claims.py and
+    # tests/test_migration.py need the security extra and Django
+    _install(session, "dev,loadtests,security")
     session.run("pytest", "tests", "-p", "no:cacheprovider", "-n", WORKERS, *session.posargs)
     session.run("pytest", *DOCTESTS)  # every code block of the docs, on every configured backend
     session.run("pytest", *PACK, "--dataflow-impl=dataflow_reference", "--junitxml=junit-conformance.xml")
@@ -228,6 +230,7 @@ def wheel(session):
 def lint(session):
     session.install("ruff>=0.6,<1", "check-jsonschema>=0.29,<1")
     paths = ["reference", "conformance", "tests", "benchmarks", "loadtests", "doctests", "noxfile.py", "conftest.py"]
+    paths += ["security", "migration"]
     session.run("ruff", "check", *paths)
     session.run("ruff", "format", "--check", *paths)
     session.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", *_workflows())
@@ -237,3 +240,27 @@ def _workflows():
     from pathlib import Path
 
     return sorted(str(p) for p in Path(".github/workflows").glob("*.yml"))
+
+
+# -- The rest of the Django-vs-Kailash claims: the security table and the migration path ------------------
+
+
+@nox.session
+def security(session):
+    """The security table of the Django-vs-Kailash comparison, each claim against an outside oracle (RFC test
+    vectors, django-otp / django-ratelimit / django-axes as the third-party baseline, the load tests' HTTP apps):
+    writes security/reports/<date>-security.md and .html. Not tests: a claim that does not hold is a finding.
+    DFC_POSTGRESQL_URL adds the stored audit log."""
+    _install(session, "dev,loadtests,security")
+    session.run("python", "-m", "security", "run", *session.posargs)
+
+
+@nox.session
+def migration(session):
+    """Django contrib.auth to DataFlow on SQLite and every configured server (DFC_POSTGRESQL_URL, DFC_MYSQL_URL):
+    seed the load tests' Django project, migrate twice, verify, for the reference and the published
+    kailash-dataflow; writes migration/reports/migration.md. Fails when the reference fails."""
+    _install(session, "dev,loadtests,upstream")
+    impls = ["--dataflow-impl", "dataflow_reference", "--dataflow-impl", "dataflow"]
+    markdown = ["--markdown", "migration/reports/migration.md"]
+    session.run("python", "-m", "migration", "run", *impls, *markdown, *session.posargs, env=UPSTREAM_ENV)

@@ -36,8 +36,8 @@ def write_report(run_dir: Path, out: Path) -> list[Path]:
     images = plots.draw(run_dir, record, out, stem)
     blocks = _blocks(record, verdicts(record, load_claims()), images)
     paths = [out / f"{stem}.md", out / f"{stem}.html"]
-    paths[0].write_text(_markdown(blocks))
-    paths[1].write_text(_html(blocks, f"Load tests: DataFlow vs Django on {record['backend']}"))
+    paths[0].write_text(render_markdown(blocks))
+    paths[1].write_text(render_html(blocks, f"Load tests: DataFlow vs Django on {record['backend']}"))
     return paths + images
 
 
@@ -254,7 +254,7 @@ def _mb(value) -> str:
 # -- rendering -------------------------------------------------------------------------------
 
 
-def _markdown(blocks) -> str:
+def render_markdown(blocks) -> str:
     out = []
     for kind, *content in blocks:
         if kind in ("h1", "h2", "h3"):
@@ -272,7 +272,7 @@ def _markdown(blocks) -> str:
     return "\n".join(out)
 
 
-def _html(blocks, title: str) -> str:
+def render_html(blocks, title: str) -> str:
     def inline(text: str) -> str:  # the one Markdown construct the text uses: `code`
         parts = html.escape(text).split("`")
         return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
