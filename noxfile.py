@@ -34,7 +34,7 @@ def _install(session, extras="dev"):
 def conformance(session):
     """The conformance pack against an implementation (default: the reference, on SQLite).
 
-    Pass pytest options after `--`: `nox -s conformance -- --dataflow-impl=dataflow --db all`.
+    Pass pytest options after `--`: `nox -s conformance -- --dataflow-impl=dataflow --dataflow-db all`.
     """
     upstream = any(arg.replace(" ", "=") == "--dataflow-impl=dataflow" for arg in session.posargs)
     _install(session, "dev,upstream" if upstream else "dev")
