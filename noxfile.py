@@ -224,6 +224,11 @@ def wheel(session):
         session.log(
             f"wheel run: {report['implementation']['module']} verdict {report['verdict']}, {len(sqlite)} clauses"
         )
+        # A maintainer-only command refuses to write into the installed kit.
+        (outside / "docs" / "contract").mkdir(parents=True)
+        refused = session.run("dataflow-conformance", "clauses", "--write", success_codes=[2], silent=True)
+        if "not in an installed kit" not in (refused or ""):
+            session.error(f"clauses --write did not refuse to write into the installed kit: {refused}")
 
 
 @nox.session

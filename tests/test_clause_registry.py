@@ -188,3 +188,12 @@ def test_the_command_refuses_a_missing_directory(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["clauses", "--contract-dir", str(tmp_path / "nope")])
     assert exit_info.value.code == 2 and "is not a directory" in capsys.readouterr().err
+
+
+def test_the_capability_vocabulary_is_the_registrys():
+    from dataflow_conformance.contract import capabilities
+
+    named = {clause.capability for clause in clauses.load().values() if clause.capability}
+    assert named == set(capabilities.CAPABILITIES), "every SHOULD clause's capability is declared, and no other"
+    for name in capabilities.CAPABILITIES:
+        assert getattr(capabilities, name.upper()) == name, f"{name} has no constant (with its docstring)"
