@@ -6,7 +6,7 @@ import contextvars
 from kailash.runtime.async_local import AsyncLocalRuntime
 from kailash.workflow.builder import WorkflowBuilder
 
-from ..contract.operations import CONTEXT_INPUT
+from ..contract.operations import CONTEXT_INPUT, TRANSACTION_NODES
 from ..sdk import close_local_runtime, open_local_runtime
 from .concurrency import in_tasks, in_threads
 from .protocol import WORKFLOW_PATHS, WorkflowFailed
@@ -37,9 +37,12 @@ class WorkflowPath:
             self._loop.close()
 
     def run(self, builder: WorkflowBuilder, *, db=None) -> dict:
-        """Execute the workflow with the instance in its workflow context (the documented way to hand
-        transaction nodes their DataFlow); return results by node id or raise WorkflowFailed."""
-        return self._execute(builder.build(), db or self.db)
+        """Execute the workflow; return results by node id or raise WorkflowFailed. A workflow with
+        transaction nodes gets the instance in its workflow context (the documented way to hand them their
+        DataFlow), as does one run for another instance (`db=`); other workflows run as users run them."""
+        if db is None and _has_transaction_nodes(builder):
+            db = self.db
+        return self._execute(builder.build(), db)
 
     def node(self, node_type: str, params: dict, *, db=None) -> dict:
         """A one-node workflow. Its node class knows its instance; a context is passed only for another
@@ -59,7 +62,8 @@ class WorkflowPath:
 
         async def one(call):
             if isinstance(call, WorkflowBuilder):
-                return await self._run_async(call.build(), db or self.db)
+                context_db = db or (self.db if _has_transaction_nodes(call) else None)
+                return await self._run_async(call.build(), context_db)
             node_type, params = call
             return _output(await self._run_async(_one_node(node_type, params).build(), db), node_type)
 
@@ -98,6 +102,10 @@ def bound(path, db):
 def _run_call(path, call, db):
     """One call of in_threads: a workflow builder or a (node type, params) pair."""
     return path.run(call, db=db) if isinstance(call, WorkflowBuilder) else path.node(*call, db=db)
+
+
+def _has_transaction_nodes(builder: WorkflowBuilder) -> bool:
+    return any(node.get("type") in TRANSACTION_NODES for node in builder.nodes.values())
 
 
 def _one_node(node_type: str, params: dict) -> WorkflowBuilder:
