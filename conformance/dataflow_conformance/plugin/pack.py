@@ -3,10 +3,10 @@ its clauses, and name the broken clause in every failure. Registered only when a
 (see plugin/options.py); the fixtures are in plugin/fixtures.py, the state in plugin/session.py, the
 report in report/collector.py."""
 
+import fnmatch
 from pathlib import Path
 
 import pytest
-from _pytest.python import path_matches_patterns
 
 from ..access.protocol import ALL_PATHS
 from ..report.collector import ConformanceReport
@@ -48,9 +48,11 @@ def _in_suite(path: Path) -> bool:
 
 
 def pytest_collect_file(file_path: Path, parent):
-    """A suite module that the project's python_files would leave out."""
+    """A suite module that the project's python_files would leave out (pytest's python plugin collects the
+    others, through pytest_pycollect_makemodule below)."""
     if _in_suite(file_path) and not parent.session.isinitpath(file_path):
-        if not path_matches_patterns(file_path, parent.config.getini("python_files")):
+        patterns = parent.config.getini("python_files")
+        if not any(fnmatch.fnmatch(file_path.name, pattern) for pattern in patterns):
             return SuiteModule.from_parent(parent, path=file_path)
     return None
 
