@@ -110,7 +110,7 @@ class DataFlowNode(StrictNode):
             tenant=db.tenant_context.get_current_tenant(),  # read here: the caller's context
             caller=type(self).__name__,
         )
-        output = await db.runner.run(call)
+        output = await db.runner.run(call, caller=self)  # LocalRuntime's nodes run their I/O on the home loop
         return output if scope is None else {**output, TXN_INPUT: scope.id}
 
     def arguments(self, inputs: dict) -> dict:
