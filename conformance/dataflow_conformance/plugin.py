@@ -6,8 +6,10 @@ The conformance suite is collected when --dataflow-impl, --db or --dburi is give
 
 import dataclasses
 import json
+import logging
 import os
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -109,6 +111,11 @@ def pytest_configure(config):
         return
     state = {"impl_name": config.option.dataflow_impl or "dataflow_reference", "containers": []}
     config.stash[_STATE] = state
+    # An exception nobody handled, in any thread or task, fails the test it happened in: pytest's own
+    # thread-exception and unraisable-exception checks, made errors; asyncio's unretrieved task errors join the latter.
+    config.addinivalue_line("filterwarnings", "error::pytest.PytestUnhandledThreadExceptionWarning")
+    config.addinivalue_line("filterwarnings", "error::pytest.PytestUnraisableExceptionWarning")
+    logging.getLogger("asyncio").addHandler(_AsyncioErrorsAreUnraisable())
     requested = [b for name in config.option.db for b in (backends_mod.BACKENDS if name == "all" else [name])]
     worker_input = getattr(config, "workerinput", None)
     try:
@@ -135,6 +142,27 @@ def pytest_configure(config):
             state["impl"], found, state["clauses"], impl_mod.package_versions(), sorted(state["capabilities"])
         )
         config.pluginmanager.register(state["report"], "dataflow-conformance-report")
+
+
+class _AsyncioErrorsAreUnraisable(logging.Handler):
+    """asyncio logs what no task handled (an exception never retrieved, a task destroyed while pending);
+    hand it to sys.unraisablehook, which pytest checks after every test phase."""
+
+    def __init__(self):
+        super().__init__(logging.ERROR)
+
+    def emit(self, record):
+        error = record.exc_info[1] if record.exc_info else None
+        error = error if error is not None else RuntimeError(record.getMessage())
+        sys.unraisablehook(
+            types.SimpleNamespace(
+                exc_type=type(error),
+                exc_value=error,
+                exc_traceback=error.__traceback__,
+                err_msg=f"asyncio: {record.getMessage()}",
+                object=None,
+            )
+        )
 
 
 def pytest_unconfigure(config):
