@@ -295,11 +295,12 @@ class LoopEngine:
             return
         self.closed = True
         self.database._forget(self)
-        if self._keeper is not None and self._keeper is not asyncio.current_task():
-            self._keeper.cancel()
         engine, self.engine = self.engine, None
         if engine is not None:
             await engine.dispose()
+        if self._keeper is not None and self._keeper is not asyncio.current_task():
+            self._keeper.cancel()
+            await asyncio.wait([self._keeper])  # it ends at once: the engine is closed already
 
     def abandon(self) -> None:
         """The loop was closed before the engine: its connections cannot be closed politely any more
