@@ -171,6 +171,17 @@ def bench(session):
 
 
 @nox.session
+def soak(session):
+    """The lifecycle soak (not a test): 100,000 operations per configured backend from every call context,
+    then close(); memory, connections, descriptors and threads must come back to their baseline (gated
+    generously). Writes docs/benchmarks/lifecycle.md. Linux (/proc)."""
+    _install(session)
+    session.run(
+        "python", "-m", "benchmarks.lifecycle_soak", "--markdown", "docs/benchmarks/lifecycle.md", *session.posargs
+    )
+
+
+@nox.session
 def loadtests(session):
     """Load tests of the published performance claims, DataFlow vs Django side by side (not tests): the
     short profile on SQLite and every configured backend, reports under loadtests/reports/, then the
