@@ -1,6 +1,6 @@
 """The single-record operations of one model: validate everything first, then one transaction.
 
-All coroutines here run on the instance's home loop.
+All coroutines here run on the event loop that does the operation's I/O (see runner.py).
 """
 
 import datetime as dt
