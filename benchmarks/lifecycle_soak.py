@@ -21,6 +21,7 @@ import asyncio
 import datetime as dt
 import gc
 import itertools
+import logging
 import os
 import platform
 import tempfile
@@ -36,6 +37,10 @@ from kailash.runtime.local import LocalRuntime
 from kailash.workflow.builder import WorkflowBuilder
 
 from loadtests.databases import configured_backends, scratch_database
+
+# As in the load tests: Kailash warns once per workflow whose output (records hold datetimes) it cannot
+# checkpoint as JSON; writing those lines to stderr is not what is measured.
+logging.getLogger("kailash.runtime.execution_tracker").setLevel(logging.ERROR)
 
 CONNECTIONS = {  # the server's connections to this database, other than the asking one
     "postgresql": "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
