@@ -192,7 +192,7 @@ class Database:
         tenant = self._row_security_tenant()
         async with lock.held() if lock is not None else contextlib.nullcontext():
             with _translated_errors(self.backend, describe):
-                async with engine.connect() as conn:
+                async with _connected(engine) as conn:
                     # A read is one statement: it needs no BEGIN/COMMIT round trips. asyncpg switches to
                     # autocommit on the client side; SQLite just skips BEGIN (see _configure_sqlite);
                     # aiomysql would pay two round trips to switch, more than it saves. Row-level
@@ -351,6 +351,20 @@ def _count_connections(engine: AsyncEngine, loop_engine: LoopEngine, slots: Slot
             raise
         loop_engine.counted.add(id(connection))
         return connection
+
+
+@contextlib.asynccontextmanager
+async def _connected(engine: AsyncEngine):
+    """`async with engine.connect()`, without a task of its own for the close when nothing failed: after a
+    commit, returning the connection to the pool needs no I/O. SQLAlchemy's exit (which closes in a task
+    that a cancellation cannot cut short) stays for the failures, when the close rolls back."""
+    conn = await engine.connect()
+    try:
+        yield conn
+    except BaseException as exc:
+        await conn.__aexit__(type(exc), exc, exc.__traceback__)
+        raise
+    await conn.close()
 
 
 @contextlib.contextmanager
