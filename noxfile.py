@@ -168,11 +168,23 @@ def expectations(session):
 
 @nox.session
 def bench(session):
-    """Benchmarks (not tests): per-operation overhead, then bulk throughput vs the raw driver and the
-    published kailash-dataflow; writes docs/benchmarks/bulk.md."""
+    """Benchmarks (not tests): per-operation overhead with Kailash's own share, then bulk throughput vs the
+    raw driver and the published kailash-dataflow (every cell repeated); writes docs/benchmarks/overhead.md
+    and docs/benchmarks/bulk.md."""
     _install(session, "dev,upstream")
-    session.run("python", "benchmarks/node_overhead.py", *session.posargs)
+    session.run("python", "benchmarks/node_overhead.py", "--markdown", "docs/benchmarks/overhead.md", *session.posargs)
     session.run("python", "benchmarks/bulk_throughput.py", "--markdown", "docs/benchmarks/bulk.md")
+
+
+@nox.session
+def soak(session):
+    """The lifecycle soak (not a test): 100,000 operations per configured backend from every call context,
+    then close(); memory, connections, descriptors and threads must come back to their baseline (gated
+    generously). Writes docs/benchmarks/lifecycle.md. Linux (/proc)."""
+    _install(session)
+    session.run(
+        "python", "-m", "benchmarks.lifecycle_soak", "--markdown", "docs/benchmarks/lifecycle.md", *session.posargs
+    )
 
 
 @nox.session

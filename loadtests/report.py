@@ -212,6 +212,8 @@ def _app_blocks(app: str, outcome: dict, cores: int) -> list[tuple]:
             f"{_mb(memory['peak_rss_bytes'])}, growth {_mb(memory['growth_bytes'])}, "
             f"{memory['in_flight']:.2f} requests in flight, {_mb(memory['per_request_bytes'])} per request."
         )
+    warnings = sorted({w["message"] for w in outcome.get("locust_warnings", [])})
+    lines.append("Locust warnings: " + ("; ".join(warnings) if warnings else "none") + ".")
     rows = [
         [
             str(s["users"]),
@@ -222,12 +224,34 @@ def _app_blocks(app: str, outcome: dict, cores: int) -> list[tuple]:
             _ms(s["p99_ms"]),
             f"{s['rps']:.1f}",
             f"{s['in_flight']:.2f}",
+            "-" if s.get("generator_cpu_peak") is None else f"{s['generator_cpu_peak']:.0f}%",
             "yes" if s["sustained"] else "no",
+            _generator_note(s),
         ]
         for s in steps
     ]
-    header = ["users", "requests", "failed", "p50", "p95", "p99", "req/s", "in flight", "sustained"]
+    header = [
+        "users",
+        "requests",
+        "failed",
+        "p50",
+        "p95",
+        "p99",
+        "req/s",
+        "in flight",
+        "Locust CPU",
+        "sustained",
+        "note",
+    ]
     return [("h3", f"{app}"), ("p", " ".join(lines)), ("table", header, rows)]
+
+
+def _generator_note(step: dict) -> str:
+    if not step.get("generator_limited"):
+        return ""
+    return "Locust near its limit: this step may measure the load generator" + (
+        "" if step["sustained"] else ", so the app's ceiling is not known to be here"
+    )
 
 
 def _failure_rows(record: dict) -> list[list[str]]:

@@ -2,6 +2,8 @@
 server samples, into plain numbers for the report and the check."""
 
 import csv
+import datetime as dt
+import re
 from pathlib import Path
 
 PERCENTILES = {"p50_ms": "50%", "p95_ms": "95%", "p99_ms": "99%"}
@@ -68,6 +70,37 @@ def cpu_peaks(samples_csv: Path) -> dict:
         "server_cpu_peak": max((float(r["server_cpu_percent"]) for r in rows), default=None),
         "generator_cpu_peak": max((float(r["generator_cpu_percent"]) for r in rows), default=None),
     }
+
+
+# A Locust log line: "[2026-11-29 21:48:03,123] host/WARNING/locust.runners: CPU usage above 90%! ..."
+_LOG_LINE = re.compile(
+    r"^\[(?P<when>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(?P<ms>\d{3})\] [^/]*/(?P<level>WARNING|ERROR|CRITICAL)/"
+    r"(?P<source>[^:]+): (?P<message>.*)$"
+)
+GENERATOR_LIMIT = 0.9  # of its cores: above it, a step may measure Locust rather than the app
+
+
+def locust_warnings(prefix: Path) -> list[dict]:
+    """Locust's own warnings and errors (its CPU near the limit, a worker lost...), with their time."""
+    log = Path(f"{prefix}.log")
+    found = []
+    for line in log.read_text(errors="replace").splitlines() if log.exists() else []:
+        if match := _LOG_LINE.match(line):
+            when = dt.datetime.strptime(match["when"], "%Y-%m-%d %H:%M:%S").timestamp() + int(match["ms"]) / 1000
+            found.append({"time": when, "level": match["level"], "message": f"{match['source']}: {match['message']}"})
+    return found
+
+
+def mark_generator_limits(steps: list[dict], samples_csv: Path, warnings: list[dict], cores: int) -> None:
+    """Per step: Locust's CPU peak, its warnings, and whether it was near its limit (then the step may
+    have measured the generator, and a step the app did not sustain is no upper bound)."""
+    rows = _rows(samples_csv)
+    for step in steps:
+        inside = [float(r["generator_cpu_percent"]) for r in rows if step["start"] <= float(r["time"]) <= step["end"]]
+        step["generator_cpu_peak"] = max(inside, default=None)
+        step["generator_warnings"] = [w["message"] for w in warnings if step["start"] <= w["time"] <= step["end"]]
+        busy = step["generator_cpu_peak"] is not None and step["generator_cpu_peak"] >= GENERATOR_LIMIT * 100 * cores
+        step["generator_limited"] = busy or any("CPU usage" in text for text in step["generator_warnings"])
 
 
 def sustained_users(steps: list[dict]) -> int:

@@ -141,6 +141,11 @@ def _http(run_dir: Path, app: str, url: str, user_ids: list[int], profile: Profi
     )
     outcome.update(results.memory_per_request(outcome, run_dir / f"http-{app}-samples.csv"))
     outcome.update(results.cpu_peaks(run_dir / f"http-{app}-samples.csv"))
+    outcome["locust_warnings"] = results.locust_warnings(prefix)
+    cores = (os.cpu_count() or 1) if profile.locust_processes == -1 else profile.locust_processes
+    results.mark_generator_limits(
+        outcome["steps"], run_dir / f"http-{app}-samples.csv", outcome["locust_warnings"], cores
+    )
     return outcome
 
 

@@ -123,7 +123,8 @@ def _capacity(app: dict) -> Measure:
     measure = Measure(percentiles=percentiles, requests=shown["requests"])
     failed = next((s for s in steps if not s["sustained"]), None)
     measure.low = best
-    measure.high = math.inf if failed is None else failed["users"]  # it held below the failed step
+    # It held below the failed step, unless Locust itself was at its limit there (no upper bound then).
+    measure.high = math.inf if failed is None or failed.get("generator_limited") else failed["users"]
     return measure
 
 
@@ -169,7 +170,10 @@ def _open_bound(claim, dataflow: Measure, django: Measure) -> str:
     if claim["measured_by"] == "step_load":
         capped = [name for name, m in (("DataFlow", dataflow), ("Django", django)) if m.high == math.inf]
         if capped:
-            return f"{' and '.join(capped)} sustained every step of this profile, so only a lower bound is known"
+            return (
+                f"{' and '.join(capped)} sustained every step of this profile (or failed only where Locust was at "
+                "its own limit), so only a lower bound is known"
+            )
         return "the step sizes leave the ratio undecided"
     if claim["measured_by"] == "memory" and (dataflow.low == 0 or django.low == 0):
         return "RSS did not grow under load on one side, so the ratio is undefined"

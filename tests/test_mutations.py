@@ -95,6 +95,20 @@ MUTANTS = {
         "test_without_rollback_on_error_only_the_failing_node_is_undone",
         backend="postgresql",
     ),
+    # NODE-004 / CONF-007: close() leaves the home loop's thread running
+    "close_keeps_home_thread": Mutant(
+        "core.py",
+        "        self.database.close_engines()\n        self.runner.home.stop()",
+        "        self.database.close_engines()",
+        "test_close_leaves_nothing_behind",
+    ),
+    # NODE-004 / CONF-007: closing a loop's pool leaves its keeper task pending on the caller's loop
+    "close_leaves_keeper_task": Mutant(
+        "database.py",
+        "            self._keeper.cancel()\n            await asyncio.wait([self._keeper])",
+        "            pass",
+        "test_close_leaves_nothing_behind",
+    ),
     # ERR-007: a unique violation that does not say which field
     "violation_without_field": Mutant(
         "crud.py",

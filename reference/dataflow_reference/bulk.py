@@ -49,6 +49,8 @@ def batched(execute, rows, positions, size) -> list[Batch]:
 class UpsertDialect:
     """How one database writes a batch of upserts and tells inserted from updated records."""
 
+    returns_inserted = False  # the statement's RETURNING marks each inserted row (else: affected rows)
+
     # Records whose key already exists, counted beforehand where the server's own result cannot tell.
     count_existing_for = frozenset(RESOLUTIONS)
     lock_existing_count = False  # the count must lock the rows it saw (they decide the skips)
@@ -77,6 +79,7 @@ class SQLiteUpsert(UpsertDialect):
 class PostgreSQLUpsert(UpsertDialect):
     """PostgreSQL: RETURNING xmax = 0 marks each row the statement inserted (not updated)."""
 
+    returns_inserted = True
     count_existing_for = frozenset()
 
     def statement(self, table, keys, resolution, changing):
@@ -307,8 +310,16 @@ class BulkOperations:
         for fields, positions in _group_by(named).items():
             statement = self._upsert_statement(keys, resolution, self._updated_columns(fields, keys))
 
-            async def execute(connection, batch, statement=statement):
-                return self.upserts.tally(await connection.execute(statement, batch))
+            if self.upserts.returns_inserted:  # RETURNING tells inserted rows from updated ones
+
+                async def execute(connection, batch, statement=statement):
+                    return self.upserts.tally(await connection.execute(statement, batch))
+
+            else:  # affected rows tell enough: the driver's executemany, with values encoded once
+                inserter = FastInserter(self.table, conn.dialect, list(rows[0]), statement=statement)
+
+                async def execute(connection, batch, inserter=inserter):
+                    return await inserter.execute(connection, inserter.encode(batch, {}))
 
             batches += batched(execute, [rows[i] for i in positions], positions, size)
         affected = await self._write(conn, batches)

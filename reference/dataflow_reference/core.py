@@ -13,7 +13,8 @@ from .errors import ConfigurationError, DataFlowError, ModelDefinitionError, Sta
 from .express import Express, ExpressSync
 from .model import ModelSpec, check_identifier_lengths, parse_model
 from .nodes import generate_nodes
-from .runner import HomeLoop
+from .runner import Runner
+from .slots import Slots
 from .tenancy import CURRENT_TENANT, TenantContext, require_tenant
 from .transactions import CURRENT, TransactionRegistry
 from .urls import parse_database_url
@@ -22,7 +23,7 @@ ZERO_CONFIG_URL = "sqlite:///:memory:"
 
 
 class DataFlow:
-    """A DataFlow instance: one database, one connection pool, one home event loop."""
+    """A DataFlow instance: one database, a connection pool per event loop it runs I/O on (see runner.py)."""
 
     def __init__(
         self,
@@ -45,18 +46,26 @@ class DataFlow:
         self.statement_timeout = statement_timeout
         self.multi_tenant = bool(multi_tenant)
         self.auto_migrate = bool(auto_migrate)
-        self.database = Database(
-            self.target, pool_size=pool_size, pool_max_overflow=pool_max_overflow, pool_timeout=pool_timeout, echo=echo
+        self.runner = Runner(
+            f"dataflow-{self.target.backend}-{id(self):x}",
+            home_only=self.target.backend == "sqlite" and self.target.is_memory,
         )
-        self.runner = HomeLoop(name=f"dataflow-{self.target.backend}-{id(self):x}")
+        self.database = Database(
+            self.target,
+            self.runner.home,
+            pool_size=pool_size,
+            pool_max_overflow=pool_max_overflow,
+            pool_timeout=pool_timeout,
+            echo=echo,
+        )
         self.models: dict[str, ModelSpec] = {}
         self.nodes: dict[str, type] = {}
         self._stores: dict[str, ModelStore] = {}
-        self.transactions = TransactionRegistry()
+        self.transactions = TransactionRegistry(self.runner.home)
         self.tenant_context = TenantContext(f"{id(self):x}")
         self.express = Express(self)
         self.express_sync = ExpressSync(self.express, self.runner)
-        self._schema_lock: asyncio.Lock | None = None
+        self._schema_lock = Slots(1)  # one schema change at a time, whichever loop asks
         self._define_lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -88,7 +97,7 @@ class DataFlow:
     # -- runtime -----------------------------------------------------------------------------
 
     async def store(self, model_name: str) -> ModelStore:
-        """The operations of a model, with its table ready (runs on the home loop)."""
+        """The operations of a model, with its table ready."""
         store = self._stores.get(model_name)
         if store is None:
             await self._ensure_schema()
@@ -96,13 +105,11 @@ class DataFlow:
         return store
 
     async def _ensure_schema(self) -> None:
-        if self._schema_lock is None:
-            self._schema_lock = asyncio.Lock()
-        async with self._schema_lock:
+        async with self._schema_lock.held():
             pending = [spec for name, spec in self.models.items() if name not in self._stores]
             if not pending:
                 return
-            await self.database.connect()
+            await self.database.engine()  # connected: the server's details decide the column types
             tables = [spec.build_table(self.database.metadata, self.database.server) for spec in pending]
             try:
                 await self.database.migrate(list(zip(pending, tables, strict=True)), apply=self.auto_migrate)
@@ -118,9 +125,13 @@ class DataFlow:
     async def call_store(
         self, model_name: str, method: str, arguments: dict, *, bulk=False, scope=None, tenant=None, caller: str
     ):
-        """One store operation (runs on the home loop), inside `scope` when it is open, as `tenant` (the
-        tenant bound where the caller ran); a failure rolls the scope back when the scope asks for that.
-        Shared by the nodes and the express API."""
+        """One store operation, inside `scope` when it is open, as `tenant` (the tenant bound where the
+        caller ran); a failure rolls the scope back when the scope asks for that. Shared by the nodes and
+        the express API. Runs on the caller's loop (see runner.py), or on the home loop inside a scope."""
+        if scope is not None and not self.runner.home.here():
+            return await self.runner.home.run(
+                self.call_store(model_name, method, arguments, bulk=bulk, scope=scope, tenant=tenant, caller=caller)
+            )
         multi_tenant = self.models[model_name].multi_tenant
         scope_token = CURRENT.set(scope)  # an ended scope fails the operation: never a silent autocommit
         tenant_token = CURRENT_TENANT.set(tenant if multi_tenant else None)
@@ -158,7 +169,7 @@ class DataFlow:
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def initialize(self) -> bool:
-        """Connect and create the tables of every registered model."""
+        """Connect and create the tables of every registered model (on the caller's loop)."""
         await self.runner.run(self._ensure_schema())
         return True
 
@@ -179,21 +190,26 @@ class DataFlow:
             await conn.execute(text("select 1"))
 
     def close(self) -> None:
-        if self.runner.on_home_thread():
+        """Roll back open scopes, close every loop's connections (each on its loop) and stop the home loop."""
+        if self.runner.home.here():
             raise RuntimeError("close() was called from the DataFlow's own loop; use await close_async()")
-        self.runner.run_sync(self._dispose())
-        self.runner.stop()
+        if _running_loop() in self.database.loops_with_engines():
+            raise RuntimeError("close() was called on an event loop this instance runs I/O on; use await close_async()")
+        self.runner.run_sync(self.transactions.rollback_all("the DataFlow instance was closed"))
+        self.database.close_engines()
+        self.runner.home.stop()
+        self._forget_schema()
 
     async def close_async(self) -> None:
-        await self.runner.run(self._dispose())
-        self.runner.stop()
-
-    async def _dispose(self) -> None:
         await self.transactions.rollback_all("the DataFlow instance was closed")  # releases their connections
+        await self.database.close_engines_async()
+        self.runner.home.stop()
+        self._forget_schema()
+
+    def _forget_schema(self) -> None:
+        """A closed instance plans its tables again if it is used again."""
         self._stores.clear()
-        await self.database.dispose()
         self.database.metadata.clear()
-        self._schema_lock = None
 
     def __enter__(self):
         return self
@@ -207,6 +223,13 @@ class DataFlow:
 
     async def __aexit__(self, *exc):
         await self.close_async()
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def _check_seconds(name: str, value) -> None:

@@ -2,7 +2,7 @@
 
 Parameters carry the documented node inputs' names (operations.py maps nodes and the express API onto
 them); results are plain values (a record or None, a count), shaped for nodes once, in operations.py.
-All coroutines here run on the instance's home loop.
+All coroutines here run on the event loop that does the operation's I/O (see runner.py).
 """
 
 import datetime as dt

@@ -136,7 +136,8 @@ class DataFlowNode(StrictNode):
             tenant=db.tenant_context.get_current_tenant(),  # read here: the caller's context
             caller=type(self).__name__,
         )
-        output = self.binding.node_output(await db.runner.run(call), arguments)
+        # LocalRuntime's nodes run their I/O on the home loop
+        output = self.binding.node_output(await db.runner.run(call, caller=self), arguments)
         return output if scope is None else {**output, TXN_INPUT: scope.id}
 
 

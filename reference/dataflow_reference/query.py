@@ -156,7 +156,9 @@ class FilterCompiler:
                 raise ValidationError(self.spec.name, name, "JSON fields cannot be sorted")
             target = self._comparable(self.table.c[name], kind)
             clause = target.desc() if descending else target.asc()
-            if self.backend == "postgresql":  # NULL sorts as the smallest value on every backend
+            # NULL sorts as the smallest value on every backend; only where NULL can occur, since an
+            # explicit NULLS order PostgreSQL's indexes do not have turns an index scan into a full sort.
+            if self.backend == "postgresql" and self.table.c[name].nullable:
                 clause = clause.nulls_last() if descending else clause.nulls_first()
             clauses.append(clause)
         if "id" not in [name for name, _ in keys]:

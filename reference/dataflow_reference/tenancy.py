@@ -1,10 +1,11 @@
 """Multi-tenancy: registered tenants and the tenant bound to the current context.
 
 `db.tenant_context.switch("acme")` (or `aswitch` in async code) binds a tenant for the code inside
-it. The binding is a context variable, so concurrent tasks and threads each see their own tenant,
-and it travels with every coroutine handed to the instance's home loop (run_coroutine_threadsafe
-runs it in a copy of the caller's context). Operations on a multi-tenant model read the bound
-tenant through `CURRENT_TENANT` (set per operation by DataFlow.call_store) and fail closed without one.
+it. The binding is a context variable, so concurrent tasks and threads each see their own tenant.
+Nodes and express calls read it where the caller runs and pass it to the operation, which may run
+on the caller's loop or on the instance's home loop (see runner.py). Operations on a multi-tenant
+model read the tenant through `CURRENT_TENANT` (set per operation by DataFlow.call_store) and fail
+closed without one.
 """
 
 import contextlib
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 
 from .errors import TenantError
 
-# The tenant of the operation running on the home loop (set per operation, like transactions.CURRENT).
+# The tenant of the running operation (set per operation, like transactions.CURRENT).
 CURRENT_TENANT = contextvars.ContextVar("dataflow_reference_operation_tenant", default=None)
 MAX_TENANT_ID_LENGTH = 255  # the tenant_id column is VARCHAR(255)
 

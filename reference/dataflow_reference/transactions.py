@@ -1,6 +1,8 @@
 """Transaction scopes that span several workflow nodes.
 
-A scope checks out one connection and begins a transaction on the instance's home loop.
+A scope checks out one connection and begins a transaction on the instance's home loop, where it
+lives until it ends: its nodes may run on any loop (the scope's methods and the operations inside it
+go to the home loop), and its timeout fires whether or not a caller's loop is running.
 Database nodes chained to it (by its `transaction_id`, or through LocalRuntime's workflow
 context) use that connection, one operation at a time (parallel branches of a workflow take
 turns). The scope ends with commit or rollback; it is rolled back by itself when a database node
@@ -15,8 +17,9 @@ import contextvars
 import itertools
 
 from .errors import TransactionError
+from .runner import on_home
 
-# The transaction the current home-loop task runs in (set per node execution).
+# The transaction the current home-loop task runs in (set per operation).
 CURRENT = contextvars.ContextVar("dataflow_reference_transaction", default=None)
 CONTEXT_KEY = "dataflow_transaction_id"
 _ids = itertools.count(1)
@@ -27,6 +30,7 @@ class ActiveTransaction:
 
     def __init__(self, database, *, rollback_on_error: bool, timeout: float):
         self.database = database
+        self.home = database.home
         self.id = f"tx-{next(_ids)}"
         self.rollback_on_error = rollback_on_error
         self.timeout = timeout
@@ -35,7 +39,7 @@ class ActiveTransaction:
         self.connection = None
         self._root = None
         self._savepoints: dict[str, object] = {}
-        self._lock = None  # SQLite's single-writer lock, held for the whole scope
+        self._writer = None  # SQLite's single-writer slot, held for the whole scope
         self._busy: asyncio.Lock | None = None  # one operation at a time on the connection
         self._timer = None
         self._expiry: asyncio.Task | None = None  # kept: the loop holds tasks only weakly
@@ -45,14 +49,15 @@ class ActiveTransaction:
     def active(self) -> bool:
         return self.state == "active"
 
+    @on_home
     async def begin(self) -> None:
         self._busy = asyncio.Lock()
-        await self.database.connect()
-        self._lock = self.database.sqlite_lock  # SQLite: hold the single-writer lock for the whole scope
-        if self._lock is not None:
-            await asyncio.wait_for(self._lock.acquire(), timeout=self.timeout)
+        engine = await self.database.engine()
+        if self.database.writer is not None:  # SQLite: hold the single-writer slot for the whole scope
+            await self.database.writer.acquire(timeout=self.timeout)
+            self._writer = self.database.writer
         try:
-            self.connection = await self.database.engine.connect()
+            self.connection = await engine.connect()
             if self.database.backend == "sqlite":
                 await self.connection.execution_options(dfr_begin="IMMEDIATE")
             self._root = await self.connection.begin()
@@ -88,6 +93,7 @@ class ActiveTransaction:
             detail = f" ({self.reason})" if self.reason else ""
             raise TransactionError(f"cannot {action}: transaction {self.id} is {self.state.replace('_', ' ')}{detail}")
 
+    @on_home
     async def commit(self) -> None:
         async with self._busy:
             self.require_active("commit")
@@ -99,6 +105,7 @@ class ActiveTransaction:
                     self.state, self.reason = "rolled_back", "commit failed"
                 await self._release()
 
+    @on_home
     async def rollback(self, reason: str = "rolled back") -> bool:
         """Roll back if still open (after the running operation); returns whether it rolled back."""
         async with self._busy:
@@ -111,6 +118,7 @@ class ActiveTransaction:
                 await self._release()
             return True
 
+    @on_home
     async def abandon(self, reason: str) -> None:
         """End the scope without talking to the server (its connection is stuck mid-statement):
         the connection is discarded, and the server rolls the transaction back when it goes."""
@@ -123,6 +131,7 @@ class ActiveTransaction:
             finally:
                 await self._release()
 
+    @on_home
     async def savepoint(self, name: str) -> None:
         async with self._busy:
             self.require_active(f"create savepoint {name!r}")
@@ -130,6 +139,7 @@ class ActiveTransaction:
                 raise TransactionError(f"savepoint {name!r} already exists in transaction {self.id}")
             self._savepoints[name] = await self.connection.begin_nested()
 
+    @on_home
     async def rollback_to(self, name: str) -> None:
         async with self._busy:
             self.require_active(f"roll back to savepoint {name!r}")
@@ -152,9 +162,9 @@ class ActiveTransaction:
                 await self.connection.close()
         finally:
             self.connection = None
-            if self._lock is not None and self._lock.locked():
-                self._lock.release()
-            self._lock = None
+            writer, self._writer = self._writer, None
+            if writer is not None:
+                writer.release()
 
 
 class TransactionRegistry:
@@ -163,10 +173,12 @@ class TransactionRegistry:
 
     KEEP_ENDED = 200  # ended scopes kept to explain "not open" errors
 
-    def __init__(self):
+    def __init__(self, home):
+        self.home = home
         self._open: dict[str, ActiveTransaction] = {}
         self._ended: dict[str, ActiveTransaction] = {}
 
+    @on_home
     async def begin(self, transaction: ActiveTransaction) -> None:
         """Register and begin `transaction` (on the home loop, where it also ends). Registered while it
         waits to begin (close() ends it too); forgotten if it never begins."""
@@ -194,5 +206,10 @@ class TransactionRegistry:
         return transaction
 
     async def rollback_all(self, reason: str) -> None:
+        if self._open:
+            await self._rollback_open(reason)
+
+    @on_home
+    async def _rollback_open(self, reason: str) -> None:
         for transaction in list(self._open.values()):
             await transaction.rollback(reason)

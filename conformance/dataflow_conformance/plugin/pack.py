@@ -12,6 +12,7 @@ from ..access.protocol import ALL_PATHS
 from ..report.collector import ConformanceReport
 from . import collection
 from . import session as session_mod
+from .unhandled import fail_on_unhandled_exceptions
 
 SUITE_DIR = Path(__file__).parent.parent / "suite"
 
@@ -22,6 +23,7 @@ def pytest_configure(config):
         "markers", f"paths(*names): the access paths a test applies to (default: all of {', '.join(ALL_PATHS)})"
     )
     config.addinivalue_line("markers", "backends(*names): the backends a test applies to (default: every backend)")
+    fail_on_unhandled_exceptions(config)
     session = session_mod.ConformanceSession.from_config(config)
     config.pluginmanager.register(session, session_mod.PLUGIN_NAME)
     if config.args_source != pytest.Config.ArgsSource.ARGS:
