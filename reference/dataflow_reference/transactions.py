@@ -91,8 +91,10 @@ class ActiveTransaction:
     async def commit(self) -> None:
         async with self._busy:
             self.require_active("commit")
+            from .database import commit  # database.py imports this module
+
             try:
-                await self._root.commit()
+                await commit(self.connection, self._root, self.database.backend)
                 self.state = "committed"
             finally:
                 if self.state != "committed":
