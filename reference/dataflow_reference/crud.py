@@ -254,9 +254,7 @@ class ModelStore:
             record_id = existing._mapping["id"]
             if update_values:
                 values = {**update_values, "updated_at": utc_now()}
-                await conn.execute(
-                    self.visible(sql_update(self.table).where(self.table.c.id == record_id)).values(values)
-                )
+                await conn.execute(self.visible(sql_update(self.table).where(self.table.c.id == record_id)).values(values))
             return False, await self.fetch(conn, record_id)
 
     def _check_conflict_target(self, conflict_on, where):
