@@ -67,7 +67,7 @@ class Operation:
 
     def describe(self) -> str:
         tenant = f", tenant {self.tenant}" if self.tenant else ""
-        error = f": {self.error[:160]}" if self.error else ""
+        error = f": {self.error[:300]}" if self.error else ""
         return f"op {self.id} {self.kind} ({self.client}{tenant}, round {self.round}, {self.outcome}{error})"
 
     def may_apply(self) -> bool:
