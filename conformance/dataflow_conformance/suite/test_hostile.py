@@ -91,11 +91,11 @@ class Tally:
         self.problems.append(f"{kind}: {where} with {hostile.describe()}: {detail[:300]}")
 
     def report(self, request, **extra) -> None:
+        first = {"first_problems": self.problems[:5]} if self.problems else {}
         report_figures(
             request, **extra, tried=sum(self.outcomes.values()), **dict(sorted(self.outcomes.items())),
             refused_by_category=dict(sorted(self.refused.items())), problems=len(self.problems),
-            problems_by_kind=dict(sorted(self.kinds.items())),
-            first_problems=self.problems[:5],
+            problems_by_kind=dict(sorted(self.kinds.items())), **first,
         )  # fmt: skip
 
     def assert_none(self, what: str) -> None:
