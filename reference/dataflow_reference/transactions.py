@@ -50,7 +50,13 @@ class ActiveTransaction:
         await self.database.connect()
         self._lock = self.database.sqlite_lock  # SQLite: hold the single-writer lock for the whole scope
         if self._lock is not None:
-            await asyncio.wait_for(self._lock.acquire(), timeout=self.timeout)
+            try:
+                await asyncio.wait_for(self._lock.acquire(), timeout=self.timeout)
+            except TimeoutError:
+                raise TransactionError(
+                    f"cannot begin a transaction scope: SQLite's single writer stayed busy for its timeout of "
+                    f"{self.timeout}s"
+                ) from None
         try:
             self.connection = await self.database.engine.connect()
             if self.database.backend == "sqlite":
