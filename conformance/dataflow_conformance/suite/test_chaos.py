@@ -175,7 +175,8 @@ def lose_the_commit_answer(make_dataflow, probe, flow, chaos_url, **settings):
     assert finished, "a create whose COMMIT answer was lost hung for 60 s"
     assert not proxy.armed, "the create sent no COMMIT through the proxy (test setup problem)"
     stored = [r["ref"] for r in probe.rows("events")]
-    assert stored == ["first", "lost"], f"the COMMIT did not take effect (test setup problem): {stored}"
+    assert "lost" in stored, f"the COMMIT did not take effect (test setup problem): {stored}"
+    assert stored.count("lost") == 1, f"the create is stored {stored.count('lost')} times (retried after the lost answer)"
     return answer
 
 

@@ -359,5 +359,11 @@ def same_json(a, b) -> bool:
 
 
 def as_json(value):
-    """A JSON column's value as read through the probe: the driver's dict or list, or the text stored."""
-    return json.loads(value) if isinstance(value, str | bytes) else value
+    """A JSON column's value as read through the probe: the driver's dict or list, or the document the text
+    stored holds (text that is no JSON document stays text: it equals no document written)."""
+    if not isinstance(value, str | bytes):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
