@@ -177,7 +177,7 @@ def bench(session):
 
 
 @nox.session
-def soak(session):
+def lifecycle(session):
     """The lifecycle soak (not a test): 100,000 operations per configured backend from every call context,
     then close(); memory, connections, descriptors and threads must come back to their baseline (gated
     generously). Writes docs/benchmarks/lifecycle.md. Linux (/proc)."""
@@ -281,3 +281,51 @@ def migration(session):
     impls = ["--dataflow-impl", "dataflow_reference", "--dataflow-impl", "dataflow"]
     markdown = ["--markdown", "migration/reports/migration.md"]
     session.run("python", "-m", "migration", "run", *impls, *markdown, *session.posargs, env=UPSTREAM_ENV)
+
+
+# -- Faults and hostile input at scale (issue 18): long runs, not tests ------------------------------------
+
+
+def _reference_unless_given(session) -> list[str]:
+    given = any(a.startswith("--dataflow-impl") for a in session.posargs)
+    return [] if given else ["--dataflow-impl=dataflow_reference"]
+
+
+@nox.session
+def soak(session):
+    """A long CHAOS history on every configured backend: every access path runs 5,000 operations under
+    faults (about half an hour on 2 cores for three backends); the figures are in
+    soak/conformance-report.md. Another size or history: `-- --dataflow-chaos-budget=N --dataflow-chaos-seed=S`."""
+    _install(session)
+    session.run(
+        "pytest",
+        *PACK,
+        *_reference_unless_given(session),
+        "-k",
+        "test_history_under_faults",
+        "--dataflow-chaos-budget=5000",
+        "--timeout=7200",
+        "--dataflow-report=soak/conformance-report.json",
+        "--dataflow-markdown=soak/conformance-report.md",
+        *session.posargs,
+    )
+
+
+@nox.session
+def hostile(session):
+    """Generated hostile values, filter values and names (SAFE-006..008) at scale on every configured
+    backend: 1,000 per test and access path, over 12,000 per backend; the figures are in
+    hostile/conformance-report.md."""
+    _install(session)
+    session.run(
+        "pytest",
+        *PACK,
+        *_reference_unless_given(session),
+        "-k",
+        "test_hostile",
+        "--dataflow-hostile-budget=1000",
+        "--timeout=3600",
+        "--dataflow-report=hostile/conformance-report.json",
+        "--dataflow-markdown=hostile/conformance-report.md",
+        *session.posargs,
+    )

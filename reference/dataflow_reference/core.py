@@ -9,7 +9,14 @@ from .bulk import BulkOperations
 from .crud import ModelStore
 from .database import Database
 from .deadline import Deadline
-from .errors import ConfigurationError, DataFlowError, ModelDefinitionError, StatementTimeoutError
+from .errors import (
+    ConfigurationError,
+    ConflictError,
+    DataFlowError,
+    ModelDefinitionError,
+    OutcomeUnknownError,
+    StatementTimeoutError,
+)
 from .express import Express, ExpressSync
 from .model import ModelSpec, check_identifier_lengths, parse_model
 from .nodes import generate_nodes
@@ -144,14 +151,20 @@ class DataFlow:
                 return await getattr(store.bulk if bulk else store, method)(**arguments)
         except Exception as exc:
             if getattr(deadline, "expired", False):
+                ending = (  # a COMMIT already on its way may have taken effect
+                    "the outcome is unknown: its COMMIT was sent, the transaction may have been committed"
+                    if isinstance(exc, OutcomeUnknownError)
+                    else "its transaction rolled back"
+                )
                 error = StatementTimeoutError(
                     f"{model_name}: {caller} got no answer from {self.backend} within statement_timeout="
-                    f"{self.statement_timeout}s; its connection was cut and its transaction rolled back"
+                    f"{self.statement_timeout}s; its connection was cut and {ending}"
                 )
                 if scope is not None and scope.active:
                     await scope.abandon(str(error))
                 raise error from exc
-            if scope is not None and scope.active and scope.rollback_on_error:
+            # A conflict (deadlock, serialisation failure) ended the scope's whole transaction on the server.
+            if scope is not None and scope.active and (scope.rollback_on_error or isinstance(exc, ConflictError)):
                 await scope.rollback(f"rolled back because {caller} failed: {exc}")
             raise
         finally:

@@ -15,6 +15,7 @@ from .fieldtypes import check_value
 from .model import SOFT_DELETE_FIELD, TENANT_FIELD, ModelSpec
 from .query import FilterCompiler
 from .tenancy import require_tenant
+from .transactions import CURRENT
 
 UPSERT_RETRIES = 3
 
@@ -119,6 +120,10 @@ class ModelStore:
             tenant = bindparam("dfr_tenant", callable_=self.tenant, type_=String())
             stmt = stmt.where(self.table.c[TENANT_FIELD] == tenant)
         return stmt
+
+    def in_scope(self) -> bool:
+        scope = CURRENT.get()
+        return scope is not None and scope.database is self.db
 
     def tenant(self) -> str:
         return require_tenant(self.spec.name)
@@ -226,10 +231,12 @@ class ModelStore:
                 return await self._upsert_once(match, create_values, update_values)
             except DeletedRecordError:
                 raise
-            except (IntegrityError, ConflictError):
+            except (IntegrityError, ConflictError) as exc:
                 # A concurrent writer inserted the same key between our read and insert (or the
                 # server broke a deadlock between two such writers): the next attempt finds the row.
-                if attempt == UPSERT_RETRIES - 1:
+                # Not inside a scope after a conflict: the server rolled back the scope's whole
+                # transaction, and a retry would commit this upsert without the scope's earlier writes.
+                if attempt == UPSERT_RETRIES - 1 or isinstance(exc, ConflictError) and self.in_scope():
                     raise
 
     async def _upsert_once(self, match, create_values, update_values):

@@ -24,7 +24,14 @@ from sqlalchemy.util import await_, greenlet_spawn
 
 from . import schema
 from .deadline import DEADLINE
-from .errors import ConflictError, ConnectionLostError, DatabaseError, IntegrityError, PoolTimeoutError
+from .errors import (
+    ConflictError,
+    ConnectionLostError,
+    DatabaseError,
+    IntegrityError,
+    OutcomeUnknownError,
+    PoolTimeoutError,
+)
 from .fieldtypes import SQLITE_DECIMAL_KEY, ServerInfo, decimal_key, json_serializer
 from .runner import HomeLoop, run_on, run_on_sync
 from .schema import TENANT_SETTING
@@ -202,9 +209,10 @@ class Database:
                     elif not write and self.backend == "postgresql" and tenant is None:
                         await conn.execution_options(isolation_level="AUTOCOMMIT")
                     await self._watch(conn)
-                    async with conn.begin():
+                    async with conn.begin() as root:
                         await self._bind_row_security(conn, tenant)
                         yield conn
+                        await commit(conn, root, self.backend)
 
     @contextlib.asynccontextmanager
     async def _within(self, scope, describe):
@@ -384,6 +392,24 @@ def _translated_errors(backend: str, describe=None):
                 f"lost the connection to {backend} ({driver_message(exc)}); the server rolls back a transaction left open"
             ) from exc
         raise DatabaseError(f"{backend} error: {driver_message(exc)}") from exc
+
+
+async def commit(conn: AsyncConnection, root, backend: str) -> None:
+    """Commit `root`. A connection lost while the COMMIT may have reached the server leaves the outcome
+    unknown, and the error says so; one already lost before it never sent it (the server rolls back)."""
+    if conn.invalidated or driver_closed(conn.sync_connection.connection.driver_connection):
+        raise ConnectionLostError(
+            f"lost the connection to {backend} before COMMIT; the server rolls back a transaction left open"
+        )
+    try:
+        await root.commit()
+    except sa_exc.DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        raise OutcomeUnknownError(
+            f"lost the connection to {backend} during COMMIT ({driver_message(exc)}): the outcome is unknown, "
+            "the transaction may have been committed"
+        ) from exc
 
 
 def driver_message(exc: Exception) -> str:

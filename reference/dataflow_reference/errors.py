@@ -50,6 +50,10 @@ class ConnectionLostError(DatabaseError):
     """The connection broke (network failure, killed session); the server rolled its transaction back."""
 
 
+class OutcomeUnknownError(ConnectionLostError):
+    """The connection broke while COMMIT was on its way: the server may or may not have committed."""
+
+
 class PoolTimeoutError(DatabaseError):
     """Every pooled connection stayed busy for longer than pool_timeout; nothing was run."""
 

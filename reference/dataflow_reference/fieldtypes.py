@@ -17,6 +17,7 @@ from sqlalchemy.types import TypeDecorator
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 DECIMAL_PRECISION, DECIMAL_SCALE = 30, 10  # 20 integer digits, 10 fractional digits
 INDEXED_STR_LENGTH = 255  # longest value of a str field that is part of an index
+JSON_MAX_DEPTH = 100  # deepest JSON nesting stored (MySQL's own limit: one rule on every backend)
 YEAR_MIN, YEAR_MAX = 1000, 9999  # the range every backend stores (MySQL DATETIME/DATE)
 _QUANTUM = Decimal(1).scaleb(-DECIMAL_SCALE)
 _WIDE = Context(prec=DECIMAL_PRECISION + 30)  # the default 28 digits would fail on wide values
@@ -240,29 +241,37 @@ def _check_json_list(value):
 
 
 def _check_json(value, path: str):
-    """JSON must round-trip unchanged: str keys only, finite numbers, 64-bit ints, valid text."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, str):
-        problem = _check_text(value)
-        return f"{problem} at {path or 'top level'}" if problem else None
-    if isinstance(value, int):
-        return None if INT64_MIN <= value <= INT64_MAX else f"integer out of 64-bit range at {path}"
-    if isinstance(value, float):
-        return None if math.isfinite(value) else f"non-finite number at {path or 'top level'}"
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            if problem := _check_json(item, f"{path}[{index}]"):
-                return problem
-        return None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                return f"JSON object key {key!r} at {path or 'top level'} is not a string"
-            if problem := _check_json(item, f"{path}.{key}" if path else key):
-                return problem
-        return None
-    return f"{type(value).__name__} at {path or 'top level'} is not JSON (use dict, list, str, int, float, bool, None)"
+    """JSON must round-trip unchanged: str keys only, finite numbers, 64-bit ints, valid text, and at most
+    JSON_MAX_DEPTH levels (Python's json and the drivers recurse once per level). Iterative, for the same
+    reason."""
+    pending = [(value, path, 1)]
+    while pending:
+        value, path, depth = pending.pop()
+        where = path or "top level"
+        if isinstance(value, (list, dict)) and depth > JSON_MAX_DEPTH:
+            return f"JSON nested more than {JSON_MAX_DEPTH} levels deep at {where}"
+        if value is None or isinstance(value, bool):
+            continue
+        if isinstance(value, str):
+            if problem := _check_text(value):
+                return f"{problem} at {where}"
+        elif isinstance(value, int):
+            if not INT64_MIN <= value <= INT64_MAX:
+                return f"integer out of 64-bit range at {path}"
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                return f"non-finite number at {where}"
+        elif isinstance(value, list):
+            pending += [(item, f"{path}[{index}]", depth + 1) for index, item in reversed(list(enumerate(value)))]
+        elif isinstance(value, dict):
+            for key in value:
+                if not isinstance(key, str):
+                    return f"JSON object key {key!r} at {where} is not a string"
+            items = [(item, f"{path}.{key}" if path else key, depth + 1) for key, item in value.items()]
+            pending += reversed(items)
+        else:
+            return f"{type(value).__name__} at {where} is not JSON (use dict, list, str, int, float, bool, None)"
+    return None
 
 
 _CHECKERS = {

@@ -94,7 +94,10 @@ class FilterCompiler:
                 raise ValidationError(self.spec.name, name, f"$like only applies to text fields, not {kind}")
             if not isinstance(arg, str):
                 raise ValidationError(self.spec.name, name, f"$like needs a string pattern, got {type(arg).__name__}")
-            return column.like(arg, escape="\\")
+            pattern = self._value(name, kind, arg, op)  # text a database can hold (no NUL: SQLite ends patterns there)
+            if (len(pattern) - len(pattern.rstrip("\\"))) % 2:
+                raise ValidationError(self.spec.name, name, "$like pattern ends with the escape character \\")
+            return column.like(pattern, escape="\\")
         if arg is None:
             if op == "$eq":
                 return column.is_(None)

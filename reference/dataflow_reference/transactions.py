@@ -54,7 +54,13 @@ class ActiveTransaction:
         self._busy = asyncio.Lock()
         engine = await self.database.engine()
         if self.database.writer is not None:  # SQLite: hold the single-writer slot for the whole scope
-            await self.database.writer.acquire(timeout=self.timeout)
+            try:
+                await self.database.writer.acquire(timeout=self.timeout)
+            except TimeoutError:
+                raise TransactionError(
+                    f"cannot begin a transaction scope: SQLite's single writer stayed busy for its timeout of "
+                    f"{self.timeout}s"
+                ) from None
             self._writer = self.database.writer
         try:
             self.connection = await engine.connect()
@@ -97,8 +103,10 @@ class ActiveTransaction:
     async def commit(self) -> None:
         async with self._busy:
             self.require_active("commit")
+            from .database import commit  # database.py imports this module
+
             try:
-                await self._root.commit()
+                await commit(self.connection, self._root, self.database.backend)
                 self.state = "committed"
             finally:
                 if self.state != "committed":

@@ -72,6 +72,30 @@ def pytest_addoption(parser):
         help="shrink a failing sequence to a minimal one (slow: replays it many times; nox -s stateful does)",
     )
 
+    group.addoption(
+        "--dataflow-chaos-seed",
+        type=int,
+        default=1,
+        metavar="N",
+        help="seed of the chaos histories and hostile inputs: a seed replays the same operations, faults and "
+        "values (default: %(default)s)",
+    )
+    group.addoption(
+        "--dataflow-chaos-budget",
+        type=int,
+        default=120,
+        metavar="N",
+        help="operations per chaos history test (default: %(default)s; `nox -s soak` runs a long one)",
+    )
+    group.addoption(
+        "--dataflow-hostile-budget",
+        type=int,
+        default=150,
+        metavar="N",
+        help="hostile values and identifiers per hostile-input test (default: %(default)s; `nox -s hostile` "
+        "runs more than 10,000 per backend)",
+    )
+
 
 # Options that only mean something to the pack: given without it, they would be ignored silently.
 PACK_ONLY = ("dataflow_db", "dataflow_dburi", "dataflow_capability", "dataflow_expectations", "dataflow_markdown")

@@ -4,7 +4,9 @@ The proxy forwards bytes both ways on its own event loop thread. Tests arm fault
 `cut_all()` drops every open connection now; `cut_on(pattern)` drops a connection right after the
 client sends bytes containing `pattern` (the statement reaches the server, its answer never comes
 back); `cut_after(n)` drops it once the client has sent `n` more bytes (mid-stream, e.g. inside a
-bulk write); `delay(seconds)` holds every answer from the server back for that long.
+bulk write); `drop_answer_to(pattern)` lets the statement run and drops the connection when its
+answer comes (a COMMIT that took effect unheard of); `delay(seconds)` holds every answer from the server
+back for that long.
 """
 
 import asyncio
@@ -25,6 +27,9 @@ class FaultProxy:
         self._handlers: set[asyncio.Task] = set()
         self._pattern: bytes | None = None
         self._bytes_left: int | None = None
+        self._answer_pattern: bytes | None = None
+        self._answer_hold = 0.0
+        self._armed = 0  # counts armings: bytes sent before a pattern was armed never match it
         self._delay = 0.0
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -69,25 +74,38 @@ class FaultProxy:
 
     def cut_on(self, pattern: bytes) -> None:
         """Drop the next connection whose client sends `pattern`, right after forwarding it."""
-        self._loop.call_soon_threadsafe(setattr, self, "_pattern", pattern)
+
+        def arm():
+            self._pattern, self._armed = pattern, self._armed + 1
+
+        self._loop.call_soon_threadsafe(arm)
 
     def cut_after(self, byte_count: int) -> None:
         """Drop the connection that carries the client's next `byte_count` bytes, mid-stream."""
         self._loop.call_soon_threadsafe(setattr, self, "_bytes_left", byte_count)
+
+    def drop_answer_to(self, pattern: bytes, *, after: float = 0.0) -> None:
+        """The next connection whose client sends `pattern`: the statement reaches the server and runs, and
+        the server's answer is held `after` seconds, then dropped with the connection."""
+
+        def arm():
+            self._answer_pattern, self._answer_hold, self._armed = pattern, after, self._armed + 1
+
+        self._loop.call_soon_threadsafe(arm)
 
     def delay(self, seconds: float) -> None:
         """Hold every answer of the server back for `seconds` (0 ends the delay for new answers)."""
         self._loop.call_soon_threadsafe(setattr, self, "_delay", seconds)
 
     def clear(self) -> None:
-        for name in ("_pattern", "_bytes_left"):
+        for name in ("_pattern", "_bytes_left", "_answer_pattern"):
             self._loop.call_soon_threadsafe(setattr, self, name, None)
         self.delay(0)
 
     @property
     def armed(self) -> bool:
-        """Whether a cut_on / cut_after fault is still waiting to fire."""
-        return self._pattern is not None or self._bytes_left is not None
+        """Whether a cut_on / cut_after / drop_answer_to fault is still waiting to fire."""
+        return self._pattern is not None or self._bytes_left is not None or self._answer_pattern is not None
 
     # -- forwarding --------------------------------------------------------------------------
 
@@ -122,12 +140,19 @@ class FaultProxy:
 
     async def _forward(self, reader, writer, pipe, *, from_client: bool):
         tail = b""  # the end of the previous chunk, so a pattern split across reads is still seen
+        armed = self._armed
         while not pipe.closed:
             try:
                 chunk = await reader.read(_CHUNK)
             except (ConnectionError, OSError):
                 break
             if not chunk:
+                break
+            if armed != self._armed:  # a pattern armed since the previous chunk: only new bytes count
+                tail, armed = b"", self._armed
+            if not from_client and pipe.answer_hold is not None:  # the answer of drop_answer_to's statement
+                await asyncio.sleep(pipe.answer_hold)
+                pipe.cut()
                 break
             if not from_client and self._delay:
                 await asyncio.sleep(self._delay)
@@ -148,6 +173,9 @@ class FaultProxy:
                 finally:
                     pipe.cut()  # ... and its answer never comes back
                 break
+            if from_client and self._answer_pattern is not None and self._answer_pattern in tail + chunk:
+                self._answer_pattern = None
+                pipe.answer_hold = self._answer_hold
             tail = chunk[-256:]
             try:
                 await writer.drain()
@@ -161,6 +189,7 @@ class _Pipe:
     def __init__(self, client_writer, server_writer):
         self.writers = (client_writer, server_writer)
         self.closed = False
+        self.answer_hold: float | None = None  # drop_answer_to: hold the server's next answer, then cut
 
     def cut(self) -> None:
         if not self.closed:
