@@ -38,16 +38,18 @@ def cause_of(exc: BaseException, implementation_package: str, suite_package: str
     innermost = chain[-1]
     first_line = (str(innermost).strip().splitlines() or [""])[0]
     error = f"{type(innermost).__name__}: {mask(first_line)}" if first_line else type(innermost).__name__
-    return error, _where(chain, implementation_package) or _where(chain, suite_package) or "?"
+    where = _where(chain, implementation_package) or _where(chain, f"{suite_package}.test_", prefix=True)
+    return error, where or _where(chain, suite_package) or "?"
 
 
-def _where(chain, package: str) -> str | None:
-    """The deepest frame of the chain's tracebacks that runs code of `package`."""
+def _where(chain, package: str, *, prefix: bool = False) -> str | None:
+    """The deepest frame of the chain's tracebacks that runs code of `package` (with `prefix`: of a module
+    whose name starts so; a suite's test modules rather than its shared helpers)."""
     found = None
     for exc in reversed(chain):  # innermost first: its frames are the deepest
         for frame, _ in traceback.walk_tb(exc.__traceback__):
             module = frame.f_globals.get("__name__", "")
-            if module == package or module.startswith(package + "."):
+            if module.startswith(package) if prefix else module == package or module.startswith(package + "."):
                 found = f"{module}:{frame.f_code.co_name}"
         if found:
             return found
