@@ -120,7 +120,7 @@ def test_regenerating_keeps_reasons_comments_and_flaky_entries():
     assert "# the driver's message changes between releases; this reason says why" in text
     assert '"test_crud.py::t[mysql-local]" = "boom: the upsert forgets the tenant"' in text  # hand-written: kept
     assert '"test_crud.py::t[sqlite-local]" = "flaky: lock waits"' in text  # passed this time, still flaky
-    assert "fixed" not in text and change.removed == ["[mysql] test_crud.py::fixed[mysql-local]"]
+    assert "fixed" not in text and change.removed == ["[mysql] test_crud.py::fixed[mysql-local] (it passed)"]
     assert change.added == ["[mysql] test_crud.py::u[mysql-local]"]
 
 

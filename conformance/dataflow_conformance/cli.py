@@ -164,7 +164,7 @@ def _expectations(args) -> int:
     for line in change.added:
         status(f"added   {line}")
     for line in change.removed:
-        status(f"removed {line} (it passed)")
+        status(f"removed {line}")
     status(f"{'updated' if existing is not None else 'wrote'} {args.write}: {change.summary()}")
     return 0
 

@@ -162,7 +162,7 @@ def merge(text: str | None, reports: list[dict], *, partial: bool = False) -> tu
                 change.kept += 1
                 continue
             del table[test_id]
-            change.removed.append(f"[{backend}] {test_id}")
+            change.removed.append(f"[{backend}] {test_id} ({'it passed' if outcome_known else 'no such test now'})")
         new = sorted((t, r) for (b, t), r in outcomes.items() if b == backend and r is not None and t not in existing)
         if new and table is None:
             table = document[backend] = tomlkit.table()
