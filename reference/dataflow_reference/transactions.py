@@ -57,7 +57,7 @@ class ActiveTransaction:
             try:
                 await self.database.writer.acquire(timeout=self.timeout)
             except TimeoutError:
-                raise TransactionError(
+                raise TimeoutError(
                     f"cannot begin a transaction scope: SQLite's single writer stayed busy for its timeout of "
                     f"{self.timeout}s"
                 ) from None

@@ -14,7 +14,6 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from ..backends.features import SERVERS
-from ..plugin import session as session_mod
 from ..testing.chaos import Faults, Workload, define_models
 from ..testing.faultproxy import FaultProxy
 from ..testing.history import OK, UNKNOWN, History, outcome_of
@@ -40,10 +39,6 @@ def chaos_url(backend, database_url):
     proxy.stop()
 
 
-def claims(request, capability) -> bool:
-    return capability in session_mod.get(request.config).capabilities
-
-
 def run_history(request, make_dataflow, probe, flow, chaos_url, backend, *, statement_timeout=None):
     """Run a seeded history under faults, check the final state, report the figures; the anomalies."""
     options = request.config.option
@@ -57,7 +52,7 @@ def run_history(request, make_dataflow, probe, flow, chaos_url, backend, *, stat
         db.tenant_context.register_tenant(tenant, tenant.title())
     db.create_tables()
 
-    seed = f"{options.dataflow_chaos_seed}:{backend.name}:{flow.name}"
+    seed = f"{options.dataflow_chaos_seed}:{backend.name}:{flow.name}" + (":timeout" if statement_timeout else "")
     history = History()
     workload = Workload(
         history,

@@ -1,9 +1,9 @@
 """The chaos workload and its faults: clients' writes as documented node calls, recorded in a History
 (testing/history.py), and the faults injected while they run.
 
-Seeded: one `random.Random(seed)` draws every operation and the fault plan of every round, so a seed
-replays the same workload and the same faults; when a fault lands among the operations in flight is the
-machine's timing. Writes go to two models (see history.py): `Event` rows, appended and then updated or
+Seeded: `random.Random` generators seeded from the test's seed draw every operation and the fault plan
+of every round, so a seed replays the same workload and the same faults; when a fault lands among the
+operations in flight is the machine's timing. Writes go to two models (see history.py): `Event` rows, appended and then updated or
 deleted by the client that created them, and `Register` slots, which concurrent upserts share.
 """
 
@@ -361,7 +361,7 @@ class Faults:
             return None
 
         def cut():
-            self.history.faults["cut_in_scope"] += 1
+            self.history.fault("cut_in_scope")
             self.proxy.cut_all()
 
         return checkpoint.register(cut)
@@ -373,9 +373,9 @@ class Faults:
             try:
                 getattr(self, f"_{kind}")(round_)
             except Exception:  # e.g. SQLite stayed locked by the implementation longer than the probe waits
-                self.history.faults[f"{kind} (could not be injected)"] += 1
+                self.history.fault(f"{kind} (could not be injected)")
             else:
-                self.history.faults[kind] += 1
+                self.history.fault(kind)
 
     def _cut(self, round_):
         self.proxy.cut_all()

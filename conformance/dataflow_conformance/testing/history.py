@@ -15,6 +15,7 @@ Every record carries the id of the operation that wrote it (`op`) and a value no
 """
 
 import re
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -91,6 +92,11 @@ class History:
         self.operations: list[Operation] = []
         self.faults: Counter = Counter()  # fault kind -> times injected
         self.anomalies: list[Anomaly] = []  # found while running (answers that contradict themselves)
+        self._lock = threading.Lock()  # faults are counted from the fault thread and from inside scopes
+
+    def fault(self, kind: str) -> None:
+        with self._lock:
+            self.faults[kind] += 1
 
     def add(self, kind: str, client: str, tenant: str | None, round_: int, records=(), **flags) -> Operation:
         op = Operation(len(self.operations) + 1, kind, client, tenant, round_, list(records), **flags)
