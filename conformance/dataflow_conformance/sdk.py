@@ -50,5 +50,6 @@ def open_local_runtime() -> LocalRuntime:
 
 
 def close_local_runtime(runtime) -> None:
+    """Leave a runtime opened by open_local_runtime, where the core can."""
     if hasattr(runtime, "__exit__"):
         runtime.__exit__(None, None, None)

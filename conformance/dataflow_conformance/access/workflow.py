@@ -33,6 +33,8 @@ class WorkflowPath:
     def close(self) -> None:
         if self._local is not None:
             close_local_runtime(self._local)
+        if self._async is not None:
+            self._async.close()  # its thread pool and pools
         if self._loop is not None:
             self._loop.close()
 

@@ -10,7 +10,7 @@ from typing import Optional
 
 import pytest
 
-from ..access.protocol import ALL_PATHS, WorkflowFailed, open_path
+from ..access.protocol import ALL_PATHS, NotOnThisPath, WorkflowFailed, open_path
 from ..exceptions import Blocked, exception_chain
 from ..report.tag import FIGURES_PROPERTY
 
@@ -151,11 +151,13 @@ def with_deadline(call, timeout: float):
         started = time.monotonic()
         try:
             outcome["value"] = call()
-        except Exception as exc:
+        except (Exception, NotOnThisPath) as exc:
             outcome["value"] = exc
         outcome["seconds"] = time.monotonic() - started
 
     thread = threading.Thread(target=target, daemon=True)
     thread.start()
     thread.join(timeout)
+    if isinstance(outcome.get("value"), NotOnThisPath):  # the test's own defect: not the implementation's outcome
+        raise outcome["value"]
     return not thread.is_alive(), outcome.get("value"), outcome.get("seconds")

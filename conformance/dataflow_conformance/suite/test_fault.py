@@ -84,6 +84,9 @@ FAULTED_WRITES = {  # operation, its parameters, bytes its statement sends (the 
     "create": ("UserCreateNode", {"name": "x", "email": "x@x.org"}, b"INSERT"),
     "update": ("UserUpdateNode", {"filter": {"id": 1}, "fields": {"age": 77}}, b"UPDATE"),
     "delete": ("UserDeleteNode", {"id": 2}, b"DELETE"),
+}
+# An update by filter: a node feature.
+FAULTED_NODE_WRITES = {
     "bulk-update": ("UserBulkUpdateNode", {"filter": {"age": {"$gte": 0}}, "fields": {"age": 66}}, b"UPDATE"),
 }
 
@@ -91,13 +94,23 @@ FAULTED_WRITES = {  # operation, its parameters, bytes its statement sends (the 
 @pytest.mark.clause("FAULT-001")
 @pytest.mark.parametrize("write", list(FAULTED_WRITES))
 def test_connection_cut_mid_statement(make_dataflow, probe, flow, proxied, write):
+    check_cut_mid_statement(make_dataflow, probe, flow, proxied, write, *FAULTED_WRITES[write])
+
+
+@pytest.mark.clause("FAULT-001")
+@pytest.mark.paths(*WORKFLOW_PATHS)
+@pytest.mark.parametrize("write", list(FAULTED_NODE_WRITES))
+def test_connection_cut_mid_node_write_by_filter(make_dataflow, probe, flow, proxied, write):
+    check_cut_mid_statement(make_dataflow, probe, flow, proxied, write, *FAULTED_NODE_WRITES[write])
+
+
+def check_cut_mid_statement(make_dataflow, probe, flow, proxied, write, node_type, params, statement):
     url, proxy = proxied
     db = make_dataflow(url)
     define_user(db)
     db.create_tables()
     seed_raw(probe, 3)
     before = probe.snapshot("users")
-    node_type, params, statement = FAULTED_WRITES[write]
     proxy.cut_on(statement)
     assert_fails_clearly(lambda: flow.node(node_type, params, db=db), f"a {write} whose connection was cut")
     assert not proxy.armed, "the proxy never saw the statement (test setup problem)"
@@ -129,7 +142,9 @@ def test_connection_cut_mid_bulk_write(make_dataflow, probe, flow, proxied):
     define_user(db)
     db.create_tables()
     proxy.cut_after(300_000)  # well inside the ~1.2 MB this bulk create sends
-    call = lambda: flow.node("UserBulkCreateNode", {"data": people(0, 20_000), "batch_size": 1000}, db=db)  # noqa: E731
+    # batch_size is a node input; the express bulk_create batches by itself
+    params = {"data": people(0, 20_000)} | ({"batch_size": 1000} if flow.runs_workflows else {})
+    call = lambda: flow.node("UserBulkCreateNode", params, db=db)  # noqa: E731
     assert_fails_clearly(call, "a bulk create whose connection was cut")
     assert probe.count("users") == 0, "a bulk create cut mid-write left rows behind"
     assert flow.node("UserBulkCreateNode", {"data": people(0, 100)}, db=db)["inserted"] == 100
