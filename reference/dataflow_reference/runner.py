@@ -129,7 +129,7 @@ def run_on_sync(loop: asyncio.AbstractEventLoop, coro: Coroutine, *, timeout: fl
     """Run `coro` on `loop` (not the one running here, if any) and wait for it, from synchronous code."""
     if loop.is_running():
         return asyncio.run_coroutine_threadsafe(coro, loop).result(timeout)
-    # An idle loop (a LocalRuntime's or an asyncio.Runner's between calls): nothing else runs it now.
+    # An idle loop (an asyncio.Runner's between calls): nothing else runs it now.
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -144,5 +144,7 @@ async def run_on(loop: asyncio.AbstractEventLoop, coro: Coroutine):
         return await coro
     if loop.is_running():
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop))
-    # An idle loop (an asyncio.Runner's between calls) runs on a worker thread meanwhile.
-    return await asyncio.to_thread(loop.run_until_complete, coro)
+    # An idle loop (an asyncio.Runner's between calls) runs on a worker thread of its own meanwhile,
+    # which ends with the call (not one of the caller's loop's executor threads, which stay).
+    with concurrent.futures.ThreadPoolExecutor(1) as worker:
+        return await asyncio.wrap_future(worker.submit(loop.run_until_complete, coro))
