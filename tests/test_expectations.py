@@ -190,7 +190,9 @@ def test_a_stale_entry_is_a_usage_error_under_xdist_too(pytester, run_pack):
     """Workers collect under xdist: the controller checks the file, so the run stops with the message
     instead of crashing a worker."""
     path = write(pytester, '[sqlite]\n"test_conf.py::test_gone[sqlite-local]" = "old"\n')
-    result = run_pack("--dataflow-impl=dataflow_reference", "--dataflow-expectations", path, "-n", "2", "-k", "test_crud")
+    result = run_pack(
+        "--dataflow-impl=dataflow_reference", "--dataflow-expectations", path, "-n", "2", "-k", "test_crud"
+    )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "name tests that do not exist" in result.stdout.str() + result.stderr.str()
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
