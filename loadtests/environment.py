@@ -2,6 +2,7 @@
 
 import os
 import platform
+import time
 from dataclasses import asdict
 from importlib.metadata import PackageNotFoundError, version
 
@@ -25,6 +26,18 @@ PACKAGES = [
     "bcrypt",
     "psutil",
 ]
+
+
+def settle(most_seconds: float, log) -> None:
+    """Wait up to `most_seconds` for the 1-minute load average to fall to half the cores (whatever
+    else runs, or the previous backend's run, would otherwise skew every number); the report still
+    says what the load was when the run began."""
+    limit = (os.cpu_count() or 1) / 2
+    deadline = time.monotonic() + most_seconds
+    if os.getloadavg()[0] > limit and most_seconds > 0:
+        log(f"waiting up to {most_seconds:.0f} s for the 1-minute load average to fall to {limit:g}")
+    while os.getloadavg()[0] > limit and time.monotonic() < deadline:
+        time.sleep(5)
 
 
 def describe(profile) -> dict:

@@ -44,9 +44,9 @@ def upstream_status() -> str:
 
 def run_backend(backend: str, profile: Profile, run_dir: Path, *, upstream: bool) -> dict:
     run_dir.mkdir(parents=True, exist_ok=True)
-    started = time.time()
     status = upstream_status() if upstream else "skipped (--no-upstream)"
-    record = {"backend": backend, "profile": profile.name, "started": started, "upstream": status}
+    environment.settle(profile.settle_seconds, _log)
+    record = {"backend": backend, "profile": profile.name, "started": time.time(), "upstream": status}
     record["load_average_before"] = os.getloadavg()  # other work on the machine skews every number
     record["variants"], record["apps"] = {}, {}
     with scratch_database(backend, run_dir) as database:
