@@ -1,4 +1,10 @@
+import shutil
+from pathlib import Path
+
+import dataflow_reference
 import pytest
+
+REFERENCE = Path(dataflow_reference.__file__).parent
 
 pytest_plugins = ["pytester"]
 
@@ -36,3 +42,19 @@ def broken_impl(pytester):
     """A module `brokenflow` whose DataFlow fails at everything."""
     pytester.makepyfile(brokenflow=BROKEN_IMPL)
     return "brokenflow"
+
+
+@pytest.fixture
+def mutate_reference(pytester):
+    """make(module, mutant): a copy of the reference importable as `module` in which `mutant.original`
+    (found exactly once in `mutant.file`) reads `mutant.mutated`."""
+
+    def make(module: str, mutant) -> str:
+        shutil.copytree(REFERENCE, pytester.path / module, ignore=shutil.ignore_patterns("__pycache__"))
+        target = pytester.path / module / mutant.file
+        source = target.read_text(encoding="utf-8")
+        assert source.count(mutant.original) == 1, f"{module}: the code to mutate is not in {mutant.file} once"
+        target.write_text(source.replace(mutant.original, mutant.mutated), encoding="utf-8")
+        return module
+
+    return make

@@ -2,14 +2,10 @@
 the CHAOS history test, with the anomaly the bug causes named in the failure (as tests/test_mutations.py
 does for the rest of the pack)."""
 
-import shutil
 from dataclasses import dataclass
-from pathlib import Path
 
-import dataflow_reference
 import pytest
 
-REFERENCE = Path(dataflow_reference.__file__).parent
 HISTORY_TEST = "test_history_under_faults and local"  # the workflow path runs every kind of write
 
 
@@ -52,20 +48,9 @@ MUTANTS = {
 }
 
 
-def make_mutant(directory: Path, name: str) -> str:
-    mutant = MUTANTS[name]
-    module = f"chaos_mutant_{name}"
-    shutil.copytree(REFERENCE, directory / module, ignore=shutil.ignore_patterns("__pycache__"))
-    target = directory / module / mutant.file
-    source = target.read_text(encoding="utf-8")
-    assert source.count(mutant.original) == 1, f"mutation {name}: the code to mutate is not in {mutant.file} once"
-    target.write_text(source.replace(mutant.original, mutant.mutated), encoding="utf-8")
-    return module
-
-
 @pytest.mark.parametrize("name", sorted(MUTANTS))
-def test_the_history_checker_catches_the_mutant(pytester, run_pack, name):
-    module = make_mutant(pytester.path, name)
+def test_the_history_checker_catches_the_mutant(run_pack, mutate_reference, name):
+    module = mutate_reference(f"chaos_mutant_{name}", MUTANTS[name])
     result = run_pack(f"--dataflow-impl={module}", "--dataflow-db", "sqlite", "-k", HISTORY_TEST, "-q")
     output = result.stdout.str() + result.stderr.str()
     assert result.parseoutcomes().get("failed", 0) == 1, (

@@ -2,13 +2,9 @@
 tests written to catch that bug."""
 
 import os
-import shutil
-from pathlib import Path
 
-import dataflow_reference
 import pytest
 
-REFERENCE = Path(dataflow_reference.__file__).parent
 POSTGRESQL_URL = os.environ.get("DFC_POSTGRESQL_URL")  # read before run_pack hides it from the pack
 
 
@@ -157,26 +153,15 @@ MUTANTS = {
 }
 
 
-def make_mutant(directory: Path, name: str) -> str:
-    mutant = MUTANTS[name]
-    module = f"mutant_{name}"
-    shutil.copytree(REFERENCE, directory / module, ignore=shutil.ignore_patterns("__pycache__"))
-    target = directory / module / mutant.file
-    source = target.read_text(encoding="utf-8")
-    assert source.count(mutant.original) == 1, f"mutation {name}: the code to mutate is not in {mutant.file} once"
-    target.write_text(source.replace(mutant.original, mutant.mutated), encoding="utf-8")
-    return module
-
-
 @pytest.mark.parametrize("name", sorted(MUTANTS))
-def test_the_pack_catches_the_mutant(pytester, run_pack, name):
+def test_the_pack_catches_the_mutant(run_pack, mutate_reference, name):
     mutant = MUTANTS[name]
     backend = ["--dataflow-db", "sqlite"]
     if mutant.backend == "postgresql":
         if not POSTGRESQL_URL:
             pytest.skip("this mutant shows only on PostgreSQL: set DFC_POSTGRESQL_URL")
         backend = ["--dataflow-dburi", POSTGRESQL_URL]
-    module = make_mutant(pytester.path, name)
+    module = mutate_reference(f"mutant_{name}", MUTANTS[name])
     result = run_pack(f"--dataflow-impl={module}", *backend, "-k", mutant.tests, "--maxfail=1", "-q")
     outcomes = result.parseoutcomes()
     output = result.stdout.str() + result.stderr.str()

@@ -1,5 +1,7 @@
 """The chain of an exception: what the kit reads when it judges an error message or its origin."""
 
+import traceback
+
 
 def exception_chain(exc: BaseException) -> list[BaseException]:
     """The exception and its causes (or contexts), outermost first."""
@@ -9,6 +11,33 @@ def exception_chain(exc: BaseException) -> list[BaseException]:
         chain.append(exc)
         exc = exc.__cause__ or exc.__context__
     return chain
+
+
+def cause_chain(exc: BaseException) -> list[BaseException]:
+    """The exception and what led to it, outermost first: its explicit cause (`raise ... from`), or the
+    exception it was handling when the handler itself raised it. An exception that merely happened
+    somewhere inside a long `except` block did not come from the handled one: Kailash's LocalRuntime
+    runs a whole workflow inside `except RuntimeError:` (no running event loop), so every node failure
+    carries that RuntimeError as its context."""
+    chain, seen = [], set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        chain.append(exc)
+        context = exc.__context__
+        if exc.__cause__ is not None:
+            exc = exc.__cause__
+        elif context is not None and not exc.__suppress_context__ and _raised_by_handler(exc, context):
+            exc = context
+        else:
+            exc = None
+    return chain
+
+
+def _raised_by_handler(exc: BaseException, context: BaseException) -> bool:
+    """Whether `exc` was raised in a frame that was handling `context` (not in a call made from there)."""
+    raised_in = [frame for frame, _ in traceback.walk_tb(exc.__traceback__)]
+    handling = {id(frame) for frame, _ in traceback.walk_tb(context.__traceback__)}
+    return bool(raised_in) and id(raised_in[-1]) in handling
 
 
 class Blocked(Exception):

@@ -10,7 +10,7 @@ import re
 import traceback
 from collections import defaultdict
 
-from ..exceptions import Blocked, exception_chain
+from ..exceptions import Blocked, cause_chain
 
 _MASKS = [
     (re.compile(r"0x[0-9a-fA-F]+"), "0x…"),
@@ -34,7 +34,7 @@ def cause_of(exc: BaseException, implementation_package: str, suite_package: str
     """(error, where) of a failure: see the module's docstring."""
     if isinstance(exc, Blocked):
         exc = exc.error
-    chain = exception_chain(exc)
+    chain = cause_chain(exc)
     innermost = chain[-1]
     first_line = (str(innermost).strip().splitlines() or [""])[0]
     error = f"{type(innermost).__name__}: {mask(first_line)}" if first_line else type(innermost).__name__

@@ -8,19 +8,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from .support import as_utc, define_everything
+from .support import as_utc
 
 AWARE = dt.datetime(2024, 2, 29, 23, 59, 58, 123456, tzinfo=dt.timezone(dt.timedelta(hours=5, minutes=30)))
-BASE = {
-    "text": "plain",
-    "number": 1,
-    "ratio": 0.5,
-    "flag": False,
-    "moment": AWARE,
-    "day": dt.date(2024, 2, 29),
-    "amount": Decimal("1.5"),
-    "doc": {},
-    "items": [],
+FIELD_TYPES = {
+    "text": str,
+    "number": int,
+    "ratio": float,
+    "flag": bool,
+    "moment": dt.datetime,
+    "day": dt.date,
+    "amount": Decimal,
+    "doc": dict,
+    "items": list,
 }
 TEXTS = [
     'O\'Brien said "hi"; DROP TABLE samples; --',
@@ -35,74 +35,84 @@ TEXTS = [
 ]
 
 
-def _roundtrip(flow, values: dict) -> dict:
-    created = flow.node("SampleCreateNode", {**BASE, **values})
-    return flow.node("SampleReadNode", {"id": created["id"]})
+def define_sample(db, *fields: str):
+    """A model `Sample` (table `samples`) with just the named fields: a test binds only the types it
+    checks, so one unsupported type fails its own tests and no other."""
+    annotations = {name: FIELD_TYPES[name] for name in fields}
+    return db.model(type("Sample", (), {"__annotations__": annotations, "__module__": __name__}))
+
+
+def _roundtrip(flow, probe, values: dict) -> dict:
+    """Create a record with `values`, then Read it back. The id comes from the table (the newest row),
+    not from Create's output: what Create returns is CRUD's clause, not this one's."""
+    flow.node("SampleCreateNode", values)
+    (newest,) = probe.query("SELECT MAX(id) AS id FROM samples")
+    return flow.node("SampleReadNode", {"id": newest["id"]})
 
 
 @pytest.mark.clause("TYPE-001")
 def test_text_round_trips(make_dataflow, probe, flow):
-    define_everything(make_dataflow())
+    define_sample(make_dataflow(), "text")
     for text in TEXTS:
-        read = _roundtrip(flow, {"text": text})
+        read = _roundtrip(flow, probe, {"text": text})
         assert read["text"] == text, f"{text[:40]!r} came back as {read['text'][:40]!r}"
         assert type(read["text"]) is str
     assert [row["text"] for row in probe.rows("samples")] == TEXTS
 
 
 @pytest.mark.clause("TYPE-002")
-def test_int_and_bool_round_trip(make_dataflow, flow):
-    define_everything(make_dataflow())
+def test_int_and_bool_round_trip(make_dataflow, probe, flow):
+    define_sample(make_dataflow(), "number", "flag")
     for number in (0, -1, 2**31, -(2**31) - 1, 2**63 - 1, -(2**63)):
-        read = _roundtrip(flow, {"number": number})
+        read = _roundtrip(flow, probe, {"number": number, "flag": False})
         assert read["number"] == number and type(read["number"]) is int
     for flag in (True, False):
-        read = _roundtrip(flow, {"flag": flag})
+        read = _roundtrip(flow, probe, {"number": 0, "flag": flag})
         assert read["flag"] is flag, f"{flag} came back as {read['flag']!r}"
 
 
 @pytest.mark.clause("TYPE-003")
-def test_float_round_trips_exactly(make_dataflow, flow):
-    define_everything(make_dataflow())
+def test_float_round_trips_exactly(make_dataflow, probe, flow):
+    define_sample(make_dataflow(), "ratio")
     for ratio in (0.1, -2.5e-300, 1.7976931348623157e308, 5e-324, 123456.789012345678, -7.25):
-        read = _roundtrip(flow, {"ratio": ratio})
+        read = _roundtrip(flow, probe, {"ratio": ratio})
         assert repr(read["ratio"]) == repr(float(ratio)), f"{ratio!r} came back as {read['ratio']!r}"
 
 
 @pytest.mark.clause("TYPE-004")
-def test_aware_datetime_round_trips(make_dataflow, flow):
-    define_everything(make_dataflow())
+def test_aware_datetime_round_trips(make_dataflow, probe, flow):
+    define_sample(make_dataflow(), "moment")
     for moment in (
         AWARE,
         dt.datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.timezone.utc),
         dt.datetime(2030, 6, 1, 0, 0, 0, 1, tzinfo=dt.timezone(dt.timedelta(hours=-8))),
     ):
-        read = _roundtrip(flow, {"moment": moment})["moment"]
+        read = _roundtrip(flow, probe, {"moment": moment})["moment"]
         assert isinstance(read, dt.datetime), f"got {type(read).__name__} {read!r}"
         assert read.tzinfo is not None and read.utcoffset() is not None, f"{read!r} lost its timezone"
         assert read == moment, f"{moment.isoformat()} came back as {read.isoformat()}"
 
 
 @pytest.mark.clause("TYPE-005")
-def test_date_round_trips(make_dataflow, flow):
-    define_everything(make_dataflow())
+def test_date_round_trips(make_dataflow, probe, flow):
+    define_sample(make_dataflow(), "day")
     for day in (dt.date(2024, 2, 29), dt.date(1000, 1, 1), dt.date(9999, 12, 31)):
-        read = _roundtrip(flow, {"day": day})["day"]
+        read = _roundtrip(flow, probe, {"day": day})["day"]
         assert type(read) is dt.date and read == day, f"{day} came back as {read!r}"
 
 
 @pytest.mark.clause("TYPE-006")
-def test_decimal_round_trips(make_dataflow, flow):
-    define_everything(make_dataflow())
+def test_decimal_round_trips(make_dataflow, probe, flow):
+    define_sample(make_dataflow(), "amount")
     for amount in (Decimal("0.1"), Decimal("-12345678.9012345678"), Decimal("99999999999999999999"), Decimal("0")):
-        read = _roundtrip(flow, {"amount": amount})["amount"]
+        read = _roundtrip(flow, probe, {"amount": amount})["amount"]
         assert isinstance(read, Decimal), f"{amount} came back as {type(read).__name__} {read!r}"
         assert read == amount, f"{amount} came back as {read}"
 
 
 @pytest.mark.clause("TYPE-007")
-def test_json_round_trips(make_dataflow, flow):
-    define_everything(make_dataflow())
+def test_json_round_trips(make_dataflow, probe, flow):
+    define_sample(make_dataflow(), "doc", "items")
     doc = {
         "name": "Zoë 😀",
         "n": 1,
@@ -114,12 +124,12 @@ def test_json_round_trips(make_dataflow, flow):
         "quote": "a\"b'c",
     }
     items = [1, "a", None, False, {"k": [1, 2]}, [], 2.5]
-    read = _roundtrip(flow, {"doc": doc, "items": items})
+    read = _roundtrip(flow, probe, {"doc": doc, "items": items})
     assert read["doc"] == doc and read["items"] == items
 
 
 _printable_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=60)
-_json = st.recursive(
+_json_values = st.recursive(
     st.none()
     | st.booleans()
     | st.integers(-(2**53), 2**53)
@@ -128,52 +138,49 @@ _json = st.recursive(
     lambda children: st.lists(children, max_size=4) | st.dictionaries(_printable_text, children, max_size=4),
     max_leaves=12,
 )
-VALUES = st.fixed_dictionaries(
-    {
-        "text": _printable_text,
-        "number": st.integers(-(2**63), 2**63 - 1),
-        "ratio": st.floats(allow_nan=False, allow_infinity=False),
-        "flag": st.booleans(),
-        "moment": st.datetimes(
-            min_value=dt.datetime(1000, 1, 2),
-            max_value=dt.datetime(9999, 12, 30),
-            timezones=st.sampled_from([dt.timezone.utc, dt.timezone(dt.timedelta(hours=9, minutes=30))]),
-        ),
-        "day": st.dates(min_value=dt.date(1000, 1, 1), max_value=dt.date(9999, 12, 31)),
-        "amount": st.decimals(min_value=Decimal("-1e12"), max_value=Decimal("1e12"), places=4),
-        "doc": st.dictionaries(_printable_text, _json, max_size=4),
-        "items": st.lists(_json, max_size=4),
-    }
-)
+VALUES = {  # a strategy per field
+    "text": _printable_text,
+    "number": st.integers(-(2**63), 2**63 - 1),
+    "ratio": st.floats(allow_nan=False, allow_infinity=False),
+    "flag": st.booleans(),
+    "moment": st.datetimes(
+        min_value=dt.datetime(1000, 1, 2),
+        max_value=dt.datetime(9999, 12, 30),
+        timezones=st.sampled_from([dt.timezone.utc, dt.timezone(dt.timedelta(hours=9, minutes=30))]),
+    ),
+    "day": st.dates(min_value=dt.date(1000, 1, 1), max_value=dt.date(9999, 12, 31)),
+    "amount": st.decimals(min_value=Decimal("-1e12"), max_value=Decimal("1e12"), places=4),
+    "doc": st.dictionaries(_printable_text, _json_values, max_size=4),
+    "items": st.lists(_json_values, max_size=4),
+}
 
 
 @pytest.mark.clause("TYPE-008")
-def test_generated_values_round_trip(make_dataflow, flow):
-    define_everything(make_dataflow())
+@pytest.mark.parametrize("field", list(FIELD_TYPES))
+def test_generated_values_round_trip(make_dataflow, probe, flow, field):
+    define_sample(make_dataflow(), field)
 
     @settings(
-        max_examples=30,
+        max_examples=10,
         deadline=None,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )
-    @given(values=VALUES)
-    def check(values):
-        read = _roundtrip(flow, values)
-        for name, value in values.items():
-            assert read[name] == value, f"{name}: {value!r} came back as {read[name]!r}"
-            assert isinstance(read[name], type(value)), (
-                f"{name}: {type(value).__name__} came back as {type(read[name]).__name__}"
-            )
+    @given(value=VALUES[field])
+    def check(value):
+        read = _roundtrip(flow, probe, {field: value})[field]
+        assert read == value, f"{field}: {value!r} came back as {read!r}"
+        assert isinstance(read, type(value)), f"{field}: {type(value).__name__} came back as {type(read).__name__}"
 
     check()
 
 
 @pytest.mark.clause("TYPE-009")
 def test_database_holds_what_the_api_returned(make_dataflow, probe, flow):
-    define_everything(make_dataflow())
+    define_sample(make_dataflow(), *FIELD_TYPES)
     values = {"text": "Ünïcödé '; --", "number": -(2**40), "ratio": 0.1, "amount": Decimal("42.125"), "flag": True}
     values |= {"doc": {"k": [1, "two", None], "nested": {"x": 1.5}}, "items": ["a", 1, {"b": False}]}
-    created = _roundtrip(flow, values)
+    values |= {"moment": AWARE, "day": dt.date(2024, 2, 29)}
+    created = _roundtrip(flow, probe, values)
     (row,) = probe.rows("samples")
     # The driver's values, no type mapping; JSON as the text stored, so that a document encoded twice
     # (a JSON string holding JSON text) cannot pass for the document itself.
@@ -186,7 +193,7 @@ def test_database_holds_what_the_api_returned(make_dataflow, probe, flow):
     assert row["flag"] in (True, 1) and row["flag"] is not False
     assert _json(raw["doc"]) == values["doc"] and _json(raw["items"]) == values["items"], "JSON stored changed"
     assert as_utc(_datetime(raw["moment"])) == AWARE, f"stored {raw['moment']!r}, not the instant {AWARE}"
-    assert _date(raw["day"]) == BASE["day"]
+    assert _date(raw["day"]) == values["day"]
 
 
 def _json(stored: str):
