@@ -296,7 +296,7 @@ def test_read_locust_parses_what_a_real_locust_run_writes(tmp_path):
     (tmp_path / "job.py").write_text(LOCUSTFILE)
     prefix = tmp_path / "out"
     command = [sys.executable, "-m", "locust", "-f", str(tmp_path / "job.py"), "--headless", "-u", "1", "-r", "1"]
-    command += ["-t", "2s", "--csv", str(prefix), "--csv-full-history", "--only-summary"]
+    command += ["-t", "5s", "--csv", str(prefix), "--csv-full-history", "--only-summary"]
     subprocess.run(command, cwd=tmp_path, capture_output=True, timeout=120)  # exit 1: some requests failed
     parsed = results.read_locust(prefix)
     stats = parsed["operations"]["op"]
