@@ -28,15 +28,20 @@ PACKAGES = [
 ]
 
 
+def busy(load_1min: float, cores: int) -> bool:
+    """Whether a 1-minute load average says the machine is not idle: above half its cores."""
+    return load_1min > cores / 2
+
+
 def settle(most_seconds: float, log) -> None:
-    """Wait up to `most_seconds` for the 1-minute load average to fall to half the cores (whatever
-    else runs, or the previous backend's run, would otherwise skew every number); the report still
-    says what the load was when the run began."""
-    limit = (os.cpu_count() or 1) / 2
+    """Wait up to `most_seconds` for the machine to be idle (see `busy`): whatever else runs, or the
+    previous backend's run, would otherwise skew every number; the report still says what the load
+    was when the run began."""
+    cores = os.cpu_count() or 1
     deadline = time.monotonic() + most_seconds
-    if os.getloadavg()[0] > limit and most_seconds > 0:
-        log(f"waiting up to {most_seconds:.0f} s for the 1-minute load average to fall to {limit:g}")
-    while os.getloadavg()[0] > limit and time.monotonic() < deadline:
+    if busy(os.getloadavg()[0], cores) and most_seconds > 0:
+        log(f"waiting up to {most_seconds:.0f} s for the 1-minute load average to fall to {cores / 2:g}")
+    while busy(os.getloadavg()[0], cores) and time.monotonic() < deadline:
         time.sleep(5)
 
 

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from . import plots
+from .environment import busy as machine_busy
 from .results import sustained_users
 from .verdicts import MB, load_claims, ratio_text, verdicts
 
@@ -104,7 +105,7 @@ def _machine_load(record: dict, cores: int) -> str:
     before, after = record.get("load_average_before"), record.get("load_average_after")
     if not before or not after:
         return "Machine load during the run was not recorded."
-    busy = before[0] > cores / 2  # "after" includes the run's own load
+    busy = machine_busy(before[0], cores)  # "after" includes the run's own load
     return (
         f"Load average (1 / 5 / 15 min) before the run {' / '.join(f'{x:.1f}' for x in before)}, after "
         f"{' / '.join(f'{x:.1f}' for x in after)} on {cores} cores"

@@ -5,12 +5,7 @@ import traceback
 
 def exception_chain(exc: BaseException) -> list[BaseException]:
     """The exception and its causes (or contexts), outermost first."""
-    chain, seen = [], set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        chain.append(exc)
-        exc = exc.__cause__ or exc.__context__
-    return chain
+    return _walk(exc, lambda e: e.__cause__ or e.__context__)
 
 
 def cause_chain(exc: BaseException) -> list[BaseException]:
@@ -19,18 +14,25 @@ def cause_chain(exc: BaseException) -> list[BaseException]:
     somewhere inside a long `except` block did not come from the handled one: Kailash's LocalRuntime
     runs a whole workflow inside `except RuntimeError:` (no running event loop), so every node failure
     carries that RuntimeError as its context."""
+    return _walk(exc, _what_led_to)
+
+
+def _walk(exc: BaseException | None, step) -> list[BaseException]:
     chain, seen = [], set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
         chain.append(exc)
-        context = exc.__context__
-        if exc.__cause__ is not None:
-            exc = exc.__cause__
-        elif context is not None and not exc.__suppress_context__ and _raised_by_handler(exc, context):
-            exc = context
-        else:
-            exc = None
+        exc = step(exc)
     return chain
+
+
+def _what_led_to(exc: BaseException) -> BaseException | None:
+    if exc.__cause__ is not None:
+        return exc.__cause__
+    context = exc.__context__
+    if context is not None and not exc.__suppress_context__ and _raised_by_handler(exc, context):
+        return context
+    return None
 
 
 def _raised_by_handler(exc: BaseException, context: BaseException) -> bool:
