@@ -1,12 +1,17 @@
-"""Expectations files are strict and cannot rot; reports turn into expectations, badges and a matrix."""
+"""Expectations files in a run: listed failures keep the gate green, a listed test that passes is fixed
+(its own exit status), intermittent entries allow both, conditions select entries, and an entry naming no
+test is stale: named with the nearest test, after a run that still writes its report. Entries outside the
+selection (-k, test files, xdist) are not judged."""
 
 import json
-import tomllib
 
 import pytest
-from dataflow_conformance.report import badges, expectations, matrix
+from dataflow_conformance.plugin.pack import SUITE_DIR
+from dataflow_conformance.report import expectations
+from dataflow_conformance.report.gate import Status
 
 HEALTH = "test_conf.py::test_health_check_reports_healthy[sqlite]"
+CREATE = "test_crud.py::test_create_stores_and_returns_record[sqlite-local]"
 
 
 def write(pytester, body):
@@ -15,185 +20,129 @@ def write(pytester, body):
     return str(path)
 
 
+def report_of(pytester):
+    return json.loads((pytester.path / "conformance-report.json").read_text(encoding="utf-8"))
+
+
+def run_health(run_pack, path, *more):
+    return run_pack(
+        "--dataflow-impl=dataflow_reference", "--dataflow-expectations", path, "-k", "test_health_check", *more
+    )
+
+
 def test_expected_failure_keeps_the_run_green(pytester, run_pack, broken_impl):
     path = write(pytester, f'[sqlite]\n"{HEALTH}" = "health_check reports unhealthy"\n')
     result = run_pack("--dataflow-impl=brokenflow", "--dataflow-expectations", path, "-k", "test_health_check")
-    assert result.ret == pytest.ExitCode.OK
-    report = json.loads((pytester.path / "conformance-report.json").read_text())
+    assert result.ret == Status.OK
+    report = report_of(pytester)
     # brokenflow's health check is blocked (it cannot declare a model); listed, it stays blocked in the report
     assert report["clauses"]["CONF-006"]["results"] == {"sqlite": "blocked"}
     assert report["verdict"] == "failure", "a known failure is still a failure of the clause"
+    assert report["gate"]["known"] == 1 and report["gate"]["status"] == Status.OK
 
 
-def test_unexpected_pass_fails_the_run(pytester, run_pack):
+def test_a_listed_test_that_passes_is_fixed(pytester, run_pack):
+    path = write(pytester, f'# hand-written\n[sqlite]\n"{HEALTH}" = "pretend it fails"\n')
+    result = run_health(run_pack, path)
+    assert result.ret == Status.FIXED == 6
+    assert f"fixed (remove its entry): {HEALTH}" in result.stdout.str()
+    result.stdout.fnmatch_lines(["*--remove-fixed*", "gate failed (exit status 6*"])
+    report = report_of(pytester)
+    assert report["gate"]["fixed"] == [HEALTH]
+    assert report["clauses"]["CONF-006"]["results"] == {"sqlite": "passed"}, "a fixed test passed its clause"
+    from dataflow_conformance.cli import main
+
+    assert (
+        main(["expectations", str(pytester.path / "conformance-report.json"), "--write", path, "--remove-fixed"]) == 0
+    )
+    text = (pytester.path / "expected.toml").read_text(encoding="utf-8")
+    assert "# hand-written" in text and HEALTH not in text
+
+
+def test_fixed_tests_may_be_allowed(pytester, run_pack):
     path = write(pytester, f'[sqlite]\n"{HEALTH}" = "pretend it fails"\n')
-    result = run_pack("--dataflow-impl=dataflow_reference", "--dataflow-expectations", path, "-k", "test_health_check")
-    assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.stdout.fnmatch_lines(["*XPASS(strict)*"])
+    result = run_health(run_pack, path, "--dataflow-allow-fixed")
+    assert result.ret == Status.OK
+    assert report_of(pytester)["gate"]["fixed"] == [HEALTH], "allowed, still reported"
 
 
-def test_flaky_entry_is_not_strict(pytester, run_pack):
-    path = write(pytester, f'[sqlite]\n"{HEALTH}" = "flaky: fails on some runs"\n')
-    result = run_pack("--dataflow-impl=dataflow_reference", "--dataflow-expectations", path, "-k", "test_health_check")
-    assert result.ret == pytest.ExitCode.OK
+def test_an_intermittent_entry_allows_a_pass(pytester, run_pack):
+    path = write(pytester, f'[sqlite]\n"{HEALTH}" = {{ reason = "lock waits", expected = ["fail", "pass"] }}\n')
+    result = run_health(run_pack, path)
+    assert result.ret == Status.OK
+    (test,) = [t for t in report_of(pytester)["tests"] if t["test"] == HEALTH]
+    assert test["outcome"] == "passed" and test["expected"] == {"reason": "lock waits", "outcomes": ["fail", "pass"]}
+
+
+@pytest.mark.parametrize("versions, applies", [("<0.1", False), (">=0.1", True)])
+def test_an_entry_applies_to_the_versions_it_names(pytester, run_pack, versions, applies):
+    path = write(pytester, f'[sqlite]\n"{HEALTH}" = {{ reason = "old releases", versions = "{versions}" }}\n')
+    result = run_health(run_pack, path)
+    assert result.ret == (Status.FIXED if applies else Status.OK)
 
 
 @pytest.mark.parametrize(
     "body, message",
     [
-        ('[sqlite]\n"test_conf.py::test_gone[sqlite-local]" = "old"\n', "do not exist"),
         ('[oracle]\n"x" = "y"\n', "unknown table"),
-        (f'[sqlite]\n"{HEALTH}" = ""\n', "without a reason"),
+        (f'[sqlite]\n"{HEALTH}" = ""\n', "has no reason"),
+        (f'[sqlite]\n"{HEALTH}" = {{ reason = "r", expected = "pass" }}\n', 'use "fail"'),
+        (f'[sqlite]\n"{HEALTH}" = {{ reason = "r", versions = "new ones" }}\n', "not a version specifier"),
+        (f'[sqlite]\n"{HEALTH}" = {{ reason = "r", when = "always" }}\n', "unknown key"),
         ("not toml [", "not valid TOML"),
     ],
 )
-def test_bad_expectations_are_errors(pytester, run_pack, body, message):
-    path = write(pytester, body)
-    result = run_pack("--dataflow-impl=dataflow_reference", "--dataflow-expectations", path, "-k", "test_health_check")
+def test_bad_expectations_are_usage_errors(pytester, run_pack, body, message):
+    result = run_health(run_pack, write(pytester, body))
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert message in result.stderr.str()
 
 
-def test_stale_entries_only_for_backends_in_the_run():
-    expected = expectations.Expectations({"any": {}, "sqlite": {"a": "r"}, "postgresql": {"b": "r"}, "mysql": {}})
-    assert expected.stale({"a"}, {"sqlite"}) == []
-    assert expected.stale(set(), {"sqlite", "postgresql"}) == ["[postgresql] b", "[sqlite] a"]
-
-
-def test_a_typo_in_a_test_id_gets_a_suggestion(pytester, run_pack):
-    typo = HEALTH.replace("reports", "report")
-    path = write(pytester, f'[sqlite]\n"{typo}" = "health_check reports unhealthy"\n')
-    result = run_pack("--dataflow-impl=dataflow_reference", "--dataflow-expectations", path, "-k", "test_health_check")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert f"(did you mean {HEALTH}?)" in result.stderr.str()
-
-
-REPORT = {
-    "generated": "2026-11-22T00:00:00+00:00",
-    "implementation": {"module": "impl", "version": "1.0", "distribution": "impl-dist"},
-    "backends": [{"name": "sqlite"}, {"name": "mysql"}],
-    "verdict": "failure",
-    "clauses": {
-        "CRUD-001": {"results": {"sqlite": "passed", "mysql": "failed"}},
-        "CRUD-002": {"results": {"sqlite": "passed", "mysql": "xfailed"}},
-    },
-    "tests": [
-        {
-            "suite_id": "test_crud.py::t[mysql-local]",
-            "backend": "mysql",
-            "outcome": "failed",
-            "message": "E  boom\n  twice",
-        },
-        {
-            "suite_id": "test_crud.py::u[mysql-local]",
-            "backend": "mysql",
-            "outcome": "xfailed",
-            "message": "XFAIL known",
-        },
-        {"suite_id": "test_crud.py::t[sqlite-local]", "backend": "sqlite", "outcome": "passed", "message": ""},
-    ],
-}
-
-
-def test_expectations_from_report():
-    text, change = expectations.merge(None, [REPORT])
-    assert '"test_crud.py::t[mysql-local]" = "E boom twice"' in text
-    assert '"test_crud.py::u[mysql-local]" = "known"' in text
-    assert "sqlite]" not in text
-    assert sorted(change.added) == ["[mysql] test_crud.py::t[mysql-local]", "[mysql] test_crud.py::u[mysql-local]"]
-
-
-def test_regenerating_keeps_reasons_comments_and_flaky_entries():
-    existing = """# Known failures of impl, reviewed by hand.
-
-[sqlite]
-"test_crud.py::t[sqlite-local]" = "flaky: lock waits"
-
-[mysql]
-# the driver's message changes between releases; this reason says why
-"test_crud.py::t[mysql-local]" = "boom: the upsert forgets the tenant"
-"test_crud.py::fixed[mysql-local]" = "was broken"
-"""
-    report = {**REPORT, "tests": [*REPORT["tests"], {**REPORT["tests"][2], "suite_id": "test_crud.py::fixed[mysql-local]",
-                                                      "backend": "mysql"}]}  # fmt: skip
-    text, change = expectations.merge(existing, [report])
-    assert "# Known failures of impl, reviewed by hand." in text
-    assert "# the driver's message changes between releases; this reason says why" in text
-    assert '"test_crud.py::t[mysql-local]" = "boom: the upsert forgets the tenant"' in text  # hand-written: kept
-    assert '"test_crud.py::t[sqlite-local]" = "flaky: lock waits"' in text  # passed this time, still flaky
-    assert "fixed" not in text and change.removed == ["[mysql] test_crud.py::fixed[mysql-local] (it passed)"]
-    assert change.added == ["[mysql] test_crud.py::u[mysql-local]"]
-
-
-def test_unicode_stays_readable_and_valid_toml():
-    message = "AssertionError: stored 'zoë 😀 日本' as '??'"
-    report = {**REPORT, "tests": [{**REPORT["tests"][0], "message": message}]}
-    text, _ = expectations.merge(None, [report])
-    assert "zoë 😀 日本" in text and "\\u" not in text
-    path_free = tomllib.loads(text)
-    assert path_free["mysql"]["test_crud.py::t[mysql-local]"] == message
-
-
-def test_a_partial_report_is_refused_unless_asked_for():
-    partial = {**REPORT, "complete": False, "clauses_not_run": ["CRUD-003"]}
-    existing = '[mysql]\n"test_crud.py::other[mysql-local]" = "not run this time"\n'
-    with pytest.raises(expectations.ExpectationsError, match="partial"):
-        expectations.merge(existing, [partial])
-    text, change = expectations.merge(existing, [partial], partial=True)
-    assert '"test_crud.py::other[mysql-local]" = "not run this time"' in text and not change.removed
-
-
-def test_a_test_failing_in_some_runs_only_is_flaky():
-    passing = {**REPORT, "tests": [{**t, "outcome": "passed", "message": ""} for t in REPORT["tests"]]}
-    text, _ = expectations.merge(None, [REPORT, passing])
-    assert '"test_crud.py::t[mysql-local]" = "flaky: failed in 1 of 2 runs; seen: E boom twice"' in text
-    assert '"test_crud.py::t[mysql-local]" = "E boom twice"' in expectations.merge(None, [REPORT, REPORT])[0]
-
-
-def test_badges_and_matrix(tmp_path):
-    written = badges.write_badges(REPORT, tmp_path)
-    data = {p.name: json.loads(p.read_text()) for p in written}
-    assert data["impl-sqlite.json"]["message"] == "2/2 clauses" and data["impl-sqlite.json"]["color"] == "brightgreen"
-    assert data["impl-mysql.json"]["message"] == "0/2 clauses" and data["impl-mysql.json"]["color"] == "red"
-    nothing = {**REPORT, "clauses": {}}
-    assert badges.badge(nothing, "sqlite")["message"] == "no clause checked", "0/0 says nothing was checked"
-    table = matrix.render([REPORT])
-    assert "| `impl` | 1.0 | failure | 2/2 | 0/2 |" in table
-    doc = tmp_path / "doc.md"
-    doc.write_text(f"before\n{matrix.START}\nold\n{matrix.END}\nafter\n")
-    assert matrix.update(doc, table) and "old" not in doc.read_text() and "after" in doc.read_text()
-
-
-def test_diff_names_fixes_regressions_and_blocks(tmp_path, capsys):
-    from dataflow_conformance.cli import main
-
-    def report(version, outcomes):
-        tests = [{"test": t, "outcome": o, "message": f"{o} {t}", "clauses": ["CRUD-001"]} for t, o in outcomes.items()]
-        results = {"sqlite": "passed" if all(o == "passed" for o in outcomes.values()) else "failed"}
-        return {**REPORT, "implementation": {**REPORT["implementation"], "version": version}, "tests": tests,
-                "clauses": {"CRUD-001": {"results": results}}}  # fmt: skip
-
-    old = report("1.0", {"a[sqlite]": "failed", "b[sqlite]": "passed", "c[sqlite]": "passed", "gone[sqlite]": "passed"})
-    new = report("1.1", {"a[sqlite]": "passed", "b[sqlite]": "failed", "c[sqlite]": "blocked", "new[sqlite]": "passed"})
-    paths = []
-    for data in (old, new):
-        paths.append(tmp_path / f"{data['implementation']['version']}.json")
-        paths[-1].write_text(json.dumps(data))
-    assert main(["diff", *map(str, paths)]) == 1, "a regression fails the gate"
-    out = capsys.readouterr().out
-    assert "impl 1.0" in out and "impl 1.1" in out
-    assert "- a[sqlite]: failed -> passed" in out and "- b[sqlite]: passed -> failed" in out
-    assert "- c[sqlite]: passed -> blocked" in out and "1 gone, 1 new" in out
-    assert main(["diff", str(paths[0]), str(paths[0])]) == 0, "no change, no regression"
-
-
-def test_a_stale_entry_is_a_usage_error_under_xdist_too(pytester, run_pack):
-    """Workers collect under xdist: the controller checks the file, so the run stops with the message
-    instead of crashing a worker."""
-    path = write(pytester, '[sqlite]\n"test_conf.py::test_gone[sqlite-local]" = "old"\n')
-    result = run_pack(
-        "--dataflow-impl=dataflow_reference", "--dataflow-expectations", path, "-n", "2", "-k", "test_crud"
-    )
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert "name tests that do not exist" in result.stdout.str() + result.stderr.str()
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["in-process", "xdist"])
+def test_a_stale_entry_is_named_with_the_nearest_test_and_the_report_is_written(pytester, run_pack, workers):
+    typo = HEALTH.replace("reports_healthy", "report_healthy")
+    gone = "test_conf.py::test_removed_long_ago[sqlite]"
+    path = write(pytester, f'[sqlite]\n"{typo}" = "typo"\n"{gone}" = "gone"\n')
+    result = run_health(run_pack, path, *workers)
+    assert result.ret == Status.USAGE_ERROR
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    result.stdout.fnmatch_lines([f"stale expectation: [sqlite] {typo} names no test (nearest existing test: {HEALTH})"])
+    report = report_of(pytester)
+    assert report["verdict"] == "success", "the run went on and wrote its report"
+    assert {s["test"]: s["nearest"] for s in report["gate"]["stale"]} == {typo: HEALTH, gone: None}
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["in-process", "xdist"])
+def test_entries_outside_the_selection_are_not_judged(pytester, run_pack, workers):
+    """-k leaves test_crud out (its entry exists, and is not run); a test file argument leaves test_crud.py
+    uncollected; a [postgresql] entry is not read in a SQLite run."""
+    path = write(pytester, f'[sqlite]\n"{CREATE}" = "x"\n[postgresql]\n"test_crud.py::gone[postgresql-local]" = "x"\n')
+    assert run_health(run_pack, path, *workers).ret == Status.OK
+    only_conf = run_pack(
+        "--dataflow-impl=dataflow_reference", "--dataflow-expectations", path, str(SUITE_DIR / "test_conf.py"),
+        "-k", "test_health_check", *workers,
+    )  # fmt: skip
+    assert only_conf.ret == Status.OK
+
+
+def test_nearest_prefers_the_same_function_then_the_closest_function():
+    collected = {HEALTH, "test_conf.py::test_health_check_reports_healthy[mysql]", CREATE}
+    assert expectations.nearest(HEALTH.replace("[sqlite]", "[sqlit]"), collected) == HEALTH
+    assert expectations.nearest("test_conf.py::test_health_check_report_healthy[sqlite]", collected) == HEALTH
+    assert expectations.nearest("test_conf.py::test_something_else[sqlite]", collected) is None
+
+
+def test_stale_entries_only_for_backends_and_modules_in_the_run():
+    entry = expectations.Entry("r")
+    expected = expectations.Expectations(
+        {
+            "any": {},
+            "sqlite": {"test_a.py::test_alpha_on": entry, "test_b.py::test_b": entry},
+            "postgresql": {"test_a.py::test_zeta": entry},
+        }
+    )
+    assert expected.stale({"test_a.py::test_alpha_on"}, {"sqlite"}) == [], "test_b.py not collected, postgresql not run"
+    assert [str(s) for s in expected.stale({"test_a.py::test_alpha_one"}, {"sqlite", "postgresql"})] == [
+        "[sqlite] test_a.py::test_alpha_on (nearest: test_a.py::test_alpha_one)",
+        "[postgresql] test_a.py::test_zeta",
+    ]

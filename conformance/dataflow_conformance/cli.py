@@ -43,6 +43,29 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="accept reports of partial runs (a -k selection): entries of tests they did not run are kept",
     )
+    exp.add_argument(
+        "--remove-fixed",
+        action="store_true",
+        help="only remove the entries of tests the reports call fixed (listed as failing, passed); add nothing",
+    )
+    summ = sub.add_parser(
+        "summary",
+        help="a pull-request-sized Markdown summary of a report (the gate, failed clauses, top causes), size-capped",
+    )
+    summ.add_argument("report", type=Path)
+    summ.add_argument("--artifact", metavar="NAME", help="the name of the artifact that holds the full report")
+    summ.add_argument(
+        "--max-bytes", type=int, default=64 * 1024, metavar="N", help="size cap in bytes (default: %(default)s)"
+    )
+    ann = sub.add_parser(
+        "annotations", help="GitHub Actions annotations for what failed the gate (at most --limit, then a notice)"
+    )
+    ann.add_argument("report", type=Path)
+    ann.add_argument("--limit", type=int, default=10, metavar="N", help="annotations at most (default: %(default)s)")
+    ann.add_argument(
+        "--expectations-file", type=Path, metavar="PATH", help="put fixed and stale entries on their lines of this file"
+    )
+    ann.add_argument("--artifact", metavar="NAME", help="the name of the artifact that holds the full report")
     badge = sub.add_parser("badges", help="shields.io endpoint JSON per backend from a conformance report")
     badge.add_argument("report", type=Path)
     badge.add_argument("--out", type=Path, required=True, metavar="DIR")
@@ -143,7 +166,7 @@ def _clauses(args) -> int:
 
 
 def _expectations(args) -> int:
-    from .report import expectations
+    from .report import expectations, regenerate
 
     reports = [read_report(path) for path in args.reports]
     without_tests = [str(path) for path, report in zip(args.reports, reports, strict=True) if "tests" not in report]
@@ -156,7 +179,12 @@ def _expectations(args) -> int:
     try:
         if existing is not None:
             expectations.load(args.write)  # refuse to edit a file that is not a valid expectations file
-        text, change = expectations.merge(existing, reports, partial=args.partial)
+        if args.remove_fixed:
+            if existing is None:
+                raise CommandError(f"--remove-fixed edits an expectations file, and {args.write} does not exist")
+            text, change = regenerate.remove_fixed(existing, reports)
+        else:
+            text, change = regenerate.merge(existing, reports, partial=args.partial)
     except expectations.ExpectationsError as exc:
         raise CommandError(str(exc)) from None
     args.write.parent.mkdir(parents=True, exist_ok=True)
@@ -166,6 +194,28 @@ def _expectations(args) -> int:
     for line in change.removed:
         status(f"removed {line}")
     status(f"{'updated' if existing is not None else 'wrote'} {args.write}: {change.summary()}")
+    return 0
+
+
+def _summary(args) -> int:
+    from .report import summary
+
+    report = read_report(args.report)
+    if "gate" not in report:
+        raise CommandError(f"{args.report} was written by a kit before 0.3.0 (no gate): run the pack again")
+    try:
+        sys.stdout.write(summary.render(report, artifact=args.artifact, max_bytes=args.max_bytes))
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    return 0
+
+
+def _annotations(args) -> int:
+    from .report.annotations import annotations
+
+    report = read_report(args.report)
+    for line in annotations(report, limit=args.limit, expectations_file=args.expectations_file, artifact=args.artifact):
+        print(line)
     return 0
 
 
@@ -232,6 +282,8 @@ def _docs(args) -> int:
 COMMANDS = {
     "clauses": _clauses,
     "expectations": _expectations,
+    "summary": _summary,
+    "annotations": _annotations,
     "badges": _badges,
     "matrix": _matrix,
     "diff": _diff,

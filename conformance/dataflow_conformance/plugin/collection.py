@@ -2,6 +2,7 @@
 clause markers and the expectations file, tag each test, gate extended clauses on capabilities, and apply
 known failures."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -9,11 +10,13 @@ import pytest
 from ..access.protocol import ALL_PATHS
 from ..contract.clauses import page_anchor
 from ..exceptions import Blocked
+from ..report.causes import PROPERTY as CAUSE_PROPERTY
 from ..report.causes import cause_of
-from ..report.tag import EVERY_BACKEND, TestTag
+from ..report.tag import EVERY_BACKEND, EXPECTED_PROPERTY, TestTag
 
 SUITE_DIR = Path(__file__).parent.parent / "suite"
-SUITE_PACKAGE = "dataflow_conformance.suite"
+# The kit's code that checks: a failure raised there is the test's own finding (report/causes.py).
+CHECKING_PACKAGES = {"dataflow_conformance.suite", "dataflow_conformance.testing"}
 PAGES_DIR = Path(__file__).parent.parent / "contract" / "pages"
 
 
@@ -61,24 +64,11 @@ def check_clause_markers(items, known) -> None:
             raise pytest.UsageError(f"{item.nodeid} names unknown clause(s) {unknown}; define them in docs/contract/")
 
 
-def suite_id_of_nodeid(nodeid: str) -> str:
-    """The suite id of a collected node id (the suite's modules sit directly in suite/)."""
-    path, _, rest = nodeid.partition("::")
-    return f"{Path(path).name}::{rest}"
-
-
-def stale_expectations(collected: set[str], session) -> str | None:
-    """What is wrong with the expectations file's entries, given the collected suite ids (None: nothing)."""
-    if not session.expectations.source:
-        return None
+def stale_expectations(collected: set[str], session) -> list[dict]:
+    """The expectations file's entries that name no collected test (before -k deselects any), each with the
+    nearest existing test."""
     stale = session.expectations.stale(collected, set(session.backend_names))
-    if not stale:
-        return None
-    listed = "\n  ".join(stale[:20]) + ("\n  ..." if len(stale) > 20 else "")
-    return (
-        f"dataflow-conformance: {len(stale)} entr{'y' if len(stale) == 1 else 'ies'} of "
-        f"{session.expectations.source} name tests that do not exist:\n  {listed}"
-    )
+    return [{"backend": s.backend, "test": s.test_id, "nearest": s.nearest} for s in stale]
 
 
 def tag(item) -> TestTag:
@@ -106,10 +96,13 @@ def gate_capability(item, tag: TestTag, session) -> None:
 
 
 def apply_expectation(item, tag: TestTag, session) -> None:
-    reason = session.expectations.reason(tag.backend, tag.suite_id)
-    if reason is not None:
-        # "flaky: ..." marks a known failure that does not happen on every run: not strict.
-        item.add_marker(pytest.mark.xfail(reason=f"expected failure: {reason}", strict=not reason.startswith("flaky:")))
+    """A listed test runs as an expected failure. Not strict for pytest: a pass is judged by the kit (an
+    outcome of its own, "fixed", and the gate's exit status; see report/gate.py)."""
+    entry = session.expectations.entry(tag.backend, tag.suite_id, session.implementation.version)
+    if entry is not None:
+        item.add_marker(pytest.mark.xfail(reason=f"expected failure: {entry.reason}", strict=False))
+        expected = {"reason": entry.reason, "outcomes": list(entry.expected)}
+        item.user_properties.append((EXPECTED_PROPERTY, json.dumps(expected, ensure_ascii=False)))
 
 
 def clause_section(item, session, exc: BaseException) -> str:
@@ -135,12 +128,17 @@ def clause_section(item, session, exc: BaseException) -> str:
 
 
 def failure_properties(item, exc: BaseException, session) -> list[tuple[str, str]]:
-    """What the report needs to know of a failure: its cause, and the clauses that block it (a test is not
-    blocked by its own clause: that is a failure)."""
-    error, where = cause_of(exc, session.implementation.package, SUITE_PACKAGE)
-    properties = [("cause_error", error), ("cause_where", where)]
-    if isinstance(exc, Blocked) and not set(exc.clauses) & set(clause_ids(item)):
-        properties.append(("blocked_by", " ".join(exc.clauses)))
+    """What the report and JUnit XML need to know of a failure: its cause, the rule of each clause it
+    breaks (`CRUD-004 (MUST): ...`), and the clauses that block it (a test is not blocked by its own
+    clause: that is a failure)."""
+    cause = cause_of(exc, session.implementation.packages, CHECKING_PACKAGES)
+    properties = [(CAUSE_PROPERTY, json.dumps(cause, ensure_ascii=False))]
+    blocking = exc.clauses if isinstance(exc, Blocked) and not set(exc.clauses) & set(clause_ids(item)) else ()
+    for clause_id in blocking or clause_ids(item):
+        clause = session.clauses[clause_id]
+        properties.append(("rule", f"{clause.id} ({clause.level}): {clause.text}"))
+    if blocking:
+        properties.append(("blocked_by", " ".join(blocking)))
     return properties
 
 

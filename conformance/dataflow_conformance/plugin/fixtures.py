@@ -19,7 +19,7 @@ def _worker_name() -> str:
 
 @pytest.fixture(scope="session")
 def dataflow_impl(request):
-    """The implementation under test (an Implementation: .DataFlow, .module_name, .package)."""
+    """The implementation under test (an Implementation: .DataFlow, .module_name, .packages)."""
     return session_mod.get(request.config).implementation
 
 

@@ -2,6 +2,7 @@
 
 import importlib
 import importlib.metadata
+import inspect
 import os
 import sys
 import traceback
@@ -35,10 +36,12 @@ class Implementation:
         return {str(name) for name in declared}
 
     @property
-    def package(self) -> str:
-        """The top-level package that defines the DataFlow class: an adapter module that re-exports
-        another implementation's class is judged by that implementation's package (ERR-007)."""
-        return str(getattr(self.DataFlow, "__module__", self.module_name)).split(".")[0]
+    def packages(self) -> set[str]:
+        """The top-level packages the implementation's code lives in: the module's own, and those that define
+        the DataFlow class and its bases. An adapter that re-exports or subclasses another implementation's
+        class is judged with that implementation's code (ERR-007, root causes)."""
+        classes = [cls for cls in inspect.getmro(self.DataFlow) if cls.__module__ != "builtins"]
+        return {self.module_name.split(".")[0], *(cls.__module__.split(".")[0] for cls in classes)}
 
 
 def load(module_name: str, invocation_dir: Path | None = None) -> Implementation:
@@ -59,6 +62,12 @@ def load(module_name: str, invocation_dir: Path | None = None) -> Implementation
         raise ImplementationError(_import_failure(module_name, exc)) from None
     if not hasattr(module, "DataFlow"):
         raise ImplementationError(f"--dataflow-impl={module_name}: the module has no DataFlow class")
+    if not inspect.isclass(module.DataFlow):
+        found = type(module.DataFlow).__name__
+        raise ImplementationError(
+            f"--dataflow-impl={module_name}: {module_name}.DataFlow is a {found} ({module.DataFlow!r:.80}), not a "
+            "class: the pack needs the class users instantiate as `db = DataFlow(url)`"
+        )
     distribution = _distribution_of(module_name)
     version = getattr(module, "__version__", None)
     if distribution:

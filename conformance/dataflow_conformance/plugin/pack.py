@@ -79,26 +79,14 @@ def pytest_collection_modifyitems(session, config, items):
     state = session_mod.get(config)
     suite_items = [item for item in items if Path(str(item.path)).is_relative_to(SUITE_DIR)]
     collection.check_clause_markers(suite_items, state.clauses)
-    if getattr(config, "workerinput", None) is None:  # under xdist the controller checks (see below)
-        problem = collection.stale_expectations({collection.suite_id(item) for item in suite_items}, state)
-        if problem:
-            raise pytest.UsageError(problem)
+    # Judged here, where the whole selection is known (under xdist, in every worker: the controller takes
+    # the workers' findings, see ConformanceSession); reported at the end, with the report written.
+    state.stale_expectations = collection.stale_expectations({collection.suite_id(i) for i in suite_items}, state)
     for item in suite_items:
         tag = collection.tag(item)
         item.user_properties.extend(tag.properties())
         collection.gate_capability(item, tag, state)
         collection.apply_expectation(item, tag, state)
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_xdist_node_collection_finished(node, ids):
-    """xdist: the controller checks the expectations file against what a worker collected (a usage error
-    raised in a worker would crash it instead of saying what is wrong)."""
-    state = session_mod.get(node.config)
-    suite_ids = {collection.suite_id_of_nodeid(nodeid) for nodeid in ids}
-    problem = collection.stale_expectations(suite_ids, state)
-    if problem:
-        pytest.exit(problem, returncode=pytest.ExitCode.USAGE_ERROR)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -20,6 +20,7 @@ from . import implementation as implementation_mod
 
 PLUGIN_NAME = "dataflow-conformance-session"
 _WORKER_BACKENDS = "dataflow_conformance_backends"  # key in xdist's workerinput
+_WORKER_STALE = "dataflow_conformance_stale"  # key in xdist's workeroutput
 DEFAULT_IMPLEMENTATION = "dataflow_reference"
 
 
@@ -31,6 +32,7 @@ class ConformanceSession:
     capabilities: set[str]  # what the implementation declares plus what the run claims
     expectations: expectations_mod.Expectations
     containers: list = field(default_factory=list)  # testcontainers started for this run (controller only)
+    stale_expectations: list[dict] = field(default_factory=list)  # entries naming no test (report/gate.py)
 
     @classmethod
     def from_config(cls, config) -> "ConformanceSession":
@@ -73,6 +75,18 @@ class ConformanceSession:
     def pytest_configure_node(self, node):
         """xdist: hand each worker the backends the controller resolved (and the containers it started)."""
         node.workerinput[_WORKER_BACKENDS] = json.dumps([backend.as_dict() for backend in self.backends])
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node, error):
+        """xdist: the stale entries a worker found (every worker collects the same suite)."""
+        found = json.loads(getattr(node, "workeroutput", {}).get(_WORKER_STALE, "[]"))
+        if found and not self.stale_expectations:
+            self.stale_expectations = found
+
+    def pytest_sessionfinish(self, session):
+        worker_output = getattr(session.config, "workeroutput", None)
+        if worker_output is not None:
+            worker_output[_WORKER_STALE] = json.dumps(self.stale_expectations)
 
     def pytest_unconfigure(self, config):
         for container in self.containers:

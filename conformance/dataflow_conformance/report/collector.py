@@ -8,24 +8,22 @@ import shlex
 from collections import Counter, defaultdict
 from pathlib import Path
 
+import pytest
+
 from .. import __version__
 from ..backends.resolve import redacted
 from ..contract.capabilities import CAPABILITIES
 from . import causes
-from .tag import EVERY_BACKEND, FIGURES_PROPERTY, TestTag
+from .gate import Gate
+from .tag import EVERY_BACKEND, EXPECTED_PROPERTY, FIGURES_PROPERTY, TestTag
 
-OUTCOMES = ("passed", "failed", "error", "blocked", "skipped", "xfailed", "xpassed")
-# A clause's result on a backend is its tests' worst outcome. Blocked (an arrange step failed because of
-# another clause) is worse than an expected failure and better than a failure of the clause itself.
-_SEVERITY = [
-    "error",
-    "failed",
-    "xpassed",
-    "xfailed",
-    "blocked",
-    "skipped",
-    "passed",
-]  # a known failure outranks a block, as a failure does
+# A test's outcome: pytest's, with two of the kit's own. "blocked": its arrange step failed because of
+# another clause. "fixed": the expectations file lists it as failing and it passed (pytest's xpassed).
+# "xfailed" is a failure the expectations file lists.
+OUTCOMES = ("passed", "fixed", "failed", "error", "blocked", "skipped", "xfailed")
+# A clause's result on a backend is its tests' worst outcome; a fixed test passed. A known failure
+# outranks a block, as a failure does.
+_SEVERITY = ["error", "failed", "xfailed", "blocked", "skipped", "passed"]
 VERDICTS = ("success", "partial", "failure", "none")
 
 
@@ -67,13 +65,17 @@ class ConformanceReport:
         # that got past its arrange step from one still stuck there.
         if outcome in ("failed", "error", "xfailed") and "blocked_by" in properties:
             outcome = "blocked"
+        if EXPECTED_PROPERTY in properties:
+            entry["expected"] = json.loads(properties[EXPECTED_PROPERTY])
+            if outcome == "xpassed":  # listed as failing, passed: fixed, unless the entry allows a pass
+                outcome = "passed" if "pass" in entry["expected"]["outcomes"] else "fixed"
         if "blocked_by" in properties:
             entry["blocked_by"] = properties["blocked_by"]
-        if "cause_error" in properties and not entry.get("cause"):
-            entry["cause"] = {"error": properties["cause_error"], "where": properties["cause_where"]}
+        if causes.PROPERTY in properties and not entry.get("cause"):
+            entry["cause"] = json.loads(properties[causes.PROPERTY])
         # A teardown error after a pass still counts; the first failure's message is kept.
         worse = outcome in ("failed", "error", "blocked") and entry["outcome"] not in ("failed", "error", "blocked")
-        if entry["outcome"] in (None, "passed") or worse:
+        if entry["outcome"] in (None, "passed", "fixed") or worse:
             entry["outcome"] = outcome
             entry["message"] = _message(report)
         entry["duration"] = round(entry.get("duration", 0) + report.duration, 4)
@@ -93,6 +95,21 @@ class ConformanceReport:
                     results[clause][backend].append(test["outcome"])
         return {clause: {b: worst(outs) for b, outs in per.items()} for clause, per in results.items()}
 
+    def gate(self) -> Gate:
+        option = self.config.option
+        return Gate.judge(
+            list(self.tests.values()),
+            stale=self.session.stale_expectations,
+            allow_fixed=option.dataflow_allow_fixed,
+            expectations=option.dataflow_expectations or "",
+        )
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session, exitstatus):
+        """The gate's exit status (report/gate.py) where pytest's own says the tests ran as they should."""
+        if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.NO_TESTS_COLLECTED):
+            session.exitstatus = self.gate().status(self.verdict(self.clause_results()))
+
     def verdict(self, results) -> str:
         judged = {c: per for c, per in results.items() if any(o != "skipped" for o in per.values())}
         if not judged:
@@ -110,7 +127,11 @@ class ConformanceReport:
 
     def as_dict(self) -> dict:
         results = self.clause_results()
+        verdict = self.verdict(results)
         clauses = self.session.clauses
+        not_run = set(clauses) - set(results)
+        collected = {clause for test in self.tests.values() for clause in test["clauses"]}
+        deselected = not_run - collected
         implementation = self.session.implementation
         claimed = sorted(self.session.capabilities)
         return {
@@ -132,9 +153,12 @@ class ConformanceReport:
                 "platform": platform.platform(),
                 "packages": package_versions(),
             },
-            "verdict": self.verdict(results),
-            "complete": set(results) == set(clauses),
-            "clauses_not_run": sorted(set(clauses) - set(results)),
+            "verdict": verdict,
+            "gate": self.gate().as_dict(verdict),
+            "complete": not deselected,
+            "clauses_not_run": sorted(not_run),
+            "clauses_not_applicable": sorted(not_run - deselected),  # they need a backend the run lacks
+            "clauses_deselected": sorted(deselected),  # -k, test paths: the run is partial
             "clauses": {
                 clause_id: {
                     "level": clauses[clause_id].level,
@@ -147,7 +171,7 @@ class ConformanceReport:
                 for clause_id in sorted(results)
             },
             "paths": dict(path_summary(self.applicable())),
-            "causes": causes.group(self.applicable()),
+            "causes": causes.group(self.applicable(), {c: clause.level for c, clause in clauses.items()}),
             "tests": sorted(self.tests.values(), key=lambda t: t["test"]),
         }
 
@@ -182,6 +206,11 @@ class ConformanceReport:
             write(line)
         verdict = data["verdict"] + ("" if data["complete"] else " (partial run: not every clause ran)")
         write(f"verdict: {verdict}", bold=True, red=data["verdict"] == "failure", green=data["verdict"] == "success")
+        gate = self.gate()
+        for line in gate_lines(gate, config.option.dataflow_report):
+            write(line)
+        passed = gate.status(data["verdict"]) == 0
+        write(gate.headline(data["verdict"]), bold=True, red=not passed, green=passed)
         write("report: " + ", ".join(str(p) for p in written))
 
 
@@ -205,7 +234,7 @@ def summary_lines(data: dict, tests) -> list[str]:
         f"{counts['xfailed']} xfailed, {counts['skipped']} skipped, {len(data['clauses_not_run'])} not run"
     )
     for backend in [b["name"] for b in data["backends"]]:
-        for label, outcomes in (("failed", ("failed", "error", "xpassed")), ("blocked", ("blocked",))):
+        for label, outcomes in (("failed", ("failed", "error")), ("blocked", ("blocked",))):
             named = [cid for cid, e in data["clauses"].items() if e["results"].get(backend) in outcomes]
             if named:
                 lines.append(f"{label} clauses on {backend}: {', '.join(named)}")
@@ -226,9 +255,28 @@ def summary_lines(data: dict, tests) -> list[str]:
     return lines
 
 
+def gate_lines(gate: Gate, report_path: str, limit: int = 10) -> list[str]:
+    """What made the gate fail, each list cut at `limit` (the report has all of it)."""
+    lines = []
+    for label, tests in (("unexpected failure", gate.unexpected), ("fixed (remove its entry)", gate.fixed)):
+        for test in tests[:limit]:
+            lines.append(f"{label}: {test['test']} [{', '.join(test['clauses'])}] {test['message'][:120]}")
+        if len(tests) > limit:
+            lines.append(f"... {len(tests) - limit} more {label}s in the report")
+    for stale in gate.stale[:limit]:
+        nearest = f" (nearest existing test: {stale['nearest']})" if stale["nearest"] else ""
+        lines.append(f"stale expectation: [{stale['backend']}] {stale['test']} names no test{nearest}")
+    if gate.fixed:
+        lines.append(
+            f"remove the fixed entries: dataflow-conformance expectations {report_path} "
+            f"--write {gate.expectations} --remove-fixed"
+        )
+    return lines
+
+
 def clause_outcome(entry) -> str:
     outcome = worst(list(entry["results"].values()))
-    return "failed" if outcome in ("error", "xpassed") else outcome
+    return "failed" if outcome == "error" else outcome
 
 
 def summary_table(tests, backend_names) -> list[str]:
@@ -245,8 +293,9 @@ def summary_table(tests, backend_names) -> list[str]:
         row = [area]
         for backend in backend_names:
             c = cells[area][backend]
-            failed = c["failed"] + c["error"] + c["xpassed"]
-            row.append(f"{c['passed']}/{failed}/{c['blocked']}/{c['skipped']}/{c['xfailed']}" if c else "-")
+            failed = c["failed"] + c["error"]
+            passed = c["passed"] + c["fixed"]
+            row.append(f"{passed}/{failed}/{c['blocked']}/{c['skipped']}/{c['xfailed']}" if c else "-")
         rows.append(row)
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)) for r in rows]
@@ -259,7 +308,7 @@ def path_summary(tests) -> list[tuple[str, str]]:
     """Per access path (local, async, express, express_sync; "-" for tests without one): passed/total."""
     totals: dict[str, Counter] = defaultdict(Counter)
     for test in tests:
-        totals[test["path"] or "-"][test["outcome"] == "passed"] += 1
+        totals[test["path"] or "-"][test["outcome"] in ("passed", "fixed")] += 1
     return [(path, f"{c[True]}/{c[True] + c[False]}") for path, c in sorted(totals.items())]
 
 
@@ -315,5 +364,5 @@ def _unqualified(message: str) -> str:
 
 
 def worst(outcomes) -> str:
-    present = [o or "error" for o in outcomes]
+    present = ["passed" if o == "fixed" else o or "error" for o in outcomes]
     return min(present, key=_SEVERITY.index) if present else "skipped"

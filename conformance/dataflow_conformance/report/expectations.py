@@ -1,58 +1,123 @@
-"""Expected failures of one implementation, kept as reviewable data.
+"""Expected outcomes of one implementation, kept as reviewable data (as web-platform-tests keeps its
+expectation files).
 
-The file maps test ids (relative to the suite) to a one-line reason, one TOML table per backend
-(`any` for tests that run once for every backend). Entries are strict: a test listed here that passes
-fails the run (the file must shrink when the implementation improves), and an entry naming a test that
-does not exist is an error (the file cannot rot). A reason that starts with "flaky:" marks a failure seen
-on some runs only; it is not strict. A test blocked by another clause's defect is listed like a failure.
+The file maps test ids (relative to the suite) to an entry, one TOML table per backend (`any` for tests
+that run once for every backend): a table of a backend the run does not have is not read, so one file
+serves any subset of backends. An entry is a reason, or an inline table with conditions:
 
-Regenerating a file from reports edits it in place (tomlkit keeps comments, hand-written reasons and
-Unicode as they are) and says what it added and removed.
+    "test_crud.py::test_delete[sqlite-local]" = "delete reports True for a missing id"
+    "test_pool.py::test_exhaustion[mysql-local]" = { reason = "lock waits", expected = ["fail", "pass"] }
+    "test_bulk.py::test_upsert[sqlite-local]" = { reason = "counts updates as inserts", versions = "<2.21" }
+
+`expected` lists the outcomes the test may have (default: `fail`, which covers failed, error and blocked;
+`["fail", "pass"]` marks an intermittent test); `versions` is a PEP 440 specifier of the implementation
+versions the entry applies to. A test listed as failing that passes is **fixed**: the run says so and
+fails (unless fixed entries are allowed) until the entry is removed. An entry that names a test the
+suite does not have is **stale**: the run names it with the nearest existing test and fails after
+writing its report. Entries of modules the run did not collect, or of backends it does not have, are
+neither.
 """
 
-import datetime as dt
 import difflib
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-import tomlkit
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
 
 from .tag import EVERY_BACKEND
 
 BACKEND_TABLES = (EVERY_BACKEND, "sqlite", "postgresql", "mysql")
-FLAKY = "flaky:"
-FAILED_OUTCOMES = ("failed", "error", "xfailed", "blocked")
+FAIL, PASS = "fail", "pass"  # the outcomes an entry may allow
+FAILED_OUTCOMES = ("failed", "error", "xfailed", "blocked")  # outcomes a report gives a test that did not pass
+PASSED_OUTCOMES = ("passed", "fixed")
 BUNDLED = resources.files("dataflow_conformance") / "expectations"  # expectations files that ship with the kit
+_ENTRY_KEYS = {"reason", "expected", "versions"}
 
 
 class ExpectationsError(Exception):
     pass
 
 
+@dataclass(frozen=True)
+class Entry:
+    reason: str
+    expected: tuple[str, ...] = (FAIL,)
+    versions: str | None = None  # a PEP 440 specifier; None: every version
+
+    @property
+    def intermittent(self) -> bool:
+        return PASS in self.expected
+
+    def applies_to(self, version: str) -> bool:
+        if self.versions is None:
+            return True
+        try:
+            return Version(version) in SpecifierSet(self.versions)
+        except InvalidVersion:
+            return False  # an implementation without a PEP 440 version matches no version condition
+
+
+@dataclass(frozen=True)
+class Stale:
+    backend: str
+    test_id: str
+    nearest: str | None
+
+    def __str__(self) -> str:
+        return f"[{self.backend}] {self.test_id}" + (f" (nearest: {self.nearest})" if self.nearest else "")
+
+
 @dataclass
 class Expectations:
-    tables: dict[str, dict[str, str]] = field(default_factory=dict)  # backend -> {test id -> reason}
+    tables: dict[str, dict[str, Entry]] = field(default_factory=dict)  # backend -> {test id -> entry}
     source: str = ""
 
     @classmethod
     def empty(cls) -> "Expectations":
         return cls({name: {} for name in BACKEND_TABLES})
 
-    def reason(self, backend: str, suite_id: str) -> str | None:
-        return self.tables.get(backend, {}).get(suite_id)
+    def entry(self, backend: str, suite_id: str, version: str) -> Entry | None:
+        """The entry that applies to this test of this implementation version, if any."""
+        found = self.tables.get(backend, {}).get(suite_id)
+        return found if found is not None and found.applies_to(version) else None
 
-    def stale(self, collected: set[str], backends_in_run: set[str]) -> list[str]:
-        """Entries for backends of this run that name no collected test, each with the closest real id."""
+    def stale(self, collected: set[str], backends_in_run: set[str]) -> list[Stale]:
+        """Entries naming a test the suite does not have, among the entries this run can judge: those of
+        its backends and of the test modules it collected (a `-k` selection is applied after this check;
+        file arguments leave other modules out)."""
+        modules = {test_id.partition("::")[0] for test_id in collected}
         problems = []
         for backend, entries in self.tables.items():
             if backend != EVERY_BACKEND and backend not in backends_in_run:
                 continue
-            for test_id in sorted(set(entries) - collected):
-                close = difflib.get_close_matches(test_id, collected, n=1, cutoff=0.8)
-                problems.append(f"[{backend}] {test_id}" + (f" (did you mean {close[0]}?)" if close else ""))
-        return sorted(problems)
+            for test_id in sorted(entries):
+                if test_id not in collected and test_id.partition("::")[0] in modules:
+                    problems.append(Stale(backend, test_id, nearest(test_id, collected)))
+        return problems
+
+
+def nearest(test_id: str, collected: set[str]) -> str | None:
+    """The existing test an entry most likely meant: the same function with the closest parameters, else
+    the closest function of the same module."""
+    function, _, params = test_id.partition("[")
+    same_function = {c.partition("[")[2]: c for c in collected if c.partition("[")[0] == function}
+    if same_function:
+        close = difflib.get_close_matches(params, list(same_function), n=1, cutoff=0)
+        return same_function[close[0]]
+    module, _, name = function.partition("::")
+    names = {c.partition("[")[0].partition("::")[2] for c in collected if c.startswith(module + "::")}
+    close = difflib.get_close_matches(
+        name.removeprefix("test_"), [n.removeprefix("test_") for n in names], n=1, cutoff=0.8
+    )
+    if not close:
+        return None
+    same = sorted(c for c in collected if c.partition("[")[0] == f"{module}::test_{close[0]}")
+    candidates = {c.partition("[")[2]: c for c in same}
+    best = difflib.get_close_matches(params, list(candidates), n=1, cutoff=0) if params else []
+    return candidates[best[0]] if best else same[0]
 
 
 def locate(name_or_path: str) -> Path:
@@ -71,144 +136,54 @@ def locate(name_or_path: str) -> Path:
 
 def load(path: Path) -> Expectations:
     try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        return parse(Path(path).read_text(encoding="utf-8"), str(path))
     except FileNotFoundError:
         raise ExpectationsError(f"expectations file {path} does not exist") from None
+
+
+def parse(text: str, source: str) -> Expectations:
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ExpectationsError(f"expectations file {path} is not valid TOML: {exc}") from None
+        raise ExpectationsError(f"expectations file {source} is not valid TOML: {exc}") from None
     unknown = sorted(set(data) - set(BACKEND_TABLES) - {"meta"})
     if unknown:
         raise ExpectationsError(
-            f"expectations file {path}: unknown table(s) {unknown}; expected {list(BACKEND_TABLES)}"
+            f"expectations file {source}: unknown table(s) {unknown}; expected {list(BACKEND_TABLES)}"
         )
     tables = {}
     for backend in BACKEND_TABLES:
-        entries = data.get(backend, {})
-        bad = [key for key, reason in entries.items() if not isinstance(reason, str) or not reason.strip()]
-        if bad:
-            raise ExpectationsError(f"expectations file {path}: entries without a reason: {bad[:5]}")
-        tables[backend] = dict(entries)
-    return Expectations(tables, str(path))
+        tables[backend] = {}
+        for test_id, value in data.get(backend, {}).items():
+            try:
+                tables[backend][test_id] = parse_entry(value)
+            except ValueError as exc:
+                raise ExpectationsError(f"expectations file {source}: [{backend}] {test_id!r}: {exc}") from None
+    return Expectations(tables, source)
 
 
-# -- regenerating from reports ------------------------------------------------------------------------
-
-
-@dataclass
-class Change:
-    added: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    kept: int = 0
-
-    def summary(self) -> str:
-        return f"{len(self.added)} added, {len(self.removed)} removed, {self.kept} kept"
-
-
-def incomplete(reports: list[dict]) -> list[str]:
-    """Why the reports cannot stand for the whole suite (a -k selection, a crashed run)."""
-    return [
-        f"report of {r['generated']} is partial: clauses not run: {', '.join(r['clauses_not_run'][:8])}"
-        + (" ..." if len(r["clauses_not_run"]) > 8 else "")
-        for r in reports
-        if not r.get("complete", True)
-    ]
-
-
-def observed(reports: list[dict]) -> dict[tuple[str, str], str | None]:
-    """(backend, test id) -> the reason it should be listed (None: it passed in every run)."""
-    runs: dict[tuple[str, str], list[dict]] = {}
-    for report in reports:
-        for test in report["tests"]:
-            if test["backend"] in BACKEND_TABLES:  # a test no backend of the run applied to is not judged
-                runs.setdefault((test["backend"], test["suite_id"]), []).append(test)
-    result = {}
-    for key, tests in runs.items():
-        failures = [t for t in tests if t["outcome"] in FAILED_OUTCOMES]
-        if not failures:
-            result[key] = None
-        elif len(failures) < len(tests):
-            result[key] = f"{FLAKY} failed in {len(failures)} of {len(tests)} runs; seen: {_one_line(failures[0])}"
-        else:
-            result[key] = _one_line(failures[0])
-    return result
-
-
-def merge(text: str | None, reports: list[dict], *, partial: bool = False) -> tuple[str, Change]:
-    """The expectations file `text` (None: a new one) brought up to date with the reports.
-
-    A listed test keeps its reason (written by hand or earlier) while it still fails; a flaky entry stays
-    while the test exists (passing runs cannot show a flaky test stopped being flaky); a test that passed
-    in every run is removed; a newly failing test is added. With `partial`, entries for tests the reports
-    did not run are kept; without it, incomplete reports are refused."""
-    problems = incomplete(reports)
-    if problems and not partial:
-        raise ExpectationsError(
-            "; ".join(problems) + ": regenerating from it would delete the entries of every test it did not run "
-            "(pass --partial to keep them)"
-        )
-    document = tomlkit.parse(text) if text else _new_document(reports)
-    outcomes = observed(reports)
-    run_backends = {b["name"] for r in reports for b in r["backends"]} | {EVERY_BACKEND}
-    change = Change()
-    for backend in BACKEND_TABLES:
-        if backend not in run_backends:
-            continue  # the reports say nothing about this backend's entries
-        table = document.get(backend)
-        existing = dict(table) if table is not None else {}
-        for test_id, reason in existing.items():
-            outcome_known = (backend, test_id) in outcomes
-            still_failing = outcome_known and outcomes[(backend, test_id)] is not None
-            if still_failing or str(reason).startswith(FLAKY) and outcome_known or not outcome_known and partial:
-                change.kept += 1
-                continue
-            del table[test_id]
-            change.removed.append(f"[{backend}] {test_id} ({'it passed' if outcome_known else 'no such test now'})")
-        new = sorted((t, r) for (b, t), r in outcomes.items() if b == backend and r is not None and t not in existing)
-        if new and table is None:
-            table = document[backend] = tomlkit.table()
-        for test_id, reason in new:
-            table[test_id] = reason
-            change.added.append(f"[{backend}] {test_id}")
-    _stamp(document, reports)
-    return tomlkit.dumps(document), change
-
-
-def _new_document(reports: list[dict]):
-    impl = reports[0]["implementation"]
-    document = tomlkit.document()
-    document.add(
-        tomlkit.comment(f"Expected failures of {impl['module']} ({impl.get('distribution') or 'no distribution'}).")
-    )
-    document.add(
-        tomlkit.comment(
-            "Strict: a listed test that passes fails the run; a listed test that does not exist is an error."
-        )
-    )
-    document.add(
-        tomlkit.comment(
-            "Regenerate with `dataflow-conformance expectations REPORT... --write THIS_FILE`; reasons may be edited."
-        )
-    )
-    document.add(tomlkit.nl())
-    return document
-
-
-def _stamp(document, reports: list[dict]) -> None:
-    impl = reports[0]["implementation"]
-    meta = document.get("meta")
-    if meta is None:
-        meta = tomlkit.table()
-        document.add("meta", meta)
-    meta["implementation"] = impl["module"]
-    meta["version"] = impl["version"]
-    meta["generated"] = dt.date.today().isoformat()
-    meta["from_reports"] = [r["generated"] for r in reports]
-
-
-def _one_line(test: dict) -> str:
-    text = " ".join((test.get("message") or test["outcome"]).split())
-    for prefix in ("[XPASS(strict)]", "XFAIL"):
-        text = text.removeprefix(prefix).strip()
-    if test["outcome"] == "blocked" and test.get("blocked_by"):
-        text = f"blocked by {test['blocked_by']}: {text}"
-    return (text[:157] + "...") if len(text) > 160 else text or "failed"
+def parse_entry(value) -> Entry:
+    """An entry from its TOML value: a reason, or a table of reason, expected and versions."""
+    if isinstance(value, str):
+        value = {"reason": value}
+    if not isinstance(value, dict):
+        raise ValueError(f"an entry is a reason or a table {sorted(_ENTRY_KEYS)}, not {type(value).__name__}")
+    unknown = sorted(set(value) - _ENTRY_KEYS)
+    if unknown:
+        raise ValueError(f"unknown key(s) {unknown}; an entry has {sorted(_ENTRY_KEYS)}")
+    reason = value.get("reason")
+    if not isinstance(reason, str) or not reason.strip():
+        raise ValueError("the entry has no reason: say why the test is expected to fail")
+    expected = value.get("expected", [FAIL])
+    expected = [expected] if isinstance(expected, str) else expected
+    if not isinstance(expected, list) or not set(expected) <= {FAIL, PASS} or FAIL not in expected:
+        raise ValueError(f'expected = {expected!r}: use "fail", or ["fail", "pass"] for an intermittent test')
+    versions = value.get("versions")
+    if versions is not None:
+        try:
+            SpecifierSet(versions)
+        except (InvalidSpecifier, TypeError):
+            raise ValueError(
+                f'versions = {versions!r} is not a version specifier (e.g. "<2.21" or ">=1.8,<2")'
+            ) from None
+    return Entry(reason.strip(), tuple(dict.fromkeys(expected)), versions)

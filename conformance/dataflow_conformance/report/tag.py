@@ -10,6 +10,8 @@ from dataclasses import dataclass
 # A test may attach measured figures (operations run, faults injected, anomalies) to its report entry:
 # one user property of this name whose value is a JSON object (suite/support.py: report_figures).
 FIGURES_PROPERTY = "figures"
+# A test the expectations file lists carries its entry: {"reason": ..., "outcomes": ["fail", ...]} as JSON.
+EXPECTED_PROPERTY = "expected"
 
 # Expectations files and reports name the backend of a test without a backend parameter (it runs once
 # and speaks for every backend of the run) with this word.
