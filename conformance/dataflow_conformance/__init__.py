@@ -4,7 +4,7 @@
 kit alone only adds the pack's `--dataflow-*` options to pytest (dataflow_conformance.plugin.options).
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"  # the one version source: pyproject.toml, the release tag v0.3.0, CHANGELOG.md
 
 # What `-p dataflow_conformance` loads: the options (also auto-loaded), the pack and its fixtures.
 pytest_plugins = [

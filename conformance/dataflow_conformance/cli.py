@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from . import __version__
+from . import __version__, ci
 
 
 class CommandError(Exception):
@@ -83,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("old", type=Path, help="the earlier report (e.g. the last release's)")
     diff.add_argument("new", type=Path, help="the later report")
     diff.add_argument("--markdown", type=Path, metavar="PATH", help="also write the diff as Markdown")
+    ci.add_parser(sub)
     docs = sub.add_parser(
         "docs",
         help="run the Python examples of Markdown docs against an implementation and report what runs",
@@ -287,6 +288,7 @@ COMMANDS = {
     "badges": _badges,
     "matrix": _matrix,
     "diff": _diff,
+    "gate": ci.run,
     "docs": _docs,
 }
 

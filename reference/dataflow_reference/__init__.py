@@ -1,5 +1,7 @@
 """dataflow_reference: a small, honest DataFlow on SQLAlchemy Core and real Kailash nodes."""
 
+import importlib.metadata
+
 from . import core_check  # noqa: F401 - first: an older Kailash core is refused with a clear error
 from .core import DataFlow
 from .errors import (
@@ -20,7 +22,8 @@ from .errors import (
     ValidationError,
 )
 
-__version__ = "0.1.0"
+# The reference ships in the kit's distribution: one version, the kit's (dataflow_conformance.__version__).
+__version__ = importlib.metadata.version("dataflow-conformance")
 
 # Extended-profile capabilities this implementation claims (see docs/contract/README.md).
 CONFORMANCE_CAPABILITIES = frozenset({"express_in_transaction", "row_level_security", "statement_timeout"})
