@@ -100,6 +100,9 @@ class Packages:
         for distribution in importlib.metadata.packages_distributions().get(implementation_module, []):
             for requirement in importlib.metadata.requires(distribution) or []:
                 name = re.split(r"[\s;<>=!~\[(]", requirement, maxsplit=1)[0]
+                if _module_name(name) == _module_name(distribution):
+                    continue  # an extra that names other extras of the same distribution
+
                 extra = re.search(r"extra\s*==\s*['\"]([^'\"]+)", requirement)
                 note = f"{name}, from {distribution}[{extra.group(1)}]" if extra else f"{name}, a requirement of {distribution}"
                 self.known.setdefault(_module_name(name), note)

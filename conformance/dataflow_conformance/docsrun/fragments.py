@@ -40,7 +40,7 @@ def of_invalid_code(source: str) -> tuple[str, str] | None:
     repairs = [
         ("excerpt: indented code from inside a larger definition", lambda s: textwrap.dedent(s)),
         ("signatures only: definitions without bodies", _as_definitions),
-        ("elision: `...` stands for code the reader supplies", lambda s: s.replace("...", "None")),
+        ("elision: `...` stands for code the reader supplies", _without_elisions),
         ("a <placeholder> stands for what the reader supplies", lambda s: _PLACEHOLDER.sub("placeholder", s)),
     ]
     for kind, repair in repairs:
@@ -64,6 +64,13 @@ def _parses(source: str) -> bool:
     except SyntaxError:
         return False
     return True
+
+
+def _without_elisions(source: str) -> str:
+    """`...` taken out where it stands for more entries (`{"a": 1, ...}`), else read as a value."""
+    text = re.sub(r",\s*\.\.\.(?=\s*[\]})])", "", source)
+    text = re.sub(r"(?<=[\[{(])\s*\.\.\.\s*,", "", text)
+    return text.replace("...", "None")
 
 
 def _as_definitions(source: str) -> str:

@@ -35,7 +35,7 @@ from sybil.evaluators.skip import If
 from . import diagnosis, fragments
 from .blocks import Block, EventLoop, compile_block, execute, lex, shows_output_of
 from .guard import NetworkGuard, UnconfiguredServer
-from .redefinitions import prepare
+from .redefinitions import prepare, record_constructions
 from .rewrite import rewrite_source, rewrite_urls
 
 PUBLISHED_MODULE = "dataflow"  # the name published docs import; the job's implementation answers to it
@@ -72,6 +72,7 @@ class PageRun:
         self.skip: tuple[str, str | None] | None = None  # (action, reason) of the active skip directive
         self.incomplete: list[tuple[int, set[str], str]] = []  # blocks that did not run to their end
         self.earlier: list[tuple[int, set[str], str]] = []  # every earlier Python block (isolation: block)
+        self.refused_on_page: list[str] = []  # servers earlier blocks tried to reach (a lazy client fails later)
 
     def _fresh_namespace(self) -> dict:
         return {"__name__": "__main__", "database_url": self.job["database_url"]}
@@ -206,6 +207,7 @@ class PageRun:
                 outcome = {"outcome": "warned" if caught else "passed"}
             sink.seek(0)
             printed = sink.read(_MAX_CAPTURE).decode("utf-8", "replace")
+        self.refused_on_page += self.guard.refused  # what a block that passed tried to reach (a lazy client)
         result = base | outcome | {"printed": printed}
         if caught:
             result["warnings"] = caught
@@ -220,6 +222,9 @@ class PageRun:
         refused = self.guard.take_refused()
         if refused and not hint:
             return {"outcome": "skipped", "detail": f"needs a server: {refused[0]} (not configured for this run)"}
+        if self.refused_on_page and _about_a_connection(exc):
+            server = self.refused_on_page[-1]
+            return {"outcome": "skipped", "detail": f"needs a server: {server} (not configured for this run)"}
         if any(isinstance(link, UnconfiguredServer) for link in diagnosis.cause_chain(exc)):
             return {"outcome": "skipped", "detail": f"needs a server ({diagnosis.message(exc)})"}
         earlier = self.earlier if self.job.get("isolation") == "block" else self.incomplete
@@ -230,6 +235,8 @@ class PageRun:
         failure = self._failure(exc, block)
         if hint:
             failure["detail"] += f" ({hint})"
+        elif isinstance(diagnosis.innermost(exc), NameError):
+            failure["detail"] += " (no earlier block of the page defines it)"
         return failure
 
     def _failure(self, exc: BaseException, block: Block) -> dict:
@@ -351,6 +358,14 @@ def close_instances(namespace: dict, dataflow_class) -> None:
                 value.close()
 
 
+def _about_a_connection(exc: BaseException) -> bool:
+    """An error that says a connection is missing ("Not connected to MongoDB"), from a client whose
+    server an earlier block could not reach."""
+    inner = diagnosis.innermost(exc)
+    text = f"{type(inner).__name__} {diagnosis.message(inner)}".lower()
+    return "connect" in text
+
+
 def _output_comments(source: str) -> list[str]:
     """The outputs a block states in comments: `# Output: text`, or `# Output:` over `# ...` lines."""
     found, lines = [], source.splitlines()
@@ -449,7 +464,8 @@ def main(argv: list[str]) -> None:
             os.chdir(job["scratch"])
             for name in job.get("environment", []):
                 os.environ[name] = job["database_url"]
-            with implementation_as_published_name(job["implementation"]):
+            with implementation_as_published_name(job["implementation"]) as implementation:
+                record_constructions(implementation.DataFlow)
                 PageRun(job, sink).run()
         except BaseException:  # noqa: BLE001 - the runner reports it as a harness error of this page
             sink.write(json.dumps({"event": "harness-error", "traceback": traceback.format_exc()}) + "\n")

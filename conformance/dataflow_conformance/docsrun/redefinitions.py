@@ -2,20 +2,73 @@
 
 A page shows `workflow.add_node("UserCreateNode", "create", {...})` in one section and again, with other
 parameters, in the next: two examples, not one workflow with a node added twice. It declares
-`class User(Base): __tablename__ = "users"` for one example and again for another. A reader running the
-second example starts it afresh; run in one namespace, the second raises "Node ID 'create' already
-exists" or "Table 'users' is already defined", which says nothing about the docs. Before such a block
-runs, `prepare` gives it what the reader has: a new, empty workflow builder under the same name, or the
-metadata without the old table. The report says so for the block.
+`class User(Base): __tablename__ = "users"`, or `@db.model class User`, for one example and again for
+another. A reader running the second example starts it afresh; run in one namespace, the second raises
+"Node ID 'create' already exists", "Table 'users' is already defined" or "Model 'User' is already
+registered", which says nothing about the docs. Before such a block runs, `prepare` gives it what the
+reader has: a new, empty workflow builder under the same name, the metadata without the old table, or a
+new DataFlow instance made with the same arguments as the old one. The report says so for the block.
+(A block that adds the same node twice itself is not prepared for: that block fails as written.)
 """
 
 import ast
+import weakref
+
+# DataFlow instance -> (args, kwargs) it was made with, recorded by page.py; a redefined model needs a new one
+CONSTRUCTIONS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def record_constructions(dataflow_class) -> None:
+    """Remember how each instance of the implementation's DataFlow class was made."""
+    original = dataflow_class.__init__
+
+    def __init__(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        try:
+            CONSTRUCTIONS[self] = (args, kwargs)
+        except TypeError:  # an instance that cannot be weakly referenced is simply not renewed
+            pass
+
+    dataflow_class.__init__ = __init__
 
 
 def prepare(tree: ast.Module, namespace: dict) -> list[str]:
     """Make the namespace ready for a block that redefines; notes saying what was done."""
     assigned = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-    return _fresh_workflows(tree, namespace, assigned) + _tables_declared_again(tree, namespace)
+    return (
+        _fresh_workflows(tree, namespace, assigned)
+        + _tables_declared_again(tree, namespace)
+        + _models_declared_again(tree, namespace, assigned)
+    )
+
+
+def _models_declared_again(tree: ast.Module, namespace: dict, assigned: set[str]) -> list[str]:
+    notes = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.ClassDef):
+            continue
+        for decorator in node.decorator_list:
+            target = decorator.func if isinstance(decorator, ast.Call) else decorator
+            if not (isinstance(target, ast.Attribute) and target.attr == "model" and isinstance(target.value, ast.Name)):
+                continue
+            name = target.value.id
+            instance = namespace.get(name)
+            if name in assigned or instance not in CONSTRUCTIONS or node.name not in _model_names(instance):
+                continue
+            args, kwargs = CONSTRUCTIONS[instance]
+            namespace[name] = type(instance)(*args, **kwargs)
+            notes.append(f"a new `{name}` (DataFlow, same arguments): the block declares model {node.name!r} again")
+    return notes
+
+
+def _model_names(instance) -> set[str]:
+    for attribute in ("list_models", "models", "_models"):
+        value = getattr(instance, attribute, None)
+        try:
+            return set(value() if callable(value) else value or ())
+        except Exception:  # noqa: BLE001 - an implementation without this attribute: try the next
+            continue
+    return set()
 
 
 def _fresh_workflows(tree: ast.Module, namespace: dict, assigned: set[str]) -> list[str]:

@@ -189,7 +189,7 @@ def run_docs(
         database=database,
         pages=[results[d.name] for d in documents],
         corpus=_corpus(paths, commit),
-        options={"timeout": timeout, "isolation": isolation, "jobs": settings.jobs, "decisions": chosen.source or None},
+        options={"timeout": timeout, "isolation": isolation, "jobs": settings.jobs, "decisions": Path(chosen.source).name if chosen.source else None},
         seconds=round(time.perf_counter() - started, 1),
     )
 
@@ -299,7 +299,7 @@ def _events(path: Path) -> list[dict]:
 
 
 def _page_result(document: Document, events: list[dict], stop: dict | None, seconds: float) -> PageResult:
-    blocks = [{k: v for k, v in e.items() if k != "event"} for e in events if e["event"] == "block"]
+    blocks = [{"detail": ""} | {k: v for k, v in e.items() if k != "event"} for e in events if e["event"] == "block"]
     page = PageResult(document.name, blocks, seconds=round(seconds, 2))
     errors = [e["traceback"] for e in events if e["event"] == "harness-error"]
     if errors:
