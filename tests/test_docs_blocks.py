@@ -102,4 +102,7 @@ def test_database_urls_are_rewritten_in_the_tree():
         "redis://localhost:6379",  # not a database DataFlow runs on: the network guard stops it
     ]
     server = "postgresql://postgres@127.0.0.1:5432/dfc_docs"
-    assert rewrite_source('DataFlow("sqlite:///:memory:")', server) == (f"DataFlow('{server}')\n", ["sqlite:///:memory:"])
+    assert rewrite_source('DataFlow("sqlite:///:memory:")', server) == (
+        f"DataFlow('{server}')\n",
+        ["sqlite:///:memory:"],
+    )

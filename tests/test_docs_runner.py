@@ -110,7 +110,10 @@ def test_rewritten_urls_and_redefinitions_are_stated(corpus_run):
     blocks = {(p["name"], b["line"]): b for p in report["pages"] for b in p["blocks"]}
     assert blocks[("needs.md", 3)]["rewritten"] == ["postgresql://user:secret@db.internal.example:5432/app"]
     assert report["totals"]["rewritten"] == 1
-    assert "a new `workflow` (WorkflowBuilder): the block adds node 'step' again" in blocks[("guide/redefine.md", 12)]["notes"][0]
+    assert (
+        "a new `workflow` (WorkflowBuilder): the block adds node 'step' again"
+        in blocks[("guide/redefine.md", 12)]["notes"][0]
+    )
     assert "table 'users' declared again" in blocks[("guide/redefine.md", 29)]["notes"][0]
     assert "warnings" not in blocks[("guide/redefine.md", 42)], "the example's own warning is not the implementation's"
 
@@ -171,7 +174,9 @@ def test_blocks_that_do_not_stop_a_thread_left_behind_and_a_warning(tmp_path):
 
 def test_isolation_per_block(tmp_path):
     (tmp_path / "a.md").write_text("```python\nx = 1\n```\n\n```python\nassert x == 1\n```\n")
-    done = run_cli(tmp_path / "a.md", "--dataflow-impl=dataflow_reference", "--isolation=block", "--report", tmp_path / "r.json")
+    done = run_cli(
+        tmp_path / "a.md", "--dataflow-impl=dataflow_reference", "--isolation=block", "--report", tmp_path / "r.json"
+    )
     blocks = json.loads((tmp_path / "r.json").read_text())["pages"][0]["blocks"]
     assert [b["outcome"] for b in blocks] == ["passed", "blocked"], done.stderr
     assert blocks[1]["blocked_by"] == 1 and "uses x from the block at line 1 (passed)" in blocks[1]["detail"]

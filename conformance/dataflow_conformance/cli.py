@@ -76,8 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="directories of *.md files, Markdown files, wheels or METADATA files",
     )
-    docs.add_argument("--include", action="append", default=[], metavar="GLOB", help="run only pages that match (repeatable)")
-    docs.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="leave out pages that match (repeatable)")
+    docs.add_argument(
+        "--include", action="append", default=[], metavar="GLOB", help="run only pages that match (repeatable)"
+    )
+    docs.add_argument(
+        "--exclude", action="append", default=[], metavar="GLOB", help="leave out pages that match (repeatable)"
+    )
     docs.add_argument(
         "--dataflow-impl",
         default="dataflow",

@@ -92,8 +92,12 @@ def lex(text: str) -> list[Block]:
         if token.type == "fence":
             closing = text[offset(after - 1) : offset(after)].strip()
             closed = after - first >= 2 and closing.startswith(token.markup) and not closing.strip(token.markup[0])
-            label = tokens[index - 2].content.strip() if index >= 2 and tokens[index - 1].type == "paragraph_close" else ""
-            blocks.append(Block("fence", **where, info=token.info.strip(), source=token.content, closed=closed, label=label))
+            label = (
+                tokens[index - 2].content.strip() if index >= 2 and tokens[index - 1].type == "paragraph_close" else ""
+            )
+            blocks.append(
+                Block("fence", **where, info=token.info.strip(), source=token.content, closed=closed, label=label)
+            )
         elif match := _DIRECTIVE.match(token.content.strip()):
             blocks.append(Block("directive", **where, source=match.group("arguments")))
         elif match := _INVISIBLE.match(token.content.strip()):

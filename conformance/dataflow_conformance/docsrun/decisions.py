@@ -53,16 +53,20 @@ class Decisions:
     def check(self, python_lines: dict[str, set[int]]) -> None:
         """Refuse decisions that name no Python block of a page in the run (python_lines: page -> lines)."""
         stale = [
-            f"{page}:{line}"
-            for page, line in self.blocks
-            if page in python_lines and line not in python_lines[page]
+            f"{page}:{line}" for page, line in self.blocks if page in python_lines and line not in python_lines[page]
         ]
         if stale:
-            raise DecisionsError(f"{self.source}: no Python block starts at {', '.join(sorted(stale))}; update the file")
+            raise DecisionsError(
+                f"{self.source}: no Python block starts at {', '.join(sorted(stale))}; update the file"
+            )
 
 
 def bundled() -> list[str]:
-    return sorted(p.name.removesuffix(".toml") for p in resources.files(__package__).joinpath(BUNDLED).iterdir() if p.name.endswith(".toml"))
+    return sorted(
+        p.name.removesuffix(".toml")
+        for p in resources.files(__package__).joinpath(BUNDLED).iterdir()
+        if p.name.endswith(".toml")
+    )
 
 
 def load(name_or_path: str | None) -> Decisions:

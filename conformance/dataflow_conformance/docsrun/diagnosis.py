@@ -23,7 +23,9 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # A wrapper's first line that says nothing ("Error DF-401: Unknown error"): the detail is further down.
 _GENERIC = re.compile(r"\b(unknown error|an error occurred|error occurred|runtime execution error)\b", re.IGNORECASE)
 _DETAIL = re.compile(r"^[-*•\s]*(?:error_message|error|reason|cause|details?|message)\s*[:=]\s*(?P<text>\S.*)$", re.I)
-_NODE_TYPE = re.compile(r"\b(?P<model>[A-Z]\w*?)(?:Create|Read|Update|Delete|List|Upsert|Count|BulkCreate|BulkUpdate|BulkDelete|BulkUpsert)Node\b")
+_NODE_TYPE = re.compile(
+    r"\b(?P<model>[A-Z]\w*?)(?:Create|Read|Update|Delete|List|Upsert|Count|BulkCreate|BulkUpdate|BulkDelete|BulkUpsert)Node\b"
+)
 _IDENTIFIER = re.compile(r"'([A-Za-z_][\w.]*)'")
 WRAPPED = ("original_error", "original_exception", "inner_exception")  # wrappers that keep the cause aside
 
@@ -34,7 +36,9 @@ def innermost(exc: BaseException) -> BaseException:
     current = exc
     for _ in range(20):
         inner = cause_chain(current)[-1]
-        kept = next((getattr(inner, name) for name in WRAPPED if isinstance(getattr(inner, name, None), BaseException)), None)
+        kept = next(
+            (getattr(inner, name) for name in WRAPPED if isinstance(getattr(inner, name, None), BaseException)), None
+        )
         if kept is None or kept is inner:
             return inner
         current = kept
@@ -104,7 +108,11 @@ class Packages:
                     continue  # an extra that names other extras of the same distribution
 
                 extra = re.search(r"extra\s*==\s*['\"]([^'\"]+)", requirement)
-                note = f"{name}, from {distribution}[{extra.group(1)}]" if extra else f"{name}, a requirement of {distribution}"
+                note = (
+                    f"{name}, from {distribution}[{extra.group(1)}]"
+                    if extra
+                    else f"{name}, a requirement of {distribution}"
+                )
                 self.known.setdefault(_module_name(name), note)
         self.distributions = {_module_name(d.metadata["Name"]) for d in importlib.metadata.distributions()}
 

@@ -255,7 +255,12 @@ class PageRun:
 
     def _mismatch(self, difference: str, block: Block) -> dict:
         text = "printed output differs from the output the page shows"
-        return {"outcome": "failed", "detail": text, "difference": difference[:4000], "cause": {"error": text, "where": self.page}}
+        return {
+            "outcome": "failed",
+            "detail": text,
+            "difference": difference[:4000],
+            "cause": {"error": text, "where": self.page},
+        }
 
     def _incomplete(self, block: Block, result: dict, tree: ast.Module | None = None) -> dict:
         names = diagnosis.defined_names(tree) if tree is not None else set()
@@ -280,7 +285,9 @@ class PageRun:
         for text in expected:
             match = _pattern(text).search(printed, position)
             if match is None:
-                return result | self._mismatch(f"expected (# Output:) {text!r}\nprinted: {printed[-2000:]!r}", blocks[index])
+                return result | self._mismatch(
+                    f"expected (# Output:) {text!r}\nprinted: {printed[-2000:]!r}", blocks[index]
+                )
             position = match.end()
         if following is not None:
             checker = doctest.OutputChecker()
@@ -447,7 +454,10 @@ def describe(module_name: str) -> dict:
 
     try:
         with implementation_as_published_name(module_name) as implementation:
-            return {"version": implementation.version, "packages": sorted({module_name.split(".")[0], implementation.package})}
+            return {
+                "version": implementation.version,
+                "packages": sorted({module_name.split(".")[0], implementation.package}),
+            }
     except ImplementationError as exc:
         return {"error": str(exc)}
 

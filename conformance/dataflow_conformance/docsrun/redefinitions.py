@@ -49,7 +49,9 @@ def _models_declared_again(tree: ast.Module, namespace: dict, assigned: set[str]
             continue
         for decorator in node.decorator_list:
             target = decorator.func if isinstance(decorator, ast.Call) else decorator
-            if not (isinstance(target, ast.Attribute) and target.attr == "model" and isinstance(target.value, ast.Name)):
+            if not (
+                isinstance(target, ast.Attribute) and target.attr == "model" and isinstance(target.value, ast.Name)
+            ):
                 continue
             name = target.value.id
             instance = namespace.get(name)

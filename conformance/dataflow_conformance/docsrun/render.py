@@ -53,12 +53,17 @@ def render_text(report, verbose: bool = False) -> str:
             lines.append(f"  line {block['line']:>5}  {block['language']:<22} {MARK[block['outcome']]}{detail}")
             if verbose and block["outcome"] == "failed":
                 lines += ["    " + line for line in (block.get("source") or "").splitlines()]
-                lines += ["    " + line for line in (block.get("traceback") or block.get("difference") or "").splitlines()]
+                lines += [
+                    "    " + line for line in (block.get("traceback") or block.get("difference") or "").splitlines()
+                ]
         if page.harness_error:
             lines.append("  harness error: " + page.harness_error.strip().splitlines()[-1])
     causes = report.causes()
     if causes:
-        lines += ["", f"Root causes ({len(causes)}; the 10 most frequent explain {report.top_share():.0%} of the failures):"]
+        lines += [
+            "",
+            f"Root causes ({len(causes)}; the 10 most frequent explain {report.top_share():.0%} of the failures):",
+        ]
         lines += [f"  {c['count']:>4}  {c['error']}" for c in causes[:10]]
     lines += ["", totals_line(report)]
     return "\n".join(lines) + "\n"

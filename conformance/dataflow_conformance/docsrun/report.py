@@ -53,7 +53,9 @@ class DocsReport:
 
     def reasons(self, outcome: str) -> list[tuple[str, int]]:
         """The details of the blocks with an outcome (skip reasons, fragment kinds), most frequent first."""
-        counts = Counter(_LINE_NOTE.sub("", block.get("detail", "")) for _, block in self.blocks() if block["outcome"] == outcome)
+        counts = Counter(
+            _LINE_NOTE.sub("", block.get("detail", "")) for _, block in self.blocks() if block["outcome"] == outcome
+        )
         return counts.most_common()
 
     def causes(self) -> list[dict]:

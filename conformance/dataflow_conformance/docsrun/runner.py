@@ -189,7 +189,12 @@ def run_docs(
         database=database,
         pages=[results[d.name] for d in documents],
         corpus=_corpus(paths, commit),
-        options={"timeout": timeout, "isolation": isolation, "jobs": settings.jobs, "decisions": Path(chosen.source).name if chosen.source else None},
+        options={
+            "timeout": timeout,
+            "isolation": isolation,
+            "jobs": settings.jobs,
+            "decisions": Path(chosen.source).name if chosen.source else None,
+        },
         seconds=round(time.perf_counter() - started, 1),
     )
 
@@ -240,7 +245,9 @@ def _run_page(document: Document, settings: Settings) -> PageResult:
                 "timeout": settings.timeout,
                 "isolation": settings.isolation,
                 "scratch": str(scratch / "work"),
-                "decisions": {line: [d.decision, d.reason] for line, d in settings.decisions.for_page(document.name).items()},
+                "decisions": {
+                    line: [d.decision, d.reason] for line, d in settings.decisions.for_page(document.name).items()
+                },
                 "packages": settings.decisions.packages,
                 "environment": settings.decisions.database_url_variables,
             }
@@ -286,7 +293,9 @@ def _watch(scratch: Path, timeout: float, url: str) -> tuple[list[dict], dict | 
         stop = {"line": last["line"], "why": f"its page's process ended (exit status {process.returncode})"}
     elif stop is None and (last is None or last["event"] not in ("end", "harness-error")):
         log_text = (scratch / "process.log").read_text(encoding="utf-8", errors="replace")[-3000:]
-        events.append({"event": "harness-error", "traceback": f"the page's process ended ({process.returncode}):\n{log_text}"})
+        events.append(
+            {"event": "harness-error", "traceback": f"the page's process ended ({process.returncode}):\n{log_text}"}
+        )
     return events, stop
 
 
@@ -321,7 +330,9 @@ def _account_for_a_stop(document: Document, page: PageResult, stop: dict | None)
             page.blocks.append(base | {"outcome": "not-python", "detail": f"not Python ({base['language']})"})
         elif block.line == stop["line"]:
             cause = {"error": stop["why"], "where": document.name}
-            page.blocks.append(base | {"outcome": "failed", "detail": stop["why"], "cause": cause, "source": block.source})
+            page.blocks.append(
+                base | {"outcome": "failed", "detail": stop["why"], "cause": cause, "source": block.source}
+            )
         elif block.line > stop["line"]:
             why = f"not run: {stop['why']} at line {stop['line']}"
             page.blocks.append(base | {"outcome": "blocked", "blocked_by": stop["line"], "detail": why})
