@@ -183,7 +183,7 @@ def format_traceback(exc: BaseException, page: str, limit: int = 60) -> str:
     return without_paths(_ANSI.sub("", "\n".join(lines)))
 
 
-_PATH = re.compile(r"(?<![\w:/.~-])(?P<path>/[^\s\"'():,]+)")  # not the path of a URL (scheme://host/path)
+_PATH = re.compile(r"(?<![\w:/.~-])(?P<path>/[^\s\"'():,<>]+)")  # not the path of a URL (scheme://host/path)
 
 
 def without_paths(text: str) -> str:

@@ -78,6 +78,12 @@ class PageRun:
         return {"__name__": "__main__", "database_url": self.job["database_url"]}
 
     def emit(self, event: str, **fields) -> None:
+        """Write one event; text that quotes the machine (tracebacks, printed output) without its paths."""
+        for name in ("detail", "traceback", "printed", "difference"):
+            if isinstance(fields.get(name), str):
+                fields[name] = diagnosis.without_paths(fields[name])
+        if fields.get("warnings"):
+            fields["warnings"] = [diagnosis.without_paths(text) for text in fields["warnings"]]
         self.sink.write(json.dumps({"event": event, **fields}, default=str) + "\n")
         self.sink.flush()
 
