@@ -316,3 +316,38 @@ def hostile(session):
         "--dataflow-markdown=hostile/conformance-report.md",
         *session.posargs,
     )
+
+
+# -- The upstream DataFlow documentation, page by page (issue 25) ----------------------------------------
+
+
+@nox.session
+def upstream_docs(session):
+    """The user-facing pages of the upstream DataFlow documentation against the published package, on SQLite
+    and on PostgreSQL when DFC_POSTGRESQL_URL is set: `nox -s upstream_docs -- PATH [docs options]`, PATH a
+    checkout of terrene-foundation/kailash-py (or its packages/kailash-dataflow). Writes
+    reports/upstream-docs/<backend>/ (JSON, Markdown, HTML, JUnit). Not tests: a block that fails is a finding;
+    the session fails only when the runner does (exit status 3) or is misused (2)."""
+    from pathlib import Path
+
+    if not session.posargs:
+        session.error("usage: nox -s upstream_docs -- PATH (a checkout of terrene-foundation/kailash-py)")
+    root, options = Path(session.posargs[0]), session.posargs[1:]
+    package = root / "packages" / "kailash-dataflow" if (root / "packages" / "kailash-dataflow").is_dir() else root
+    _install(session, "dev,upstream")
+    servers = {"sqlite": None, "postgresql": os.environ.get("DFC_POSTGRESQL_URL")}
+    for backend, url in servers.items():
+        if backend != "sqlite" and not url:
+            session.warn(f"{backend}: no DFC_{backend.upper()}_URL, not run")
+            continue
+        out = f"reports/upstream-docs/{backend}"
+        session.run(
+            "dataflow-conformance", "docs", str(package / "docs"), str(package / "README.md"),
+            "--decisions", "kailash-dataflow", "--jobs", "2", "--timeout", "30",
+            *(["--dataflow-dburi", url] if url else []),
+            "--report", f"{out}/docs-report.json", "--markdown", f"{out}/docs-report.md",
+            "--html", f"{out}/docs-report.html", "--junit", f"{out}/junit-docs.xml",
+            *options,
+            success_codes=[0, 1],
+            env=UPSTREAM_ENV,
+        )  # fmt: skip

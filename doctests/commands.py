@@ -11,16 +11,14 @@ environment's programs first on PATH), as a reader who copies it would run it; i
 """
 
 import os
-import re
 import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 from dataflow_conformance.cli import build_parser
+from dataflow_conformance.docsrun.blocks import lex
 from sybil import Region
-from sybil.parsers.markdown import CodeBlockParser
-from sybil.parsers.markdown.lexers import RawFencedCodeBlockLexer
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKED = ("nox", "pytest", "dataflow-conformance")
@@ -98,16 +96,13 @@ def evaluate_commands(example) -> None:
         check(command)
 
 
-class CommandBlocks(CodeBlockParser):
+class CommandBlocks:
     """Sybil parser: the `bash` blocks that call a checked command (other bash blocks are prose)."""
 
-    def __init__(self):
-        super().__init__(language="bash", evaluator=evaluate_commands)
-
     def __call__(self, document):
-        for region in super().__call__(document):
-            if commands(str(region.parsed)):
-                yield region
+        for block in lex(document.text):
+            if block.kind == "fence" and block.info == "bash" and commands(block.source):
+                yield Region(block.start, block.end, block.source, evaluate_commands)
 
 
 def run_block(example) -> None:
@@ -131,9 +126,7 @@ def run_block(example) -> None:
 class RunnableBlocks:
     """Sybil parser: the ```bash run blocks, run as written."""
 
-    def __init__(self):
-        self.lexer = RawFencedCodeBlockLexer(info_pattern=re.compile(r"bash run$\n", re.MULTILINE))
-
     def __call__(self, document):
-        for lexed in self.lexer(document):
-            yield Region(lexed.start, lexed.end, lexed.lexemes["source"], run_block)
+        for block in lex(document.text):
+            if block.kind == "fence" and block.info == "bash run":
+                yield Region(block.start, block.end, block.source, run_block)

@@ -21,7 +21,8 @@ import pytest
 from _pytest._code.code import Traceback
 from dataflow_conformance.backends.resolve import Backend, BackendUnavailable, resolve
 from dataflow_conformance.docsrun.blocks import DocsDocument, python_parsers, shows_code
-from dataflow_conformance.docsrun.runner import close_instances, document_database
+from dataflow_conformance.docsrun.page import close_instances
+from dataflow_conformance.docsrun.runner import document_database
 from sybil import Sybil
 from sybil.evaluators.skip import Skipper
 from sybil.integration.pytest import example_module_path as SYBIL_EXAMPLE_MODULE

@@ -1,85 +1,185 @@
-"""`dataflow-conformance docs`: a correct report on fixture docs written to fail the ways real docs fail."""
+"""`dataflow-conformance docs`: a correct report on fixture corpora written to fail the ways real docs fail
+(tests/fixtures/docs/: nested and tilde fences, fragments, cascades, URLs to rewrite, servers and packages
+the run lacks, documented output, redefinitions, blocks that hang, a thread left behind, a warning)."""
 
 import json
 import os
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
 
 import pytest
-from dataflow_conformance.docsrun import runner as docsrun
 
-FIXTURES = Path(__file__).parent / "fixtures" / "docs" / "project"
+FIXTURES = Path(__file__).parent / "fixtures" / "docs"
+CORPUS = FIXTURES / "corpus"
 
-# (line, outcome, a fragment of the detail) for every block of the fixture documents
+# (line, outcome, a fragment of the detail) for every block of the corpus
 EXPECTED = {
-    "about.md": [],
-    "pitfalls.md": [
-        (3, "failed", "ImportError: cannot import name 'DataFlowTurbo'"),
-        (7, "failed", "ModuleNotFoundError: No module named 'dataflow.enterprise'"),
-        (11, "skipped", "needs an_optional_extra_nobody_installed (not installed)"),
-        (15, "failed", "(pseudo-code: `...` stands for code the reader must supply)"),
-        (21, "failed", "NameError: name 'db' is not defined (defined by the block at line 15, which failed)"),
-        (25, "failed", "(pseudo-code: `...` stands for code the reader must supply)"),
-        (33, "failed", "NameError: name 'missing_coroutine' is not defined (no earlier block of the document"),
-        (37, "failed", "ValueError: raised inside an awaited coroutine"),
-        (45, "failed", "SyntaxError: '(' was never closed"),
-        (49, "skipped", "needs a server it cannot connect to (ConnectionRefusedError"),
-        (63, "skipped", "needs an optional extra (ImportError: the S3 adapter requires the [cloud] extra"),
+    "fences.md": [
+        (5, "passed", ""),  # a four-backtick fence showing a three-backtick one
+        (14, "passed", ""),  # tildes
+        (20, "passed", ""),  # in a list item, using the name the tilde block defined
+        (25, "not-python", "not Python (bash)"),
+        (29, "failed", "the fence is never closed"),
     ],
-    "quickstart.md": [
-        (5, "skipped", "not Python (bash)"),
-        (11, "passed", ""),
-        (23, "passed", ""),  # uses db and User from the block before
-        (30, "passed", ""),  # top-level await
-        (35, "skipped", "no code"),
-        (42, "passed", ""),  # a >>> session, run as a doctest
-        (48, "skipped", "needs a running web server"),  # a skip directive with its reason
-        (54, "skipped", "not Python (no language)"),
+    "fragments.md": [
+        (3, "fragment", "signatures only"),
+        (7, "fragment", "signatures only"),
+        (12, "fragment", "elision: `...` stands for a value the reader supplies (line 16)"),
+        (19, "fragment", "excerpt: indented code"),
+        (24, "blocked", "uses builder from the block at line 12 (fragment)"),
+        (28, "failed", "ImportError: cannot import name 'DataFlowTurbo'"),
+        (34, "blocked", "uses turbo from the block at line 28 (failed)"),
+        (38, "fragment", "no code (comments only)"),
+        (42, "skipped", "decided: uses a name the page never defines"),
+        (46, "fragment", "decided: shows a value, not a step"),
+    ],
+    "guide/redefine.md": [
+        (3, "passed", ""),
+        (12, "passed", ""),  # the same node again: a new workflow, as a separate example
+        (17, "passed", ""),
+        (29, "passed", ""),  # the same table again
+        (38, "skipped", "skip directive: shows a block the runner must not run"),
+        (42, "passed", ""),  # warns, but not from the implementation
+    ],
+    "needs.md": [
+        (3, "passed", ""),  # a PostgreSQL URL on a host that does not exist: rewritten to the run's database
+        (10, "skipped", "needs a server: Redis at 127.0.0.1:6379 (not configured for this run)"),
+        (16, "skipped", "needs a server: HTTP at api.example.com:80"),
+        (22, "failed", "No module named 'kailash_dataflow' (no module `kailash_dataflow` exists"),
+        (26, "skipped", "needs the package some-optional-sdk"),
+        (30, "failed", "`dataflow` is installed but has no module `dataflow.enterprise`"),
+    ],
+    "output.md": [
+        (3, "passed", ""),
+        (8, "failed", "printed output differs from the output the page shows"),
+        (13, "failed", "printed output differs"),  # a >>> session
+        (20, "passed", ""),
+        (26, "not-python", "the output of the block at line 20"),
+        (30, "passed", ""),
+        (36, "not-python", "the output of the block at line 30"),
     ],
 }
 
 
-def run_cli(*args, cwd=None):
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+def run_cli(*args, cwd=None, env=None):
+    environment = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     return subprocess.run(
         [sys.executable, "-m", "dataflow_conformance.cli", "docs", *map(str, args)],
         capture_output=True,
         text=True,
         cwd=cwd,
-        env=env,
-        timeout=300,
+        env=environment | (env or {}),
+        timeout=600,
     )
 
 
-def outcomes(report: dict) -> dict:
-    return {d["name"]: [(b["line"], b["outcome"], b["detail"]) for b in d["blocks"]] for d in report["documents"]}
-
-
-def test_report_on_the_fixture_docs(tmp_path):
+@pytest.fixture(scope="module")
+def corpus_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("corpus")
     done = run_cli(
-        FIXTURES,
-        "--dataflow-impl",
-        "dataflow_reference",
-        "--report",
-        tmp_path / "r.json",
-        "--markdown",
-        tmp_path / "r.md",
+        CORPUS,
+        "--dataflow-impl=dataflow_reference",
+        "--decisions",
+        CORPUS / "decisions.toml",
+        "--jobs=2",
+        *("--report", out / "r.json", "--markdown", out / "r.md", "--html", out / "r.html", "--junit", out / "r.xml"),
+        cwd=out,
     )
+    return done, json.loads((out / "r.json").read_text()), out
+
+
+def test_every_block_of_the_corpus_gets_its_outcome(corpus_run):
+    done, report, _ = corpus_run
     assert done.returncode == 1, done.stderr  # blocks failed
-    report = json.loads((tmp_path / "r.json").read_text())
-    found = outcomes(report)
-    assert sorted(found) == sorted(EXPECTED)
+    found = {p["name"]: [(b["line"], b["outcome"], b.get("detail", "")) for b in p["blocks"]] for p in report["pages"]}
+    assert sorted(found) == sorted(EXPECTED), "the decisions file excludes guide/skipped-page.md"
     for name, blocks in EXPECTED.items():
         assert [(line, outcome) for line, outcome, _ in found[name]] == [(line, outcome) for line, outcome, _ in blocks]
         for (_, _, detail), (line, _, fragment) in zip(found[name], blocks, strict=True):
             assert fragment in detail, f"{name}, line {line}: {detail!r} lacks {fragment!r}"
-    assert report["totals"] == {"documents": 3, "blocks": 19, "passed": 4, "failed": 8, "skipped": 7}
-    assert report["implementation"]["module"] == "dataflow_reference"
-    assert [d["note"] for d in report["documents"] if d["name"] == "about.md"] == ["no code"]
-    assert done.stdout.rstrip().endswith("19 blocks in 3 documents: 4 ran without error, 8 failed, 7 skipped")
-    assert "| pitfalls.md | 45 | python | failed | SyntaxError" in (tmp_path / "r.md").read_text()
+    totals = report["totals"]
+    assert (totals["python"], totals["passed"], totals["failed"], totals["blocked"]) == (31, 12, 6, 2)
+    assert (totals["fragment"], totals["skipped"], totals["not-python"]) == (6, 5, 3)
+
+
+def test_rewritten_urls_and_redefinitions_are_stated(corpus_run):
+    _, report, _ = corpus_run
+    blocks = {(p["name"], b["line"]): b for p in report["pages"] for b in p["blocks"]}
+    assert blocks[("needs.md", 3)]["rewritten"] == ["postgresql://user:secret@db.internal.example:5432/app"]
+    assert report["totals"]["rewritten"] == 1
+    assert (
+        "a new `workflow` (WorkflowBuilder): the block adds node 'step' again"
+        in blocks[("guide/redefine.md", 12)]["notes"][0]
+    )
+    assert "table 'users' declared again" in blocks[("guide/redefine.md", 29)]["notes"][0]
+    assert "warnings" not in blocks[("guide/redefine.md", 42)], "the example's own warning is not the implementation's"
+
+
+def test_root_causes_are_grouped_with_their_pages_and_lines(corpus_run):
+    _, report, out = corpus_run
+    causes = {c["error"]: c for c in report["causes"]}
+    assert causes["printed output differs from the output the page shows"]["blocks"] == ["output.md:8", "output.md:13"]
+    assert report["causes"][0]["count"] == 2  # most frequent first
+    assert "ModuleNotFoundError: No module named 'kailash_dataflow'" in causes
+    assert report["top10_share"] == 1.0
+    assert "/work" not in (out / "r.json").read_text().replace(str(out), ""), "no machine paths in the report"
+
+
+def test_the_report_formats(corpus_run):
+    done, report, out = corpus_run
+    markdown = (out / "r.md").read_text()
+    assert "| 2 | 1 | printed output differs from the output the page shows |" in markdown
+    assert "| fragments.md | 10 | 0 | 0 | 1 | 2 | 6 | 1 |" in markdown  # per page totals
+    html = (out / "r.html").read_text()
+    assert 'id="needs.md:22"' in html and "<summary>traceback</summary>" in html and "kailash_dataflow" in html
+    suites = ET.parse(out / "r.xml").getroot()
+    assert suites.get("tests") == "31" and suites.get("failures") == "6"
+    case = suites.find("testsuite[@name='fragments.md']/testcase[@name='line 34']/skipped")
+    assert case is not None and case.get("message").startswith("blocked: ")
+    progress = [line for line in done.stderr.splitlines() if line.startswith("[")]
+    assert len(progress) == 5 and any(line.startswith("[5/5] ") for line in progress)
+    assert done.stdout.rstrip().endswith(
+        "31 Python blocks in 5 pages: 12 passed, 0 warned, 6 failed, 2 blocked by an earlier block, "
+        "6 fragments, 5 skipped; 3 not Python"
+    )
+
+
+def test_blocks_that_do_not_stop_a_thread_left_behind_and_a_warning(tmp_path):
+    """stops.md: a block past its limit fails and the next runs; a block that swallows the limit's exception
+    is stopped by ending its page's process; the page's thread does not keep anything alive. warns.md: an
+    implementation's warning is part of the outcome."""
+    done = run_cli(
+        FIXTURES / "stops",
+        "--dataflow-impl=acme_dataflow",
+        "--timeout=1",
+        "--report",
+        tmp_path / "r.json",
+        env={"PYTHONPATH": os.pathsep.join([str(FIXTURES / "acme"), os.environ.get("PYTHONPATH", "")])},
+    )
+    assert done.returncode == 1, done.stderr
+    pages = {p["name"]: p["blocks"] for p in json.loads((tmp_path / "r.json").read_text())["pages"]}
+    assert [(b["line"], b["outcome"], b["detail"]) for b in pages["stops.md"]] == [
+        (3, "failed", "BlockTimeout: timed out after 1 s"),
+        (9, "passed", ""),
+        (17, "failed", "did not stop at its time limit (1 s)"),
+        (27, "blocked", "not run: did not stop at its time limit (1 s) at line 17"),
+    ]
+    (warned,) = pages["warns.md"]
+    assert warned["outcome"] == "warned"
+    assert warned["warnings"] == ["UserWarning: cache_ttl has no effect and is ignored"]
+
+
+def test_isolation_per_block(tmp_path):
+    (tmp_path / "a.md").write_text("```python\nx = 1\n```\n\n```python\nassert x == 1\n```\n")
+    done = run_cli(
+        tmp_path / "a.md", "--dataflow-impl=dataflow_reference", "--isolation=block", "--report", tmp_path / "r.json"
+    )
+    blocks = json.loads((tmp_path / "r.json").read_text())["pages"][0]["blocks"]
+    assert [b["outcome"] for b in blocks] == ["passed", "blocked"], done.stderr
+    assert blocks[1]["blocked_by"] == 1 and "uses x from the block at line 1 (passed)" in blocks[1]["detail"]
 
 
 def _servers():
@@ -88,19 +188,20 @@ def _servers():
 
 
 @pytest.mark.parametrize("server", _servers())
-def test_each_document_gets_a_database_of_its_own(tmp_path, server):
-    (tmp_path / "a.md").write_text((FIXTURES / "quickstart.md").read_text())
-    # Another User with other columns: it only works when the documents do not share tables.
-    (tmp_path / "b.md").write_text(
-        "```python\nfrom dataflow import DataFlow\n\ndb = DataFlow()  # DATABASE_URL: this document's database\n\n"
-        "@db.model\nclass User:\n    title: str\n\n"
-        'assert db.express_sync.create("User", {"title": "t"})["id"] == 1\n```\n'
-    )
-    args = [tmp_path, "--dataflow-impl", "dataflow_reference", "--report", tmp_path / "r.json"]
+def test_each_page_gets_a_database_of_its_own_and_urls_point_at_it(tmp_path, server):
+    # The same model with other columns on each page: it only works when pages do not share tables.
+    for name, field in (("a", "name"), ("b", "title")):
+        (tmp_path / f"{name}.md").write_text(
+            "```python\nfrom dataflow import DataFlow\n\n"
+            'db = DataFlow("postgresql://user:secret@localhost:5432/mydb")  # the reader\'s own URL\n\n'
+            f"@db.model\nclass User:\n    {field}: str\n\n"
+            f'assert db.express_sync.create("User", {{"{field}": "t"}})["id"] == 1\n```\n'
+        )
+    args = [tmp_path, "--dataflow-impl=dataflow_reference", "--jobs=2", "--report", tmp_path / "r.json"]
     done = run_cli(*args, *(["--dataflow-dburi", server] if server else []), cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads((tmp_path / "r.json").read_text())
-    assert report["totals"]["failed"] == 0 and report["totals"]["passed"] == 5
+    assert report["totals"]["passed"] == 2 and report["totals"]["rewritten"] == 2
     assert report["database"] == (server.split(":")[0] if server else "sqlite")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.md", "b.md", "r.json"], "examples wrote into the cwd"
 
@@ -115,47 +216,48 @@ def test_a_published_readme_inside_a_wheel_or_its_metadata(tmp_path):
         archive.writestr("example-1.0.dist-info/METADATA", metadata)
     (tmp_path / "METADATA").write_text(metadata)
     for path in (wheel, tmp_path / "METADATA"):
-        done = run_cli(path, "--dataflow-impl", "dataflow_reference")
+        done = run_cli(path, "--dataflow-impl", "dataflow_reference", "-q")
         assert done.returncode == 0, done.stderr
-        assert "line     3  python           ran" in done.stdout  # lines of the long description
-        assert done.stdout.rstrip().endswith("2 blocks in 1 document: 1 ran without error, 0 failed, 1 skipped")
+        assert "line     3  python                 passed" in done.stdout  # lines of the long description
+        assert "1 Python block in 1 page: 1 passed" in done.stdout
 
 
 @pytest.mark.parametrize(
     "args, message",
     [
         (["nowhere/docs"], "nowhere/docs does not exist"),
-        (
-            [FIXTURES / "quickstart.md", "--dataflow-impl", "no_such_module"],
-            "--dataflow-impl=no_such_module: no module",
-        ),
-        (
-            [FIXTURES / "quickstart.md", "--dataflow-impl", "json"],
-            "--dataflow-impl=json: the module has no DataFlow class",
-        ),
-        ([FIXTURES / "quickstart.md", "--dataflow-dburi", "oracle://scott@host/db"], "unknown scheme 'oracle'"),
+        ([CORPUS / "fences.md", "--dataflow-impl", "no_such_module"], "--dataflow-impl=no_such_module: no module"),
+        ([CORPUS / "fences.md", "--dataflow-impl", "json"], "--dataflow-impl=json: the module has no DataFlow class"),
+        ([CORPUS / "fences.md", "--dataflow-dburi", "oracle://scott@host/db"], "unknown scheme 'oracle'"),
         ([Path(__file__)], "expected a directory, a Markdown file, a wheel or a METADATA file"),
+        ([CORPUS, "--include", "nothing/*"], "matches the include/exclude globs"),
+        ([CORPUS, "--decisions", "no-such-corpus"], "no decisions file no-such-corpus"),
+        ([CORPUS / "fences.md", "--isolation", "module"], "invalid choice: 'module'"),
     ],
 )
-def test_bad_input_is_a_clear_error(tmp_path, args, message):
+def test_bad_input_is_a_usage_error(tmp_path, args, message):
     done = run_cli(*args, cwd=tmp_path)
     assert done.returncode == 2 and message in done.stderr, done.stderr
 
 
-def test_the_published_module_name_is_restored_after_a_run(tmp_path):
-    (tmp_path / "a.md").write_text(
-        "```python\nimport dataflow\n\nassert dataflow.__name__ == 'dataflow_reference'\n```\n"
+def test_a_decision_that_names_no_block_is_refused(tmp_path):
+    (tmp_path / "stale.toml").write_text(
+        '[[block]]\npage = "fences.md"\nline = 6\ndecision = "skip"\nreason = "line 6 is inside a block"\n'
     )
-    before = sys.modules.get("dataflow")
-    report = docsrun.run_docs(tmp_path / "a.md", impl="dataflow_reference")
-    assert [b.outcome for b in report.documents[0].blocks] == ["passed"]
-    assert sys.modules.get("dataflow") is before
+    done = run_cli(CORPUS / "fences.md", "--decisions", tmp_path / "stale.toml", cwd=tmp_path)
+    assert done.returncode == 2 and "no Python block starts at fences.md:6" in done.stderr, done.stderr
 
 
-def test_a_block_that_hangs_is_stopped_and_the_next_one_runs(tmp_path):
-    (tmp_path / "slow.md").write_text("```python\nimport time\n\ntime.sleep(30)\n```\n\n```python\nx = 1\n```\n")
-    report = tmp_path / "r.json"
-    done = run_cli(tmp_path / "slow.md", "--dataflow-impl", "dataflow_reference", "--timeout", "1", "--report", report)
-    assert done.returncode == 1
-    blocks = json.loads(report.read_text())["documents"][0]["blocks"]
-    assert [(b["outcome"], b["detail"]) for b in blocks] == [("failed", "timed out after 1 s"), ("passed", "")]
+def test_a_page_whose_process_fails_outside_its_blocks_is_a_harness_error(tmp_path):
+    """Exit status 3 (the runner failed), not 1 (a block failed): here the page's process cannot import the
+    implementation, which the runner checked in a process of its own."""
+    (tmp_path / "flaky_dataflow.py").write_text(
+        "import os\n\nif os.environ.get('DATABASE_URL'):\n    raise RuntimeError('only in a page process')\n\n"
+        "class DataFlow:\n    pass\n"
+    )
+    (tmp_path / "a.md").write_text("```python\nx = 1\n```\n")
+    done = run_cli(tmp_path / "a.md", "--dataflow-impl=flaky_dataflow", "--report", tmp_path / "r.json",
+                   cwd=tmp_path, env={"PYTHONPATH": str(tmp_path)})  # fmt: skip
+    assert done.returncode == 3, done.stderr
+    page = json.loads((tmp_path / "r.json").read_text())["pages"][0]
+    assert "only in a page process" in page["harness_error"]

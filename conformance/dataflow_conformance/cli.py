@@ -87,11 +87,25 @@ def build_parser() -> argparse.ArgumentParser:
     docs = sub.add_parser(
         "docs",
         help="run the Python examples of Markdown docs against an implementation and report what runs",
-        description="Run every Python block of PATH's Markdown documents, in order, one namespace per "
-        "document, and report per block: ran, failed (with the exception) or skipped (with the reason). "
-        "Exit status 1 when a block failed.",
+        description="Run every Python block of the Markdown pages under PATH..., in order, one namespace and one "
+        "database per page, each page in a process of its own, and report per block: passed, warned, failed (with "
+        "its root cause), blocked by an earlier block, fragment, skipped (with what it needs) or not Python. "
+        "Exit status: 0 when no block failed, 1 when a block failed, 2 for a usage error, 3 when the runner itself "
+        "failed on a page (a harness error).",
     )
-    docs.add_argument("path", type=Path, help="a directory of *.md files, a Markdown file, a wheel or a METADATA file")
+    docs.add_argument(
+        "paths",
+        type=Path,
+        nargs="+",
+        metavar="PATH",
+        help="directories of *.md files, Markdown files, wheels or METADATA files",
+    )
+    docs.add_argument(
+        "--include", action="append", default=[], metavar="GLOB", help="run only pages that match (repeatable)"
+    )
+    docs.add_argument(
+        "--exclude", action="append", default=[], metavar="GLOB", help="leave out pages that match (repeatable)"
+    )
     docs.add_argument(
         "--dataflow-impl",
         default="dataflow",
@@ -101,11 +115,29 @@ def build_parser() -> argparse.ArgumentParser:
     docs.add_argument(
         "--dataflow-dburi",
         metavar="URL",
-        help="server to run on (each document gets its own database there); default: a SQLite file per document",
+        help="server to run on (each page gets its own database there); default: a SQLite file per page",
     )
     docs.add_argument("--timeout", type=float, default=60, metavar="S", help="limit per block (default: %(default)s s)")
+    docs.add_argument(
+        "--isolation",
+        choices=("page", "block"),
+        default="page",
+        help="one namespace per page (default), or a fresh namespace for every block",
+    )
+    docs.add_argument("--jobs", type=int, default=1, metavar="N", help="pages run at once (default: %(default)s)")
+    docs.add_argument(
+        "--decisions",
+        metavar="FILE",
+        help="a TOML file of decisions about a corpus you do not own (pages, fragments, skips, packages), or "
+        "the name of one the kit ships (kailash-dataflow)",
+    )
+    docs.add_argument("--corpus-commit", metavar="SHA", help="the docs' commit, for the report (default: from git)")
     docs.add_argument("--report", type=Path, metavar="PATH", help="also write the report as JSON")
     docs.add_argument("--markdown", type=Path, metavar="PATH", help="also write the report as Markdown")
+    docs.add_argument("--html", type=Path, metavar="PATH", help="also write the report as HTML (tracebacks, sources)")
+    docs.add_argument("--junit", type=Path, metavar="PATH", help="also write the report as JUnit XML")
+    docs.add_argument("-v", "--verbose", action="store_true", help="print each failure's source and traceback")
+    docs.add_argument("-q", "--quiet", action="store_true", help="no progress line per page")
     return parser
 
 
@@ -266,18 +298,39 @@ def _diff(args) -> int:
 def _docs(args) -> int:
     from .docsrun import render, runner
 
+    def progress(done, total, page):
+        if not args.quiet:
+            status(render.progress_line(done, total, page))
+
     try:
-        report = runner.run_docs(args.path, impl=args.dataflow_impl, db=args.dataflow_dburi, timeout=args.timeout)
+        report = runner.run_docs(
+            args.paths,
+            impl=args.dataflow_impl,
+            db=args.dataflow_dburi,
+            timeout=args.timeout,
+            isolation=args.isolation,
+            jobs=args.jobs,
+            include=args.include,
+            exclude=args.exclude,
+            decisions=args.decisions,
+            commit=args.corpus_commit,
+            progress=progress,
+        )
     except runner.DocsError as exc:
         raise CommandError(str(exc)) from None
-    if args.report:
-        args.report.write_text(json.dumps(report.as_dict(), indent=1) + "\n", encoding="utf-8")
-        status(f"wrote {args.report}")
-    if args.markdown:
-        args.markdown.write_text(render.render_markdown(report), encoding="utf-8")
-        status(f"wrote {args.markdown}")
-    sys.stdout.write(render.render_text(report))
-    return 1 if report.totals()["failed"] else 0
+    writers = {
+        args.report: lambda: json.dumps(report.as_dict(), indent=1) + "\n",
+        args.markdown: lambda: render.render_markdown(report),
+        args.html: lambda: render.render_html(report),
+        args.junit: lambda: render.render_junit(report),
+    }
+    for path, text in writers.items():
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text(), encoding="utf-8")
+            status(f"wrote {path}")
+    sys.stdout.write(render.render_text(report, verbose=args.verbose))
+    return report.exit_status()
 
 
 COMMANDS = {

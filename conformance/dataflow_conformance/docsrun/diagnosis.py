@@ -1,97 +1,164 @@
-"""What a docs example's failure means: something this machine lacks (the block is skipped, not
-failed), or a failure to report with the hint a reader needs (a name only a failed block defined,
-pseudo-code). Used by docsrun.py."""
+"""What a docs example's failure means, read from its exception chain.
+
+- It needs what this run does not have (the block is skipped, with the need named): a package that
+  exists (a requirement of the implementation's distribution or one of its extras, or one the corpus's
+  decisions file names) but is not installed, or a server the run does not provide.
+- It is blocked by an earlier block: it uses a name that only a block which did not run to its end would
+  have defined (a cascade: counted apart, with the block it depends on).
+- Otherwise it failed, and its root cause is the innermost meaningful exception of the chain: what the
+  implementation raised under its wrappers, its message with the values masked so that the same cause
+  in different examples is one cause; an import of a module that exists nowhere is such a failure.
+"""
 
 import ast
+import importlib.metadata
 import importlib.util
 import re
-import socket
+import traceback
 
-from ..exceptions import exception_chain
+from ..exceptions import cause_chain
+from ..report.causes import mask
 
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colour codes some implementations put in their messages
-_PLACEHOLDER = re.compile(r"\.\.\.$")  # "postgresql://...", "prod..."
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# A wrapper's first line that says nothing ("Error DF-401: Unknown error"): the detail is further down.
+_GENERIC = re.compile(r"\b(unknown error|an error occurred|error occurred|runtime execution error)\b", re.IGNORECASE)
+_DETAIL = re.compile(r"^[-*•\s]*(?:error_message|error|reason|cause|details?|message)\s*[:=]\s*(?P<text>\S.*)$", re.I)
+_NODE_TYPE = re.compile(
+    r"\b(?P<model>[A-Z]\w*?)(?:Create|Read|Update|Delete|List|Upsert|Count|BulkCreate|BulkUpdate|BulkDelete|BulkUpsert)Node\b"
+)
+_IDENTIFIER = re.compile(r"'([A-Za-z_][\w.]*)'")
+WRAPPED = ("original_error", "original_exception", "inner_exception")  # wrappers that keep the cause aside
 
 
-def unavailable(exc: BaseException, implementation_module: str) -> str | None:
-    """A block that needs what this machine does not have is skipped, not failed: a package that is not
-    installed (an optional extra the docs may well be right about; the implementation's own modules never
-    count, and neither does a name missing from an installed package), or a server the example names and
-    this machine does not provide (refused, unknown host, or no such user there)."""
-    for cause in exception_chain(exc):
-        if isinstance(cause, ModuleNotFoundError) and cause.name:
-            top = cause.name.split(".")[0]
-            if top != implementation_module and importlib.util.find_spec(top) is None:
-                return f"needs {top} (not installed)"
-        if isinstance(cause, ImportError) and "pip install" in str(cause):  # the library names a missing extra
-            return f"needs an optional extra ({_first_line(cause)})"
-        # Drivers and implementations raise their own ConnectionError classes; the name is what they share.
-        if isinstance(cause, (ConnectionError, socket.gaierror)) or type(cause).__name__ == "ConnectionError":
-            return f"needs a server it cannot connect to ({_first_line(cause)})"
+def innermost(exc: BaseException) -> BaseException:
+    """The innermost exception of the chain, following `raise ... from`, a handler's own raise, and the
+    attributes in which some wrappers keep what they caught (DataFlow's `original_error`)."""
+    current = exc
+    for _ in range(20):
+        inner = cause_chain(current)[-1]
+        kept = next(
+            (getattr(inner, name) for name in WRAPPED if isinstance(getattr(inner, name, None), BaseException)), None
+        )
+        if kept is None or kept is inner:
+            return inner
+        current = kept
+    return current
+
+
+def message(exc: BaseException) -> str:
+    """The line of an exception's message that says what went wrong (not a wrapper's generic headline)."""
+    text = without_paths(_ANSI.sub("", str(exc))).strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        return ""
+    first = lines[0].lstrip("❌ ").strip()
+    if _GENERIC.search(first):
+        for line in lines[1:]:
+            if match := _DETAIL.match(line):
+                return f"{match.group('text')} ({first})"
+        if len(lines) > 1:
+            return f"{first}: {' '.join(lines[1:3])}"
+    return first
+
+
+def headline(exc: BaseException) -> str:
+    """`Type: meaningful line` of the innermost exception."""
+    inner = innermost(exc)
+    text = message(inner)
+    return f"{type(inner).__name__}: {text}" if text else type(inner).__name__
+
+
+def cause_key(exc: BaseException) -> str:
+    """The root cause as a group key: the headline with values masked but names kept (`'adapter'` in
+    "has no attribute 'adapter'" is the cause, not a value)."""
+    text = _IDENTIFIER.sub(lambda m: f"⟨{m.group(1)}⟩", headline(exc))
+    return re.sub("⟨([^⟩]*)⟩", lambda m: f"'{m.group(1)}'", mask(text))
+
+
+def where(exc: BaseException, page: str, packages: tuple[str, ...]) -> str:
+    """Where the root cause was raised: the deepest frame in the implementation's packages, else the page."""
+    found = None
+    for link in reversed(cause_chain(exc)):
+        for frame, line in traceback.walk_tb(link.__traceback__):
+            module = frame.f_globals.get("__name__", "")
+            if any(module == p or module.startswith(p + ".") for p in packages):
+                found = f"{module}:{frame.f_code.co_name}"
+            elif frame.f_code.co_filename == page and found is None:
+                found = f"{page}:{line}"
+        if found:
+            return found
+    return page
+
+
+# -- what the run lacks ----------------------------------------------------------------------------------
+
+
+class Packages:
+    """Which missing modules are packages a reader can install: the requirements of the implementation's
+    distribution and of its extras (e.g. kailash-dataflow[mongodb] -> motor), and the modules a corpus's
+    decisions file names."""
+
+    def __init__(self, implementation_module: str, known: dict[str, str]):
+        self.implementation_module = implementation_module
+        self.known = dict(known)  # module -> "package (why)"
+        for distribution in importlib.metadata.packages_distributions().get(implementation_module, []):
+            for requirement in importlib.metadata.requires(distribution) or []:
+                name = re.split(r"[\s;<>=!~\[(]", requirement, maxsplit=1)[0]
+                if _module_name(name) == _module_name(distribution):
+                    continue  # an extra that names other extras of the same distribution
+
+                extra = re.search(r"extra\s*==\s*['\"]([^'\"]+)", requirement)
+                note = (
+                    f"{name}, from {distribution}[{extra.group(1)}]"
+                    if extra
+                    else f"{name}, a requirement of {distribution}"
+                )
+                self.known.setdefault(_module_name(name), note)
+        self.distributions = {_module_name(d.metadata["Name"]) for d in importlib.metadata.distributions()}
+
+    def missing(self, exc: BaseException) -> tuple[str | None, str | None]:
+        """(skip reason, failure hint) for an exception that may be a missing module."""
+        for link in reversed(cause_chain(exc)):
+            if not (isinstance(link, ModuleNotFoundError) and link.name):
+                continue
+            top = link.name.split(".")[0]
+            if importlib.util.find_spec(top) is not None:
+                return None, f"`{top}` is installed but has no module `{link.name}`"
+            if top in self.known:
+                return f"needs the package {self.known[top]} (not installed)", None
+            if top in self.distributions:
+                return None, f"no module `{top}`: that is a distribution's name, not a module it installs"
+            return None, f"no module `{top}` exists in the implementation, its requirements or the decisions file"
+        for link in cause_chain(exc):
+            if isinstance(link, ImportError) and "pip install" in str(link):  # the library names a missing extra
+                return f"needs an optional extra ({message(link)[:160]})", None
+        return None, None
+
+
+def _module_name(distribution: str) -> str:
+    return re.sub(r"[-.]+", "_", distribution).lower()
+
+
+# -- cascades --------------------------------------------------------------------------------------------
+
+
+def blocked_by(exc: BaseException, incomplete: list[tuple[int, set[str], str]]) -> tuple[int, str] | None:
+    """(line, why) of the earlier block this failure follows from: a NameError for a name that only a block
+    which did not complete defines, or a generated node of a model that such a block declares.
+    `incomplete`: (line, names it defines, its outcome) of the blocks that did not run to their end."""
+    inner = innermost(exc)
+    name = getattr(inner, "name", None) if isinstance(inner, NameError) else None
+    wanted = {name} if name else set()
+    if not wanted:
+        wanted = {m.group("model") for m in _NODE_TYPE.finditer(str(inner))}
+    for line, names, outcome in reversed(incomplete):
+        if wanted & names:
+            return line, f"uses {', '.join(sorted(wanted & names))} from the block at line {line} ({outcome})"
     return None
 
 
-def _first_line(exc: BaseException) -> str:
-    text = _ANSI.sub("", str(exc)).strip()
-    first = (text.splitlines() or [""])[0][:200]
-    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
-
-
-def describe(exc: BaseException, source: str, failed_blocks: list[tuple[int, set[str]]]) -> str:
-    """The error as `Type: first line`, and a hint: for a NameError, the failed block that would have
-    defined the name (failed_blocks: (line, names it assigns) of the blocks that failed before)."""
-    text = _first_line(exc)
-    if isinstance(exc, NameError) and getattr(exc, "name", None):
-        origin = [line for line, names in failed_blocks if exc.name in names]
-        text += (
-            f" (defined by the block at line {origin[-1]}, which failed)"
-            if origin
-            else " (no earlier block of the document defines it)"
-        )
-    elif is_pseudo_code(source):
-        text += " (pseudo-code: `...` stands for code the reader must supply)"
-    return text
-
-
-def has_code(source: str) -> bool:
-    """False for a block of nothing but comments, strings or `...`."""
-    try:
-        body = ast.parse(source).body
-    except SyntaxError:
-        return True  # it is code, just not valid code: running it reports the error
-    return any(not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)) for node in body)
-
-
-def is_pseudo_code(source: str) -> bool:
-    """`...` used as a value (an argument, a dict entry, an assignment), a string that ends in `...`, or
-    `...` that does not parse; `def f(): ...` is an ordinary stub, not a placeholder."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return "..." in source
-    if any(
-        isinstance(n, ast.Constant) and isinstance(n.value, str) and _PLACEHOLDER.search(n.value)
-        for n in ast.walk(tree)
-    ):
-        return True  # "postgresql://...", "prod..."
-    stubs = {
-        id(statement.value)
-        for node in ast.walk(tree)
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-        for statement in node.body
-        if isinstance(statement, ast.Expr)
-    }
-    return any(
-        isinstance(node, ast.Constant) and node.value is ... and id(node) not in stubs for node in ast.walk(tree)
-    )
-
-
-def assigned_names(source: str) -> set[str]:
-    """The names a block defines (assignments, functions, classes, imports)."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return set()
+def defined_names(tree: ast.Module) -> set[str]:
+    """The names a block defines at its top level or anywhere below (assignments, functions, classes, imports)."""
     names = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
@@ -101,3 +168,35 @@ def assigned_names(source: str) -> set[str]:
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
     return names
+
+
+def format_traceback(exc: BaseException, page: str, limit: int = 60) -> str:
+    """The traceback for the verbose view: the whole chain from the page's own frames on (the runner's
+    frames above them say nothing about the docs), its last `limit` lines, without machine paths."""
+    summary = traceback.TracebackException.from_exception(exc)
+    frames = list(summary.stack)
+    first = next((i for i, frame in enumerate(frames) if frame.filename == page), 0)
+    summary.stack = traceback.StackSummary.from_list(frames[first:])
+    lines = "".join(summary.format()).splitlines()
+    if len(lines) > limit:
+        lines = [f"... ({len(lines) - limit} lines above)", *lines[-limit:]]
+    return without_paths(_ANSI.sub("", "\n".join(lines)))
+
+
+_PATH = re.compile(r"(?<![\w:/.~-])(?P<path>/[^\s\"'():,<>]+)")  # not the path of a URL (scheme://host/path)
+
+
+def without_paths(text: str) -> str:
+    """Absolute paths shortened to what identifies the file: from site-packages/ or pythonX.Y/ on, else
+    the file's name (reports are committed and compared; machine paths would differ on every machine)."""
+
+    def shorten(match: re.Match) -> str:
+        path = match.group("path")
+        for marker in ("site-packages/", "dist-packages/"):
+            if marker in path:
+                return path.split(marker, 1)[1]
+        if m := re.search(r"/lib/(python3\.\d+/.*)$", path):
+            return m.group(1)
+        return path.rsplit("/", 1)[-1] if path.count("/") > 1 else path
+
+    return _PATH.sub(shorten, text)

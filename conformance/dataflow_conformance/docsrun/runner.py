@@ -1,111 +1,103 @@
 """Run the Python examples of any project's Markdown docs against a DataFlow implementation.
 
-`dataflow-conformance docs PATH` uses this module: each document's blocks run in order in one shared
-namespace (with top-level `await`, see docblocks.py), in a scratch directory, on a database of its own, and
-every block gets an outcome: passed (it ran without an error), failed (with the exception), or skipped
-(with the reason: no code, not Python, a skip comment, or it needs what this machine does not have;
-diagnosis.py reads the failures).
+`dataflow-conformance docs PATH...` uses this module. Each page runs in a process of its own (page.py),
+on a database of its own (a SQLite file, or a database created on the configured server and dropped
+afterwards), in a scratch directory of its own, with `--jobs` pages at a time. A process per page,
+rather than one process that ends with os._exit after its report:
+
+- pages cannot affect each other: DataFlow and Kailash keep models and nodes in process-wide registries,
+  so page order would change results in one process;
+- a block that ignores its time limit (a C call that never returns, an example that catches every
+  exception) is stopped by ending its page's process; the page's other results are already on disk;
+- threads the examples leave behind (connection pool monitors, event-loop workers) end with the page's
+  process, so this process exits on its own once the report is written.
 """
 
+import concurrent.futures
 import contextlib
 import email.parser
+import fnmatch
+import json
 import os
-import signal
+import subprocess
 import sys
 import tempfile
-import threading
-import unittest
+import time
 import uuid
 import zipfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-
-from sybil.evaluators.skip import Skipper
 
 from ..backends.provision import WorkerDatabase
 from ..backends.resolve import Backend, BackendUnavailable, backend_of
-from ..plugin.implementation import ImplementationError
-from ..plugin.implementation import load as load_implementation
-from . import diagnosis
-from .blocks import DocsDocument, OtherBlocks, evaluate_python, not_python, python_parsers
+from . import decisions as decisions_file
+from .blocks import lex
+from .report import DocsReport, PageResult
 
-PUBLISHED_MODULE = "dataflow"  # the name the published docs import; --dataflow-impl decides what it resolves to
+GRACE = 15  # seconds past a block's limit before its page's process is ended (its own alarm comes first)
 
 
 class DocsError(Exception):
-    """Bad input to the docs runner (a path that does not exist, a file it cannot read)."""
+    """Bad input to the docs runner (a path that does not exist, a module that cannot be imported)."""
 
 
-class BlockTimeout(Exception):
-    pass
-
-
-@dataclass
-class BlockResult:
-    line: int
-    language: str
-    outcome: str  # passed | failed | skipped
-    detail: str = ""  # failed: "ExceptionType: first line" (+ a hint); skipped: the reason
-
-
-@dataclass
-class DocumentResult:
-    name: str
-    blocks: list[BlockResult] = field(default_factory=list)
-
-    @property
-    def note(self) -> str:
-        return "" if self.blocks else "no code"
-
-
-@dataclass
-class DocsReport:
-    implementation: str
-    version: str
-    database: str
-    documents: list[DocumentResult]
-
-    def totals(self) -> dict[str, int]:
-        counts = {"documents": len(self.documents), "blocks": 0, "passed": 0, "failed": 0, "skipped": 0}
-        for document in self.documents:
-            for block in document.blocks:
-                counts["blocks"] += 1
-                counts[block.outcome] += 1
-        return counts
-
-    def as_dict(self) -> dict:
-        return {
-            "implementation": {"module": self.implementation, "version": self.version},
-            "database": self.database,
-            "totals": self.totals(),
-            "documents": [asdict(d) | {"note": d.note} for d in self.documents],
-        }
+@dataclass(frozen=True)
+class Document:
+    name: str  # relative to the common folder of the paths given
+    text: str
 
 
 # -- finding the documents -----------------------------------------------------------------------
 
 
-def find_documents(path: Path) -> list[tuple[str, str]]:
-    """(name, Markdown text) of every document under PATH: a directory (its *.md files), a Markdown file,
-    a wheel (the README published as its long description) or a METADATA / PKG-INFO file."""
-    if not path.exists():
-        raise DocsError(f"{path} does not exist")
-    if path.is_dir():
-        files = sorted(p for p in path.rglob("*.md") if not any(part.startswith(".") for part in p.parts))
-        if not files:
-            raise DocsError(f"{path} holds no Markdown (*.md) files")
-        return [(p.relative_to(path).as_posix(), p.read_text(encoding="utf-8")) for p in files]
-    if path.suffix == ".whl":
-        with zipfile.ZipFile(path) as wheel:
-            names = [n for n in wheel.namelist() if n.endswith(".dist-info/METADATA")]
-            if not names:
-                raise DocsError(f"{path} has no .dist-info/METADATA")
-            return [(f"{path.name}:{names[0]}", _long_description(wheel.read(names[0]).decode("utf-8"), path))]
-    if path.name in ("METADATA", "PKG-INFO"):
-        return [(path.name, _long_description(path.read_text(encoding="utf-8"), path))]
-    if path.suffix.lower() in (".md", ".markdown"):
-        return [(path.name, path.read_text(encoding="utf-8"))]
-    raise DocsError(f"{path}: expected a directory, a Markdown file, a wheel or a METADATA file")
+def find_documents(paths: list[Path], include: list[str] = (), exclude: list[str] = ()) -> list[Document]:
+    """The Markdown documents under PATHs (directories: their *.md files; Markdown files; a wheel or a
+    METADATA / PKG-INFO file: the README a package publishes), named relative to the paths' common
+    folder, kept when they match an `include` glob (if any) and no `exclude` glob."""
+    found: list[tuple[Path, str, str]] = []  # (path, name below its root, text)
+    for path in paths:
+        if not path.exists():
+            raise DocsError(f"{path} does not exist")
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*.md") if not any(part.startswith(".") for part in p.parts))
+            found += [(p, p.relative_to(path).as_posix(), p.read_text(encoding="utf-8")) for p in files]
+        elif path.suffix == ".whl":
+            found.append((path, f"{path.name}:METADATA", _wheel_readme(path)))
+        elif path.name in ("METADATA", "PKG-INFO"):
+            found.append((path, path.name, _long_description(path.read_text(encoding="utf-8"), path)))
+        elif path.suffix.lower() in (".md", ".markdown"):
+            found.append((path, path.name, path.read_text(encoding="utf-8")))
+        else:
+            raise DocsError(f"{path}: expected a directory, a Markdown file, a wheel or a METADATA file")
+    if len(paths) > 1:  # names relative to the common folder, so that pages of different paths stay apart
+        root = Path(os.path.commonpath([p.resolve() if p.is_dir() else p.resolve().parent for p in paths]))
+        found = [(p, _name_under(p, root, name), text) for p, name, text in found]
+    documents, seen = [], set()
+    for _, name, text in found:
+        if name in seen or (include and not any(fnmatch.fnmatch(name, g) for g in include)):
+            continue
+        if any(fnmatch.fnmatch(name, g) for g in exclude):
+            continue
+        seen.add(name)
+        documents.append(Document(name, text))
+    if not documents:
+        raise DocsError(f"no Markdown (*.md) page under {', '.join(map(str, paths))} matches the include/exclude globs")
+    return documents
+
+
+def _name_under(path: Path, root: Path, name: str) -> str:
+    if path.suffix == ".whl" or path.name in ("METADATA", "PKG-INFO"):
+        return name
+    resolved = path.resolve()
+    return (resolved.relative_to(root) if resolved.is_file() else (resolved / name).relative_to(root)).as_posix()
+
+
+def _wheel_readme(path: Path) -> str:
+    with zipfile.ZipFile(path) as wheel:
+        names = [n for n in wheel.namelist() if n.endswith(".dist-info/METADATA")]
+        if not names:
+            raise DocsError(f"{path} has no .dist-info/METADATA")
+        return _long_description(wheel.read(names[0]).decode("utf-8"), path)
 
 
 def _long_description(metadata: str, path: Path) -> str:
@@ -114,6 +106,13 @@ def _long_description(metadata: str, path: Path) -> str:
     if not body.strip():
         raise DocsError(f"{path}: the package metadata has no long description")
     return body
+
+
+def corpus_commit(paths: list[Path]) -> str | None:
+    """The git commit the docs come from, when they are in a git work tree."""
+    folder = paths[0] if paths[0].is_dir() else paths[0].parent
+    done = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True, check=False)
+    return (done.stdout.strip() or None) if done.returncode == 0 else None
 
 
 # -- running -------------------------------------------------------------------------------------
@@ -135,158 +134,208 @@ def document_database(server_url: str | None, scratch: Path):
         database.drop()
 
 
-@contextlib.contextmanager
-def implementation_as_published_name(module_name: str):
-    """While examples run, `import dataflow` gives the implementation under test."""
-    implementation = load_implementation(module_name)
-    if module_name == PUBLISHED_MODULE:
-        yield implementation
-        return
-    saved = sys.modules.get(PUBLISHED_MODULE)
-    sys.modules[PUBLISHED_MODULE] = implementation.module
-    try:
-        yield implementation
-    finally:
-        if saved is None:
-            sys.modules.pop(PUBLISHED_MODULE, None)
-        else:
-            sys.modules[PUBLISHED_MODULE] = saved
+@dataclass
+class Settings:
+    implementation: str = "dataflow"
+    server_url: str | None = None
+    timeout: float = 60
+    isolation: str = "page"  # page | block
+    jobs: int = 2
+    decisions: decisions_file.Decisions = None
+    packages: tuple[str, ...] = ("dataflow",)
 
 
-def run_docs(path: Path, *, impl: str = PUBLISHED_MODULE, db: str | None = None, timeout: float = 60) -> DocsReport:
-    documents = find_documents(path)
+def run_docs(
+    paths: list[Path] | Path,
+    *,
+    impl: str = "dataflow",
+    db: str | None = None,
+    timeout: float = 60,
+    isolation: str = "page",
+    jobs: int = 1,
+    include: list[str] = (),
+    exclude: list[str] = (),
+    decisions: str | None = None,
+    commit: str | None = None,
+    progress=None,
+) -> DocsReport:
+    """Run every page's blocks; `progress(done, total, page_result)` is called as each page finishes."""
+    paths = [paths] if isinstance(paths, Path) else list(paths)
     try:
-        if db is not None:
-            backend_of(db)  # an unknown scheme is bad input, reported before anything runs
-        with implementation_as_published_name(impl) as implementation:
-            with tempfile.TemporaryDirectory(prefix="dfc-docs-") as scratch, _working_directory(Path(scratch)):
-                results = [
-                    _run_document(name, text, implementation, db, Path(scratch), timeout) for name, text in documents
-                ]
-    except ImplementationError as exc:
+        chosen = decisions_file.load(decisions)
+    except decisions_file.DecisionsError as exc:
         raise DocsError(str(exc)) from None
-    except BackendUnavailable as exc:
+    documents = find_documents(paths, list(include) or chosen.include, [*exclude, *chosen.exclude])
+    python_lines = {d.name: {b.line for b in lex(d.text) if b.is_python} for d in documents}
+    try:
+        chosen.check(python_lines)
+        database = backend_of(db) if db else "sqlite"  # an unknown scheme is bad input, reported before anything runs
+    except (decisions_file.DecisionsError, BackendUnavailable) as exc:
         raise DocsError(str(exc)) from None
-    database = backend_of(db) if db else "sqlite"
-    return DocsReport(impl, implementation.version, database, results)
+    described = _describe(impl)
+    settings = Settings(impl, db, timeout, isolation, max(1, jobs), chosen, tuple(described["packages"]))
+    started = time.perf_counter()
+    results: dict[str, PageResult] = {}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=settings.jobs) as pool:
+        futures = {pool.submit(_run_page, document, settings): document for document in documents}
+        for future in concurrent.futures.as_completed(futures):
+            page = future.result()
+            results[page.name] = page
+            if progress is not None:
+                progress(len(results), len(documents), page)
+    return DocsReport(
+        implementation=impl,
+        version=described["version"],
+        database=database,
+        pages=[results[d.name] for d in documents],
+        corpus=_corpus(paths, commit),
+        options={
+            "timeout": timeout,
+            "isolation": isolation,
+            "jobs": settings.jobs,
+            "decisions": Path(chosen.source).name if chosen.source else None,
+        },
+        seconds=round(time.perf_counter() - started, 1),
+    )
 
 
-def _run_document(name, text, implementation, server_url, scratch: Path, timeout: float) -> DocumentResult:
-    document = DocsDocument.from_text(text, name, [*python_parsers(), OtherBlocks()])
-    result = DocumentResult(name)
-    failed_blocks: list[tuple[int, set[str]]] = []  # (line, names it would have defined)
-    with document_database(server_url, scratch) as url, _environment("DATABASE_URL", url):
-        document.namespace["database_url"] = url
-        try:
-            for example in document.examples():
-                block = _run_block(example, failed_blocks, timeout)
-                if block is None:
-                    continue
-                result.blocks.append(block)
-                if block.outcome == "failed":
-                    failed_blocks.append((block.line, diagnosis.assigned_names(str(example.parsed))))
-        finally:
-            with _time_limit(timeout), _captured_output():
-                close_instances(document.namespace, implementation.DataFlow)
-                document.close()
-    return result
+def _corpus(paths: list[Path], commit: str | None) -> dict:
+    """Where the docs come from, without machine paths: the paths below their common folder, its name, the commit."""
+    folders = [p.resolve() if p.is_dir() else p.resolve().parent for p in paths]
+    root = Path(os.path.commonpath(folders)) if len(paths) > 1 else folders[0]
+    names = [p.resolve().relative_to(root).as_posix() if p.resolve() != root else "." for p in paths]
+    return {"root": root.name, "paths": names, "commit": commit or corpus_commit(paths)}
 
 
-def _run_block(example, failed_blocks, timeout: float) -> BlockResult | None:
-    """Run one example; None for a skip directive, which is not a block of its own."""
-    evaluator = example.region.evaluator
-    if isinstance(evaluator, Skipper):
-        example.evaluate()  # installs or removes the skip for the blocks that follow
-        return None
-    if evaluator is not_python:
-        return BlockResult(example.line, example.parsed, "skipped", f"not Python ({example.parsed})")
-    language = "python" if evaluator is evaluate_python else "python (doctest)"
-    source = str(example.parsed) if language == "python" else str(getattr(example.parsed, "source", ""))
-    if not diagnosis.has_code(source):
-        return BlockResult(example.line, language, "skipped", "no code")
+def _describe(impl: str) -> dict:
+    """Load the implementation in a process of its own: its version, or why it cannot be loaded."""
+    done = subprocess.run(
+        [sys.executable, "-m", "dataflow_conformance.docsrun.page", "--describe", impl],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=300,
+    )
+    lines = done.stdout.strip().splitlines()
     try:
-        with _time_limit(timeout), _captured_output():
-            example.evaluate()
-    except unittest.SkipTest as exc:
-        return BlockResult(example.line, language, "skipped", str(exc) or "skip directive")
-    except BlockTimeout as exc:
-        return BlockResult(example.line, language, "failed", str(exc))
-    except KeyboardInterrupt:
-        raise
-    except BaseException as exc:  # noqa: BLE001 - SystemExit in an example is a failure to report too
-        reason = diagnosis.unavailable(exc, PUBLISHED_MODULE)
-        if reason:
-            return BlockResult(example.line, language, "skipped", reason)
-        return BlockResult(example.line, language, "failed", diagnosis.describe(exc, source, failed_blocks))
-    return BlockResult(example.line, language, "passed")
+        described = json.loads(lines[-1])
+    except (IndexError, json.JSONDecodeError):
+        raise DocsError(f"--dataflow-impl={impl}: loading it failed: {done.stderr.strip()[-2000:]}") from None
+    if "error" in described:
+        raise DocsError(described["error"])
+    return described
 
 
-def close_instances(namespace: dict, dataflow_class) -> None:
-    """Close the DataFlow instances a document left open, so its database can be dropped."""
-    for value in list(namespace.values()):
-        if isinstance(dataflow_class, type) and isinstance(value, dataflow_class):
-            with contextlib.suppress(Exception):
-                value.close()
+def _run_page(document: Document, settings: Settings) -> PageResult:
+    started = time.perf_counter()
+    if not any(block.is_python for block in lex(document.text)):  # nothing to run: no process, no database
+        page = PageResult(document.name)
+        _account_for_a_stop(document, page, None)
+        return page
+    with tempfile.TemporaryDirectory(prefix="dfc-docs-") as scratch:
+        scratch = Path(scratch)
+        with document_database(settings.server_url, scratch) as url:
+            job = {
+                "page": document.name,
+                "text": document.text,
+                "implementation": settings.implementation,
+                "implementation_packages": list(settings.packages),
+                "database_url": url,
+                "server_url": settings.server_url,
+                "timeout": settings.timeout,
+                "isolation": settings.isolation,
+                "scratch": str(scratch / "work"),
+                "decisions": {
+                    line: [d.decision, d.reason] for line, d in settings.decisions.for_page(document.name).items()
+                },
+                "packages": settings.decisions.packages,
+                "environment": settings.decisions.database_url_variables,
+            }
+            (scratch / "work").mkdir()
+            (scratch / "job.json").write_text(json.dumps(job), encoding="utf-8")
+            events, stop = _watch(scratch, settings.timeout, url)
+    return _page_result(document, events, stop, time.perf_counter() - started)
 
 
-@contextlib.contextmanager
-def _time_limit(seconds: float):
-    """Interrupt a block that runs longer than `seconds` (SIGALRM: main thread on POSIX only)."""
-    if not seconds or threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
-        yield
-        return
-
-    def expire(signum, frame):
-        raise BlockTimeout(f"timed out after {seconds:g} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-@contextlib.contextmanager
-def _captured_output():
-    """Keep what examples (and the libraries they call, logging included) print out of the report."""
-    with tempfile.TemporaryFile() as sink:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        saved = os.dup(1), os.dup(2)
-        os.dup2(sink.fileno(), 1)
-        os.dup2(sink.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            os.close(saved[0])
-            os.close(saved[1])
-
-
-@contextlib.contextmanager
-def _environment(name: str, value: str):
-    saved = os.environ.get(name)
-    os.environ[name] = value
-    try:
-        yield
-    finally:
-        if saved is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = saved
+def _watch(scratch: Path, timeout: float, url: str) -> tuple[list[dict], dict | None]:
+    """Run the page's process and read its events; end the process when a block outlives its limit.
+    Returns the events and, when the process did not finish the page, {"line": ..., "why": ...}."""
+    results = scratch / "results.jsonl"
+    results.touch()
+    environment = {**os.environ, "DATABASE_URL": url}
+    grace = min(GRACE, max(2.0, timeout or GRACE))
+    with open(scratch / "process.log", "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "dataflow_conformance.docsrun.page", str(scratch / "job.json"), str(results)],
+            cwd=scratch / "work",
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=environment,
+        )
+        stop = None
+        while process.poll() is None:
+            time.sleep(0.2)
+            events = _events(results)
+            last = events[-1] if events else None
+            if last and last["event"] == "start" and time.time() - last["time"] > (timeout or 3600) + grace:
+                stop = {"line": last["line"], "why": f"did not stop at its time limit ({timeout:g} s)"}
+                process.kill()
+            elif last and last["event"] == "end":
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(grace)
+                if process.poll() is None:
+                    process.kill()
+        process.wait()
+    events = _events(results)
+    last = events[-1] if events else None
+    if stop is None and last is not None and last["event"] == "start":  # the process died while a block ran
+        stop = {"line": last["line"], "why": f"its page's process ended (exit status {process.returncode})"}
+    elif stop is None and (last is None or last["event"] not in ("end", "harness-error")):
+        log_text = (scratch / "process.log").read_text(encoding="utf-8", errors="replace")[-3000:]
+        events.append(
+            {"event": "harness-error", "traceback": f"the page's process ended ({process.returncode}):\n{log_text}"}
+        )
+    return events, stop
 
 
-@contextlib.contextmanager
-def _working_directory(path: Path):
-    """Examples that write files (`sqlite:///app.db`) write them in a scratch directory."""
-    saved = os.getcwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(saved)
+def _events(path: Path) -> list[dict]:
+    events = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        with contextlib.suppress(json.JSONDecodeError):  # a line the process was writing when it was ended
+            events.append(json.loads(line))
+    return events
+
+
+def _page_result(document: Document, events: list[dict], stop: dict | None, seconds: float) -> PageResult:
+    blocks = [{"detail": ""} | {k: v for k, v in e.items() if k != "event"} for e in events if e["event"] == "block"]
+    page = PageResult(document.name, blocks, seconds=round(seconds, 2))
+    errors = [e["traceback"] for e in events if e["event"] == "harness-error"]
+    if errors:
+        page.harness_error = errors[0]
+    if stop is not None:
+        _account_for_a_stop(document, page, stop)
+    return page
+
+
+def _account_for_a_stop(document: Document, page: PageResult, stop: dict | None) -> None:
+    """The blocks a stopped process never reported: the one it stopped in failed, the rest are blocked by
+    it (stop=None: a page without Python blocks, whose other blocks are reported here)."""
+    reported = {b["line"] for b in page.blocks}
+    for block in lex(document.text):
+        if block.kind == "directive" or block.line in reported:
+            continue
+        base = {"line": block.line, "end_line": block.end_line, "language": block.language or "no language"}
+        if not block.is_python:
+            page.blocks.append(base | {"outcome": "not-python", "detail": f"not Python ({base['language']})"})
+        elif block.line == stop["line"]:
+            cause = {"error": stop["why"], "where": document.name}
+            page.blocks.append(
+                base | {"outcome": "failed", "detail": stop["why"], "cause": cause, "source": block.source}
+            )
+        elif block.line > stop["line"]:
+            why = f"not run: {stop['why']} at line {stop['line']}"
+            page.blocks.append(base | {"outcome": "blocked", "blocked_by": stop["line"], "detail": why})
+    if stop is not None and stop["line"] == 0:
+        page.note = f"its clean-up {stop['why']}: the process was ended"
+    page.blocks.sort(key=lambda b: b["line"])
