@@ -1,6 +1,9 @@
-"""Root causes: which exception of a chain the report names as a failure's cause."""
+"""Root causes: which exception of a chain is a failure's cause, the wrappers of each access path peeled
+off, one defect seen through several paths grouped as one cause, ranked by the clauses whose rule it
+breaks."""
 
-from dataflow_conformance.report.causes import cause_of
+from dataflow_conformance.exceptions import Blocked
+from dataflow_conformance.report.causes import cause_of, group, unwrap
 
 
 class WorkflowError(Exception):
@@ -15,8 +18,8 @@ def _caught(run) -> BaseException:
     raise AssertionError("nothing was raised")
 
 
-def _error(run) -> str:
-    return cause_of(_caught(run), "no_such_implementation", "no_such_suite")[0]
+def _cause(run) -> dict:
+    return cause_of(_caught(run), {"no_such_implementation"}, {"no_such_suite"})
 
 
 def _node_fails():
@@ -35,7 +38,12 @@ def test_a_failure_inside_a_long_except_block_is_not_caused_by_the_handled_excep
             except ValueError as exc:
                 raise WorkflowError("workflow execution failed") from exc
 
-    assert _error(execute) == "ValueError: type '…' is not supported"
+    cause = _cause(execute)
+    assert cause["error"] == "ValueError: type '…' is not supported"
+    assert (
+        cause["chain"]
+        == "WorkflowError: workflow execution failed <- ValueError: type 'decimal.Decimal' is not supported"
+    )
 
 
 def test_an_exception_raised_by_its_handler_is_caused_by_the_handled_one():
@@ -45,7 +53,7 @@ def test_an_exception_raised_by_its_handler_is_caused_by_the_handled_one():
         except KeyError:
             raise WorkflowError("lookup failed")  # noqa: B904 - an implementation that forgot `from`
 
-    assert _error(lookup) == "KeyError: '…'"
+    assert _cause(lookup)["error"] == "KeyError: '…'"
 
 
 def test_a_suppressed_context_is_not_a_cause():
@@ -55,4 +63,61 @@ def test_a_suppressed_context_is_not_a_cause():
         except KeyError:
             raise WorkflowError("no record 7") from None
 
-    assert _error(lookup) == "WorkflowError: no record N"
+    assert _cause(lookup)["error"] == "WorkflowError: no record N"
+
+
+def test_each_paths_wrapper_is_peeled_off():
+    inner = "Database query failed: Error binding parameter 1: type 'decimal.Decimal' is not supported"
+    wrapped = {
+        "local": ("ContentAwareExecutionError", f"Node 'node' reported failure: {inner}"),
+        "async": ("WorkflowFailed", f"node 'node' failed: {inner}"),
+        "express": ("RuntimeError", f"express.create failed for model 'Sample': {inner}"),
+        "kit": ("WorkflowFailed", f"RuntimeExecutionError: Unified enterprise workflow execution failed: {inner}"),
+    }
+    found = {path: unwrap(*error)[1] for path, error in wrapped.items()}
+    assert set(found.values()) == {"Error binding parameter 1: type 'decimal.Decimal' is not supported"}
+
+
+def test_an_assertion_of_the_suite_is_the_tests_own_finding():
+    def check():
+        assert 1 == 2, "the express path does not see the latest state"
+
+    cause = cause_of(_caught(check), {"no_such_implementation"}, {__name__.split(".")[0]})
+    assert cause["origin"] == "suite" and cause["error"].startswith("AssertionError: the express path")
+
+
+def _test(name, outcome, clauses, error, *, origin="implementation", where="impl:f", blocked_by=None):
+    test = {
+        "test": name,
+        "outcome": outcome,
+        "clauses": clauses,
+        "cause": {"error": error, "where": where, "origin": origin},
+    }
+    return {**test, "blocked_by": blocked_by} if blocked_by else test
+
+
+def test_one_defect_through_four_paths_is_one_cause_ranked_by_the_clause_it_breaks():
+    tests = [
+        _test(f"t[{path}]", "failed", ["TYPE-002"], f"{kind}: Error binding parameter N", where=f"impl:{path}")
+        for path, kind in (
+            ("local", "ContentAwareExecutionError"),
+            ("express", "RuntimeError"),
+            ("async", "WorkflowFailed"),
+        )
+    ]
+    tests += [_test(f"q[{i}]", "blocked", ["QUERY-002"], "RuntimeError: Error binding parameter N", blocked_by="TYPE-002")
+              for i in range(5)]  # fmt: skip
+    tests += [
+        _test("s", "failed", ["SAFE-001"], "AssertionError: assert N == N", origin="suite", where="test_safety:t")
+    ]
+    causes = group(tests, {"TYPE-002": "MUST", "QUERY-002": "MUST", "SAFE-001": "MUST"})
+    assert len(causes) == 2
+    first = causes[0]
+    assert (first["tests"], first["rule_clauses"], first["symptom_clauses"]) == (8, ["TYPE-002"], ["QUERY-002"])
+    assert first["raised_at"] == ["impl:async", "impl:express", "impl:f", "impl:local"] and first["variants"] == 3
+
+
+def test_a_blocked_test_is_explained_by_its_blocker():
+    blocked = Blocked(("TENANT-007",), ValueError("UNIQUE constraint failed: users.email"))
+    cause = cause_of(blocked, {"no_such_implementation"}, {"no_such_suite"})
+    assert cause["error"] == "ValueError: UNIQUE constraint failed: users.email"

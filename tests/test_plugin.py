@@ -228,4 +228,5 @@ def test_a_test_whose_arrange_step_fails_is_blocked_not_failed(pytester, run_pac
     assert '<property name="blocked_by" value="CONF-005 MODEL-011"' in junit.read_text()
     (cause,) = report["causes"]
     assert cause["error"] == "RuntimeError: no tables" and cause["where"] == "tablelessflow:create_tables"
-    assert cause["tests"] == 4 and cause["clauses"] == ["CRUD-004"]
+    assert cause["tests"] == 4 and cause["rule_clauses"] == ["CONF-005", "MODEL-011"]
+    assert cause["symptom_clauses"] == ["CRUD-004"], "the blocked clause is shown under the cause that blocks it"

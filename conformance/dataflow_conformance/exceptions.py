@@ -50,3 +50,15 @@ class Blocked(Exception):
         self.clauses = clauses
         self.error = error
         super().__init__(f"blocked by {', '.join(clauses)}: {type(error).__name__}: {error}")
+
+
+class ArrangeRecord:
+    """The clauses the running test's arrange steps relied on (suite/support.py: blocked_by), so that a report
+    can say, per area, which other clauses its tests need to hold before they judge anything. One test runs
+    at a time in a process (xdist workers are processes): the pack resets it around every test."""
+
+    def __init__(self):
+        self.clauses: set[str] = set()
+
+
+ARRANGED = ArrangeRecord()

@@ -10,7 +10,6 @@ import pytest
 from ..access.protocol import ALL_PATHS
 from ..contract.clauses import page_anchor
 from ..exceptions import Blocked
-from ..report.causes import PROPERTY as CAUSE_PROPERTY
 from ..report.causes import cause_of
 from ..report.tag import EVERY_BACKEND, EXPECTED_PROPERTY, TestTag
 
@@ -132,7 +131,7 @@ def failure_properties(item, exc: BaseException, session) -> list[tuple[str, str
     breaks (`CRUD-004 (MUST): ...`), and the clauses that block it (a test is not blocked by its own
     clause: that is a failure)."""
     cause = cause_of(exc, session.implementation.packages, CHECKING_PACKAGES)
-    properties = [(CAUSE_PROPERTY, json.dumps(cause, ensure_ascii=False))]
+    properties = [(f"cause_{name}", value) for name, value in cause.items()]
     blocking = exc.clauses if isinstance(exc, Blocked) and not set(exc.clauses) & set(clause_ids(item)) else ()
     for clause_id in blocking or clause_ids(item):
         clause = session.clauses[clause_id]

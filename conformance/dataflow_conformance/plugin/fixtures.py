@@ -10,11 +10,23 @@ from sqlalchemy.engine import make_url
 from ..access.protocol import open_path
 from ..backends.probe import Probe
 from ..backends.provision import WorkerDatabase
+from ..exceptions import ARRANGED
+from ..report.tag import ARRANGED_PROPERTY
 from . import session as session_mod
 
 
 def _worker_name() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+@pytest.fixture(autouse=True)
+def _arranged_with(request):
+    """Record the clauses this test's arrange steps relied on (exceptions.ARRANGED) in its report."""
+    ARRANGED.clauses.clear()
+    yield
+    if ARRANGED.clauses:
+        request.node.user_properties.append((ARRANGED_PROPERTY, " ".join(sorted(ARRANGED.clauses))))
+    ARRANGED.clauses.clear()
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,8 @@ from collections import Counter, defaultdict
 
 from ..exceptions import Blocked, cause_chain
 
-PROPERTY = "cause"  # the user property that carries a failure's cause (JSON) from a worker to the report
+# A failure's cause travels from a worker to the report as user properties `cause_<field>` (JUnit shows them).
+FIELDS = ("error", "where", "origin", "chain")
 _MASKS = [
     (re.compile(r"\x1b\[[0-9;]*m"), ""),  # terminal colours some implementations put in their messages
     (re.compile(r"\{[^{}]*\}"), "{…}"),  # a dict or set shown whole (an unexpected return value)
@@ -86,7 +87,7 @@ def cause_of(exc: BaseException, implementation_packages: set[str], suite_packag
         "error": error,
         "where": where or "?",
         "origin": SUITE if checked else IMPLEMENTATION,
-        "chain": [f"{type(e).__name__}: {' '.join(str(e).split())[:300]}" for e in chain],
+        "chain": " <- ".join(f"{type(e).__name__}: {' '.join(str(e).split())[:300]}" for e in chain),
     }
 
 

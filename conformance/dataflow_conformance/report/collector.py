@@ -14,8 +14,9 @@ from .. import __version__
 from ..backends.resolve import redacted
 from ..contract.capabilities import CAPABILITIES
 from . import causes
+from .areas import blindness
 from .gate import Gate
-from .tag import EVERY_BACKEND, EXPECTED_PROPERTY, FIGURES_PROPERTY, TestTag
+from .tag import ARRANGED_PROPERTY, EVERY_BACKEND, EXPECTED_PROPERTY, FIGURES_PROPERTY, TestTag
 
 # A test's outcome: pytest's, with two of the kit's own. "blocked": its arrange step failed because of
 # another clause. "fixed": the expectations file lists it as failing and it passed (pytest's xpassed).
@@ -58,6 +59,8 @@ class ConformanceReport:
         for name, value in report.user_properties:
             if name == FIGURES_PROPERTY:
                 entry["figures"] = {**entry.get("figures", {}), **json.loads(value)}
+        if ARRANGED_PROPERTY in properties:  # added at teardown
+            entry["arranged_with"] = properties[ARRANGED_PROPERTY].split()
         outcome = _outcome(report)
         if outcome is None:
             return
@@ -71,8 +74,9 @@ class ConformanceReport:
                 outcome = "passed" if "pass" in entry["expected"]["outcomes"] else "fixed"
         if "blocked_by" in properties:
             entry["blocked_by"] = properties["blocked_by"]
-        if causes.PROPERTY in properties and not entry.get("cause"):
-            entry["cause"] = json.loads(properties[causes.PROPERTY])
+
+        if "cause_error" in properties and not entry.get("cause"):
+            entry["cause"] = {name: properties.get(f"cause_{name}", "") for name in causes.FIELDS}
         # A teardown error after a pass still counts; the first failure's message is kept.
         worse = outcome in ("failed", "error", "blocked") and entry["outcome"] not in ("failed", "error", "blocked")
         if entry["outcome"] in (None, "passed", "fixed") or worse:
@@ -171,6 +175,7 @@ class ConformanceReport:
                 for clause_id in sorted(results)
             },
             "paths": dict(path_summary(self.applicable())),
+            "areas": blindness(self.applicable()),
             "causes": causes.group(self.applicable(), {c: clause.level for c, clause in clauses.items()}),
             "tests": sorted(self.tests.values(), key=lambda t: t["test"]),
         }
@@ -238,6 +243,10 @@ def summary_lines(data: dict, tests) -> list[str]:
             named = [cid for cid, e in data["clauses"].items() if e["results"].get(backend) in outcomes]
             if named:
                 lines.append(f"{label} clauses on {backend}: {', '.join(named)}")
+    blind = [f"{area} {e['blocked']}/{e['tests']} (by {', '.join(list(e['blocked_by'])[:3])})"
+             for area, e in data["areas"].items() if e["blocked"]]  # fmt: skip
+    if blind:
+        lines.append("blocked tests per area (their clause not judged): " + "; ".join(blind))
     top = data["causes"][:3]
     if top:
         explained = sum(c["tests"] for c in top)

@@ -30,6 +30,7 @@ def render(data: dict) -> str:
         *[f"| {b['name']} | {b['source']} | {b['server_version']} |" for b in data["backends"]],
         "",
         *_causes(data),
+        *_areas(data),
         *_clause_table(data, backends),
         *_problems(data, backends),
         *_figures(data),
@@ -60,6 +61,31 @@ def _causes(data) -> list[str]:
         lines.append(f"| {number} | {cause['tests']} | {clauses} | {_escape(cause['error'])} | `{cause['where']}` |")
     if len(causes) > 30:
         lines.append(f"| | | | {len(causes) - 30} more in conformance-report.json | |")
+    return [*lines, ""]
+
+
+def _areas(data) -> list[str]:
+    """Where the pack is blind on this implementation: per area, tests judged and blocked, and the clauses of
+    other areas its arrange steps rely on."""
+    areas = data.get("areas") or {}
+    if not areas:
+        return []
+    lines = [
+        "## Areas judged",
+        "",
+        "A test judges its clause when it passes or fails on its own rule; a blocked test's arrange step failed "
+        "because of another clause, so it says nothing about its own.",
+        "",
+        "| area | tests | judged | blocked | blocked by | arrange relies on (other areas) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for area, entry in areas.items():
+        blocked_by = ", ".join(f"{c} ({n})" for c, n in entry["blocked_by"].items())
+        relies = ", ".join(entry["depends_on"])
+        share = f"{entry['judged_share']:.0%}" if entry["judged_share"] is not None else "-"
+        lines.append(
+            f"| {area} | {entry['tests']} | {entry['judged']} ({share}) | {entry['blocked']} | {blocked_by} | {relies} |"
+        )
     return [*lines, ""]
 
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 FIGURES_PROPERTY = "figures"
 # A test the expectations file lists carries its entry: {"reason": ..., "outcomes": ["fail", ...]} as JSON.
 EXPECTED_PROPERTY = "expected"
+# The clauses a test's arrange steps relied on (space-separated), whatever its outcome.
+ARRANGED_PROPERTY = "arranged_with"
 
 # Expectations files and reports name the backend of a test without a backend parameter (it runs once
 # and speaks for every backend of the run) with this word.

@@ -11,7 +11,7 @@ from typing import Optional
 import pytest
 
 from ..access.protocol import ALL_PATHS, NotOnThisPath, WorkflowFailed, open_path
-from ..exceptions import Blocked, exception_chain
+from ..exceptions import ARRANGED, Blocked, exception_chain
 from ..report.tag import FIGURES_PROPERTY
 
 __all__ = [
@@ -98,7 +98,8 @@ def report_figures(request, **figures) -> None:
 @contextlib.contextmanager
 def blocked_by(*clauses: str):
     """An arrange step that relies on other clauses: if it fails, the test is reported as blocked by them,
-    not as a failure of the clause it checks."""
+    not as a failure of the clause it checks. The report records what each test's arrange relied on."""
+    ARRANGED.clauses.update(clauses)
     try:
         yield
     except Blocked as inner:  # a step inside a step: the test relies on both steps' clauses
@@ -133,12 +134,26 @@ def _full_message(exc: BaseException) -> str:
     return " <- ".join(f"{type(e).__name__}: {e}" for e in exception_chain(exc))
 
 
+def stored_json(value):
+    """A JSON column's value as the probe reads it: the driver's dict or list, or the document its text holds."""
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def as_utc(value: dt.datetime) -> dt.datetime:
-    """Naive datetimes from an implementation are read as UTC."""
+def as_utc(value: dt.datetime | str) -> dt.datetime:
+    """The instant a timestamp stands for, in UTC: naive datetimes are read as UTC, and an ISO 8601 string
+    (a driver's text, or an implementation's representation) is the instant it spells. Tests of behaviour
+    (a timestamp set, advanced or kept) compare instants; TYPE alone judges the representation."""
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise AssertionError(f"{value!r} is not a timestamp") from None
+    if not isinstance(value, dt.datetime):
+        raise AssertionError(f"{value!r} ({type(value).__name__}) is not a timestamp")
     return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
 
 

@@ -281,11 +281,11 @@ def test_upsert_matches_on_conflict_on_and_writes_the_matched_record(make_datafl
         "conflict_on": ["email"],
     }
     result = flow.node("UserUpsertNode", params)
-    assert result["created"] is False and result["record"]["id"] == existing["id"]
     assert {r["email"]: (r["name"], r["age"]) for r in probe.rows("users")} == {
         "o@x.org": ("other", 0),
         "u@x.org": ("old", 5),
-    }
+    }, "the upsert did not write the record its conflict_on key matches"
+    assert result["created"] is False and result["record"]["id"] == existing["id"]
 
 
 @pytest.mark.clause("QUERY-014")
