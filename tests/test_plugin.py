@@ -194,6 +194,45 @@ def test_an_adapter_module_in_the_current_directory_is_found(pytester, run_pack,
     result.assert_outcomes(passed=4)  # ERR-007 judges the errors of the package that defines DataFlow
 
 
+def test_a_module_whose_dataflow_is_no_class_is_one_error(pytester, run_pack):
+    pytester.makepyfile(numberflow="DataFlow = 42\n")
+    result = run_pack("--dataflow-impl=numberflow", "-n", "2")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    output = result.stdout.str() + result.stderr.str()
+    assert output.count("numberflow.DataFlow is a int (42), not a class") == 1 and "Traceback" not in output
+
+
+WRAPPING_ADAPTER = '''
+import dataflow_reference
+
+
+class AcmeIntegrityError(dataflow_reference.IntegrityError):
+    """acme's own error class, derived from the implementation it wraps."""
+
+
+class DataFlow(dataflow_reference.DataFlow):
+    """acme's DataFlow: the reference under acme's name, subclassed."""
+'''
+
+
+def test_an_adapter_that_subclasses_the_implementation_passes_err_007(pytester, run_pack):
+    """ERR-007 accepts an error whose class is defined in, or derives from, a package of the implementation's
+    DataFlow: here acme_wrapping's DataFlow derives from the reference's, which raises the errors."""
+    pytester.makepyfile(acme_wrapping=WRAPPING_ADAPTER)
+    result = run_pack("--dataflow-impl=acme_wrapping", "-k", "test_unique_violation_is_an_implementation_error")
+    result.assert_outcomes(passed=4)
+
+
+def test_junit_failures_carry_the_rule_they_break(pytester, run_pack):
+    pytester.makepyfile(tablelessflow=TABLELESS_IMPL)
+    junit = pytester.path / "junit.xml"
+    run_pack("--dataflow-impl=tablelessflow", "-k", "test_update_changes_only_named_fields", f"--junitxml={junit}")
+    xml = junit.read_text()
+    assert '<property name="rule" value="CONF-005 (MUST): `create_tables()` creates' in xml, "the blocking rule"
+    assert '<property name="blocked_by" value="CONF-005 MODEL-011"' in xml
+    assert '<property name="cause_error" value="RuntimeError: no tables"' in xml
+
+
 TABLELESS_IMPL = """
 class DataFlow:
     \"\"\"Models register, tables never come: every test that arranges rows is blocked.\"\"\"

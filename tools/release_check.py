@@ -29,6 +29,9 @@ SHIPPED = [
     "dataflow_conformance/contract/clauses.json",
     "dataflow_conformance/expectations/dataflow.toml",
     "dataflow_conformance/report/templates/summary.md.j2",
+    "dataflow_conformance/docsrun/templates/report.md.j2",
+    "dataflow_conformance/docsrun/templates/report.html.j2",
+    "dataflow_conformance/docsrun/corpora/kailash-dataflow.toml",
     *(f"dataflow_conformance/contract/pages/{page.name}" for page in sorted((ROOT / "docs/contract").glob("*.md"))),
 ]
 SDIST_ONLY = ["CHANGELOG.md", "LICENSE", "README.md", "pyproject.toml"]
@@ -78,6 +81,7 @@ def check_contents(wheel: Path, sdist: Path) -> None:
         in_sdist = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
     missing = [f"wheel: {name}" for name in SHIPPED if name not in in_wheel]
     missing += [f"sdist: {name}" for name in SDIST_ONLY if name not in in_sdist]
+    missing += [f"sdist: conformance/{name}" for name in SHIPPED if f"conformance/{name}" not in in_sdist]
     if missing:
         raise ReleaseError("distributions lack what the kit reads at run time: " + ", ".join(missing))
 
