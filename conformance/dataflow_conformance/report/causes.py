@@ -11,7 +11,8 @@ DID NOT RAISE: grouped per test function, since each states its own expectation)
 
 A cause's **rule clauses** are those it breaks: the clauses of the tests it fails, and the clauses that
 block tests (an arrange step that failed because of them). Clauses whose tests are only blocked by it are
-its **symptoms**. Causes are ranked by rule clauses (MUST before SHOULD), then symptoms, then tests.
+its **symptoms**. Causes are ranked most damaging first: those that break a MUST rule, then by the tests
+they explain, then by the clauses they break and block.
 """
 
 import re
@@ -107,15 +108,15 @@ def _raised_in(exc: BaseException, packages: set[str]) -> str | None:
 
 
 def _deepest_outside(chain, excluded: tuple[str, ...]) -> str | None:
-    """The deepest frame of the innermost exception that has one outside `excluded` (a runtime's, a driver's)."""
+    """The deepest frame of the innermost exception that has one outside `excluded` (a runtime's, a driver's),
+    among the frames the test called (pytest's and its plugins' frames above the test are not the cause)."""
     for exc in reversed(chain):
-        frames = [
-            f
-            for f, _ in traceback.walk_tb(exc.__traceback__)
-            if not f.f_globals.get("__name__", "").startswith(excluded)
-        ]
-        if frames:
-            return f"{frames[-1].f_globals.get('__name__', '')}:{frames[-1].f_code.co_name}"
+        frames = [frame for frame, _ in traceback.walk_tb(exc.__traceback__)]
+        modules = [frame.f_globals.get("__name__", "") for frame in frames]
+        first = next((i for i, module in enumerate(modules) if module.startswith("dataflow_conformance.suite")), 0)
+        called = [f for f, m in zip(frames[first:], modules[first:], strict=True) if not m.startswith(excluded)]
+        if called:
+            return f"{called[-1].f_globals.get('__name__', '')}:{called[-1].f_code.co_name}"
     return None
 
 
@@ -196,5 +197,8 @@ def group(tests: list[dict], levels: dict[str, str] | None = None) -> list[dict]
 
 
 def _damage(cause: dict, levels: dict[str, str]) -> tuple:
-    must = sum(1 for c in cause["rule_clauses"] if levels.get(c) == "MUST")
-    return (-must, -len(cause["rule_clauses"]), -len(cause["symptom_clauses"]), -cause["tests"], cause["error"])
+    """Most damaging first: a cause that breaks a MUST rule before one that breaks SHOULD rules only, then
+    by the tests it explains, then by the clauses it breaks and blocks."""
+    must = any(levels.get(c) == "MUST" for c in cause["rule_clauses"])
+    clauses = len(cause["rule_clauses"]) + len(cause["symptom_clauses"])
+    return (not must, -cause["tests"], -clauses, cause["error"])

@@ -50,17 +50,20 @@ def _causes(data) -> list[str]:
         "## Root causes",
         "",
         f"{len(causes)} causes explain the {explained} tests that did not pass (failed, blocked or expected to "
-        "fail), most damaging first. A cause is the exception the implementation raised, with its values "
-        "masked, and the frame that raised it.",
+        "fail), most damaging first. A cause is the innermost error, each access path's wrapper peeled off and "
+        "its values masked; it *breaks* the rules of its clauses and *blocks* the tests of others.",
         "",
-        "| # | tests | clauses | cause | raised at |",
-        "|---|---|---|---|---|",
+        "| # | tests | breaks | blocks | cause | raised at |",
+        "|---|---|---|---|---|---|",
     ]
     for number, cause in enumerate(causes[:30], start=1):
-        clauses = ", ".join(cause["clauses"][:8]) + (" ..." if len(cause["clauses"]) > 8 else "")
-        lines.append(f"| {number} | {cause['tests']} | {clauses} | {_escape(cause['error'])} | `{cause['where']}` |")
+        breaks = ", ".join(cause["rule_clauses"][:8]) + (" ..." if len(cause["rule_clauses"]) > 8 else "")
+        blocks = ", ".join(cause["symptom_clauses"][:6]) + (" ..." if len(cause["symptom_clauses"]) > 6 else "")
+        lines.append(
+            f"| {number} | {cause['tests']} | {breaks} | {blocks} | {_escape(cause['error'])} | `{cause['where']}` |"
+        )
     if len(causes) > 30:
-        lines.append(f"| | | | {len(causes) - 30} more in conformance-report.json | |")
+        lines.append(f"| | | | | {len(causes) - 30} more in conformance-report.json | |")
     return [*lines, ""]
 
 
