@@ -51,10 +51,11 @@ def mutate_reference(pytester):
 
     def make(module: str, mutant) -> str:
         shutil.copytree(REFERENCE, pytester.path / module, ignore=shutil.ignore_patterns("__pycache__"))
-        target = pytester.path / module / mutant.file
-        source = target.read_text(encoding="utf-8")
-        assert source.count(mutant.original) == 1, f"{module}: the code to mutate is not in {mutant.file} once"
-        target.write_text(source.replace(mutant.original, mutant.mutated), encoding="utf-8")
+        for change in [mutant, *getattr(mutant, "extra", [])]:
+            target = pytester.path / module / change.file
+            source = target.read_text(encoding="utf-8")
+            assert source.count(change.original) == 1, f"{module}: the code to mutate is not in {change.file} once"
+            target.write_text(source.replace(change.original, change.mutated), encoding="utf-8")
         return module
 
     return make

@@ -9,10 +9,11 @@ POSTGRESQL_URL = os.environ.get("DFC_POSTGRESQL_URL")  # read before run_pack hi
 
 
 class Mutant:
-    def __init__(self, file, original, mutated, tests, backend="sqlite"):
+    def __init__(self, file, original, mutated, tests, backend="sqlite", extra=()):
         self.file, self.original, self.mutated = file, original, mutated
         self.tests = tests  # a -k expression: the tests that must catch it
         self.backend = backend
+        self.extra = list(extra)  # more mutants applied with this one
 
 
 MUTANTS = {

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from .support import as_utc
+from .support import as_utc, blocked_by, seed
 
 AWARE = dt.datetime(2024, 2, 29, 23, 59, 58, 123456, tzinfo=dt.timezone(dt.timedelta(hours=5, minutes=30)))
 FIELD_TYPES = {
@@ -174,6 +174,16 @@ def test_generated_values_round_trip(make_dataflow, probe, flow, field):
         assert isinstance(read, type(value)), f"{field}: {type(value).__name__} came back as {type(read).__name__}"
 
     check()
+
+
+@pytest.mark.clause("TYPE-010")
+def test_automatic_timestamps_read_back_as_datetimes(make_dataflow, probe, flow):
+    define_sample(make_dataflow(), "text")
+    (row,) = seed(probe, flow.db, "samples", [{"text": "stamped"}])  # stamped by the probe, as datetimes
+    with blocked_by("CRUD-002"):  # a read that fails says nothing about the representation
+        read = flow.node("SampleReadNode", {"id": row["id"]})
+    for field in ("created_at", "updated_at"):
+        assert isinstance(read[field], dt.datetime), f"{field} came back as {type(read[field]).__name__} {read[field]!r}"
 
 
 @pytest.mark.clause("TYPE-009")
