@@ -1,5 +1,7 @@
-"""The chain of an exception: what the kit reads when it judges an error message or its origin."""
+"""The chain of an exception (what the kit reads when it judges an error message or its origin), and
+blocked arrange steps: a test that cannot judge its clause because another clause failed first."""
 
+import contextlib
 import traceback
 
 
@@ -62,3 +64,17 @@ class ArrangeRecord:
 
 
 ARRANGED = ArrangeRecord()
+
+
+@contextlib.contextmanager
+def blocked_by(*clauses: str):
+    """A step that relies on other clauses: if it fails, the test is reported as blocked by them, not as a
+    failure of the clause it checks (unless it checks one of them: then it is that clause's failure). The
+    report records what each test's arrange relied on."""
+    ARRANGED.clauses.update(clauses)
+    try:
+        yield
+    except Blocked as inner:  # a step inside a step: the test relies on both steps' clauses
+        raise Blocked(tuple(dict.fromkeys(clauses + inner.clauses)), inner.error) from inner.error
+    except Exception as exc:
+        raise Blocked(clauses, exc) from exc

@@ -11,7 +11,7 @@ from typing import Optional
 import pytest
 
 from ..access.protocol import ALL_PATHS, NotOnThisPath, WorkflowFailed, open_path
-from ..exceptions import ARRANGED, Blocked, exception_chain
+from ..exceptions import blocked_by, exception_chain
 from ..report.tag import FIGURES_PROPERTY
 
 __all__ = [
@@ -93,19 +93,6 @@ def every_path(db):
 def report_figures(request, **figures) -> None:
     """Attach measured figures (JSON values) to this test's entry in the conformance report."""
     request.node.user_properties.append((FIGURES_PROPERTY, json.dumps(figures, default=str)))
-
-
-@contextlib.contextmanager
-def blocked_by(*clauses: str):
-    """An arrange step that relies on other clauses: if it fails, the test is reported as blocked by them,
-    not as a failure of the clause it checks. The report records what each test's arrange relied on."""
-    ARRANGED.clauses.update(clauses)
-    try:
-        yield
-    except Blocked as inner:  # a step inside a step: the test relies on both steps' clauses
-        raise Blocked(tuple(dict.fromkeys(clauses + inner.clauses)), inner.error) from inner.error
-    except Exception as exc:
-        raise Blocked(clauses, exc) from exc
 
 
 def seed(probe, db, table: str, rows: list[dict]) -> list[dict]:

@@ -183,7 +183,9 @@ def test_automatic_timestamps_read_back_as_datetimes(make_dataflow, probe, flow)
     with blocked_by("CRUD-002"):  # a read that fails says nothing about the representation
         read = flow.node("SampleReadNode", {"id": row["id"]})
     for field in ("created_at", "updated_at"):
-        assert isinstance(read[field], dt.datetime), f"{field} came back as {type(read[field]).__name__} {read[field]!r}"
+        assert isinstance(read[field], dt.datetime), (
+            f"{field} came back as {type(read[field]).__name__} {read[field]!r}"
+        )
 
 
 @pytest.mark.clause("TYPE-009")
