@@ -6,6 +6,7 @@ tests that check it; the same command writes those lines from the suite's `@pyte
 and `drift()` (the command without --write, and a self-test) reports any difference between the three.
 """
 
+import hashlib
 import importlib
 import inspect
 import json
@@ -90,6 +91,14 @@ def page_anchor(clause: Clause) -> str:
 def load() -> dict[str, Clause]:
     data = json.loads(REGISTRY_FILE.read_text(encoding="utf-8"))
     return {item["id"]: Clause(**{**item, "tests": tuple(item.get("tests", ()))}) for item in data}
+
+
+def fingerprint(clauses: dict[str, Clause]) -> str:
+    """A short hash of the contract's rules (id, level, capability, text): two reports with the same
+    fingerprint judged the same clause set, and a committed report whose fingerprint differs from the kit's
+    is stale."""
+    rules = [[c.id, c.level, c.capability, c.text] for c in sorted(clauses.values(), key=lambda c: c.id)]
+    return hashlib.sha256(json.dumps(rules, ensure_ascii=False).encode("utf-8")).hexdigest()[:16]
 
 
 def dump(clauses: dict[str, Clause]) -> str:

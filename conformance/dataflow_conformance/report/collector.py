@@ -13,6 +13,7 @@ import pytest
 from .. import __version__
 from ..backends.resolve import redacted
 from ..contract.capabilities import CAPABILITIES
+from ..contract.clauses import fingerprint
 from . import causes
 from .areas import blindness
 from .gate import Gate
@@ -141,6 +142,7 @@ class ConformanceReport:
         return {
             "generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "kit": {"name": "dataflow-conformance", "version": __version__},
+            "contract": {"clauses": len(clauses), "fingerprint": fingerprint(clauses)},
             "command": self.command(),
             "implementation": {
                 "module": implementation.module_name,
