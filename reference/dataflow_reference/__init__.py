@@ -1,6 +1,9 @@
 """dataflow_reference: a small, honest DataFlow on SQLAlchemy Core and real Kailash nodes."""
 
-from . import core_check  # noqa: F401 - first: an older Kailash core is refused with a clear error
+from . import (
+    core_check,  # noqa: F401 - first: an older Kailash core is refused with a clear error
+    transaction_nodes,  # noqa: F401 - registers the transaction nodes with Kailash
+)
 from .core import DataFlow
 from .errors import (
     ConfigurationError,
