@@ -30,13 +30,13 @@ import time
 from importlib.metadata import version
 from pathlib import Path
 
-from dataflow_conformance.probe import Probe
+from dataflow_conformance.backends import Probe
 from dataflow_reference import DataFlow
 from kailash.runtime.async_local import AsyncLocalRuntime
 from kailash.runtime.local import LocalRuntime
 from kailash.workflow.builder import WorkflowBuilder
 
-from loadtests.databases import configured_backends, scratch_database
+from harness.databases import configured_backends, scratch_database
 
 # As in the load tests: Kailash warns once per workflow whose output (records hold datetimes) it cannot
 # checkpoint as JSON; writing those lines to stderr is not what is measured.

@@ -28,9 +28,9 @@ from kailash.runtime.local import LocalRuntime
 from kailash.workflow.builder import WorkflowBuilder
 from sqlalchemy.engine import make_url
 
-from loadtests import workload
-from loadtests.databases import configured_backends, scratch_database
-from loadtests.dataflow_side import DataFlowAuth, check_permission_workflow, open_dataflow
+from harness import workload
+from harness.databases import configured_backends, scratch_database
+from harness.dataflow_side import DataFlowAuth, check_permission_workflow, open_dataflow
 
 logging.getLogger("kailash.runtime.execution_tracker").setLevel(logging.ERROR)  # as in the load tests
 PREFIX = "perm"

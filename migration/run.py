@@ -9,8 +9,8 @@ import time
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from loadtests.databases import configured_backends, scratch_database
-from loadtests.report import render_markdown
+from harness.databases import configured_backends, scratch_database
+from harness.report import render_markdown
 
 from .__main__ import django
 from .migrate import migrate

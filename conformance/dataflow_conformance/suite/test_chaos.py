@@ -13,7 +13,7 @@ import time
 import pytest
 from sqlalchemy.engine import make_url
 
-from ..backends.features import SERVERS
+from ..backends.registry import SERVERS
 from ..testing.chaos import Faults, Workload, define_models
 from ..testing.faultproxy import FaultProxy
 from ..testing.history import OK, UNKNOWN, History, outcome_of

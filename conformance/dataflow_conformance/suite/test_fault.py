@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from ..access.protocol import WORKFLOW_PATHS
-from ..backends.features import SERVERS
 from ..backends.provision import end_other_sessions
+from ..backends.registry import SERVERS
 from ..testing.faultproxy import FaultProxy
 from .support import define_user, with_deadline
 from .test_transactions import Scope
