@@ -26,8 +26,8 @@ from kailash.nodes.admin.user_management import hash_password  # noqa: E402
 
 from harness.databases import ENV_VARS, scratch_database  # noqa: E402
 from migration import passwords  # noqa: E402
-from migration.__main__ import ROOT, django  # noqa: E402
 from migration.databases import connect, table_name  # noqa: E402
+from migration.django_calls import ROOT, django  # noqa: E402
 from migration.django_side import KNOWN  # noqa: E402
 from migration.migrate import UnverifiableHashes, migrate  # noqa: E402
 from migration.schema import TABLES  # noqa: E402
