@@ -1,7 +1,7 @@
 """Run the Python examples of any project's Markdown docs against a DataFlow implementation.
 
 `dataflow-conformance docs PATH` uses this module: each document's blocks run in order in one shared
-namespace (with top-level `await`, see docblocks.py), in a scratch directory, on a database of its own, and
+namespace (with top-level `await`, see blocks.py), in a scratch directory, on a database of its own, and
 every block gets an outcome: passed (it ran without an error), failed (with the exception), or skipped
 (with the reason: no code, not Python, a skip comment, or it needs what this machine does not have;
 diagnosis.py reads the failures).
