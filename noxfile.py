@@ -173,8 +173,9 @@ def bench(session):
     raw driver and the published kailash-dataflow (every cell repeated); writes docs/benchmarks/overhead.md
     and docs/benchmarks/bulk.md."""
     _install(session, "dev,upstream")
-    session.run("python", "benchmarks/node_overhead.py", "--markdown", "docs/benchmarks/overhead.md", *session.posargs)
-    session.run("python", "benchmarks/bulk_throughput.py", "--markdown", "docs/benchmarks/bulk.md")
+    overhead = ["-m", "benchmarks.node_overhead", "--markdown", "docs/benchmarks/overhead.md"]
+    session.run("python", *overhead, *session.posargs)
+    session.run("python", "-m", "benchmarks.bulk_throughput", "--markdown", "docs/benchmarks/bulk.md")
 
 
 @nox.session

@@ -75,6 +75,16 @@ def scratch_database(backend: str, run_dir: Path):
         admin.dispose()
 
 
+def configured_urls(scratch: Path, filename: str = "bench.db") -> list[tuple[str, str]]:
+    """(backend, URL) of the embedded backend (a file in `scratch`) and of every server with a URL, as
+    configured (its own database, not a scratch one): for the benchmarks, which make their own tables."""
+    found = []
+    for name in configured_backends(None):
+        spec = BY_NAME[name]
+        found.append((name, os.environ[ENV_VARS[name]] if spec.server else f"{spec.scheme}:///{scratch / filename}"))
+    return found
+
+
 def _sqlite_version() -> str:
     import sqlite3
 

@@ -19,8 +19,8 @@ COMMANDS = {
     "migration": [sys.executable, "-m", "migration", "--help"],
     "lifecycle_soak": [sys.executable, "-m", "benchmarks.lifecycle_soak", "--help"],
     "permission_check": [sys.executable, "-m", "benchmarks.permission_check", "--help"],
-    "node_overhead": [sys.executable, "benchmarks/node_overhead.py", "--help"],
-    "bulk_throughput": [sys.executable, "benchmarks/bulk_throughput.py", "--help"],
+    "node_overhead": [sys.executable, "-m", "benchmarks.node_overhead", "--help"],
+    "bulk_throughput": [sys.executable, "-m", "benchmarks.bulk_throughput", "--help"],
     "dataflow-conformance": [str(Path(sys.executable).with_name("dataflow-conformance")), "--help"],
 }
 NEEDS = {  # the extra an entry point's imports need
