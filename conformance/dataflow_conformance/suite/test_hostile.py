@@ -43,15 +43,26 @@ def view(probe):
         yield OneConnection(conn)
 
 
+@pytest.fixture
+def budget_and_seed(request):
+    """Values per test (--dataflow-hostile-budget) and the seed of the inputs (--dataflow-chaos-seed)."""
+    return request.config.option.dataflow_hostile_budget, request.config.option.dataflow_chaos_seed
+
+
+def generator(seed, flow, backend, purpose: str = "") -> HostileInput:
+    """The hostile inputs of one test and access path (names no longer than the backend keeps)."""
+    return HostileInput(f"{seed}:{flow.name}{purpose}", identifier_limit=backend.features.identifier_limit)
+
+
 @pytest.mark.clause("SAFE-006")
-def test_hostile_values_are_stored_exactly_or_refused(request, make_dataflow, view, flow, backend):
-    budget, seed = request.config.option.dataflow_hostile_budget, request.config.option.dataflow_chaos_seed
+def test_hostile_values_are_stored_exactly_or_refused(request, make_dataflow, view, flow, backend, budget_and_seed):
+    budget, seed = budget_and_seed
     db, ids = prepare(make_dataflow, flow, view)
-    generator = HostileInput(f"{seed}:{flow.name}", identifier_limit=backend.features.identifier_limit)
-    texts = generator.texts(budget - budget // 5)
+    hostile_input = generator(seed, flow, backend)
+    texts = hostile_input.texts(budget - budget // 5)
     inputs = [(h, "label" if i % 3 == 0 else "body") for i, h in enumerate(texts)]
     deepest = WORKFLOW_JSON_DEPTH if flow.runs_workflows else None
-    inputs += [(h, "doc") for h in generator.documents(budget // 5, deepest=deepest)]
+    inputs += [(h, "doc") for h in hostile_input.documents(budget // 5, deepest=deepest)]
     tally = Tally()
     for index, (hostile, place) in enumerate(inputs):
         options = writes(flow, ids, index, place, hostile.value)
@@ -62,13 +73,14 @@ def test_hostile_values_are_stored_exactly_or_refused(request, make_dataflow, vi
 
 
 @pytest.mark.clause("SAFE-007")
-def test_hostile_filter_values_select_exactly_the_matching_rows(request, make_dataflow, view, flow, backend):
-    budget, seed = request.config.option.dataflow_hostile_budget, request.config.option.dataflow_chaos_seed
+def test_hostile_filter_values_select_exactly_the_matching_rows(
+    request, make_dataflow, view, flow, backend, budget_and_seed
+):
+    budget, seed = budget_and_seed
     db, _ = prepare(make_dataflow, flow, view)
-    generator = HostileInput(f"{seed}:{flow.name}:filters", identifier_limit=backend.features.identifier_limit)
     rows = arrange_rows(view, HostileInput(f"{seed}:rows"), 120)
     tally = Tally()
-    cases = filter_cases(flow, generator.texts(budget))
+    cases = filter_cases(flow, generator(seed, flow, backend, ":filters").texts(budget))
     for index, case in enumerate(cases):
         check_filter(tally, view, flow, db, rows, case, other=rows[index % len(rows)]["label"])
     report_figures(request, **tally.figures(seed=seed, values=budget, filters=len(cases), arranged_rows=len(rows)))
@@ -76,13 +88,12 @@ def test_hostile_filter_values_select_exactly_the_matching_rows(request, make_da
 
 
 @pytest.mark.clause("SAFE-008")
-def test_hostile_identifiers_are_refused_everywhere(request, make_dataflow, view, flow, backend):
-    budget, seed = request.config.option.dataflow_hostile_budget, request.config.option.dataflow_chaos_seed
+def test_hostile_identifiers_are_refused_everywhere(request, make_dataflow, view, flow, backend, budget_and_seed):
+    budget, seed = budget_and_seed
     db, ids = prepare(make_dataflow, flow, view)
-    generator = HostileInput(f"{seed}:{flow.name}:names", identifier_limit=backend.features.identifier_limit)
     before = table(view)
     tally = Tally()
-    for index, hostile in enumerate(generator.identifiers(budget, fields=FIELDS)):
+    for index, hostile in enumerate(generator(seed, flow, backend, ":names").identifiers(budget, fields=FIELDS)):
         places = name_places(flow, ids, hostile.value)
         where, node_type, params = places[index % len(places)]
         answer, error = attempt(lambda node_type=node_type, params=params: flow.node(node_type, params, db=db))
