@@ -32,6 +32,12 @@ def _install(session, extras="dev"):
     session.install("-e", f".[{extras}]")
 
 
+def _implementation(session) -> list[str]:
+    """The implementation under test: the reference unless the session's arguments name one."""
+    given = any(a.startswith("--dataflow-impl") for a in session.posargs)
+    return [] if given else ["--dataflow-impl=dataflow_reference"]
+
+
 @nox.session
 def conformance(session):
     """The conformance pack against an implementation (default: the reference, on SQLite).
@@ -40,9 +46,7 @@ def conformance(session):
     """
     upstream = any(arg.replace(" ", "=") == "--dataflow-impl=dataflow" for arg in session.posargs)
     _install(session, "dev,upstream" if upstream else "dev")
-    impl = (
-        [] if any(a.startswith("--dataflow-impl") for a in session.posargs) else ["--dataflow-impl=dataflow_reference"]
-    )
+    impl = _implementation(session)
     if upstream and not any(a.startswith("--dataflow-expectations") for a in session.posargs):
         impl += ["--dataflow-expectations", UPSTREAM_EXPECTATIONS]
     session.run(
@@ -87,13 +91,10 @@ def stateful(session):
     """The state machine (STATE-001) with a large budget, on every configured backend: many long
     random operation sequences per access path. `-- --dataflow-impl=MODULE` tests another implementation."""
     _install(session)
-    impl = (
-        [] if any(a.startswith("--dataflow-impl") for a in session.posargs) else ["--dataflow-impl=dataflow_reference"]
-    )
     session.run(
         "pytest",
         *PACK,
-        *impl,
+        *_implementation(session),
         "-k",
         "test_stateful",
         "--dataflow-stateful-examples=100",
@@ -174,8 +175,9 @@ def bench(session):
     raw driver and the published kailash-dataflow (every cell repeated); writes docs/benchmarks/overhead.md
     and docs/benchmarks/bulk.md."""
     _install(session, "dev,upstream")
-    session.run("python", "benchmarks/node_overhead.py", "--markdown", "docs/benchmarks/overhead.md", *session.posargs)
-    session.run("python", "benchmarks/bulk_throughput.py", "--markdown", "docs/benchmarks/bulk.md")
+    overhead = ["-m", "benchmarks.node_overhead", "--markdown", "docs/benchmarks/overhead.md"]
+    session.run("python", *overhead, *session.posargs)
+    session.run("python", "-m", "benchmarks.bulk_throughput", "--markdown", "docs/benchmarks/bulk.md")
 
 
 @nox.session
@@ -226,7 +228,7 @@ def gate(session):
 def lint(session):
     session.install("ruff>=0.6,<1", "check-jsonschema>=0.29,<1")
     paths = ["reference", "conformance", "tests", "benchmarks", "loadtests", "doctests", "noxfile.py", "conftest.py"]
-    paths += ["security", "migration", "tools"]
+    paths += ["harness", "security", "migration", "tools"]
     session.run("ruff", "check", *paths)
     session.run("ruff", "format", "--check", *paths)
     session.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", *_workflows())
@@ -273,11 +275,6 @@ def migration(session):
 # -- Faults and hostile input at scale (issue 18): long runs, not tests ------------------------------------
 
 
-def _reference_unless_given(session) -> list[str]:
-    given = any(a.startswith("--dataflow-impl") for a in session.posargs)
-    return [] if given else ["--dataflow-impl=dataflow_reference"]
-
-
 @nox.session
 def soak(session):
     """A long CHAOS history on every configured backend: every access path runs 5,000 operations under
@@ -287,7 +284,7 @@ def soak(session):
     session.run(
         "pytest",
         *PACK,
-        *_reference_unless_given(session),
+        *_implementation(session),
         "-k",
         "test_history_under_faults",
         "--dataflow-chaos-budget=5000",
@@ -307,7 +304,7 @@ def hostile(session):
     session.run(
         "pytest",
         *PACK,
-        *_reference_unless_given(session),
+        *_implementation(session),
         "-k",
         "test_hostile",
         "--dataflow-hostile-budget=1000",

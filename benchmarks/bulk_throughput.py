@@ -7,7 +7,8 @@ that does nothing (the SDK resolves templates in every input value it passes on)
 say what the reference reaches apart from the SDK. `--markdown PATH` also writes the table.
 
 LocalRuntime runs with enable_monitoring=False. Backends: SQLite (temp file) always; PostgreSQL
-and MySQL when DFC_POSTGRESQL_URL / DFC_MYSQL_URL are set.
+and MySQL when DFC_POSTGRESQL_URL / DFC_MYSQL_URL are set. Usage (from the checkout):
+python -m benchmarks.bulk_throughput [--repeat N] [--markdown PATH]
 """
 
 import argparse
@@ -17,20 +18,20 @@ import importlib.util
 import logging
 import os
 import platform
-import sqlite3
 import statistics
 import tempfile
 import time
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
-import aiomysql
-import asyncpg
 import dataflow_reference
 from kailash.nodes.base import NodeParameter, NodeRegistry
 from kailash.nodes.base_async import AsyncNode
 from kailash.runtime.local import LocalRuntime
 from kailash.workflow.builder import WorkflowBuilder
-from sqlalchemy.engine import make_url
+
+from harness.databases import configured_urls
+from harness.rawdriver import raw_driver
 
 # As in the load tests: Kailash warns once per workflow whose output (records hold datetimes) it cannot
 # checkpoint as JSON; writing those lines to stderr is not what is measured.
@@ -128,75 +129,29 @@ class Implementation:
 
 
 class Raw:
-    """The driver's fastest path, on one connection, in one transaction."""
+    """The driver's fastest path, on one connection, in one transaction (harness/rawdriver.py)."""
+
+    COLUMNS = ["sku", "qty", "price", "created_at", "updated_at"]
 
     def __init__(self, backend, url):
-        self.backend, self.url = backend, make_url(url)
-
-    def _now(self):
-        return dt.datetime.now(dt.timezone.utc) if self.backend == "postgresql" else dt.datetime.utcnow()
+        self.driver = raw_driver(backend, url, autocommit=False)
 
     def _tuples(self, data):
-        now = self._now()
+        now = self.driver.now()
         return [(r["sku"], r["qty"], r["price"], now, now) for r in data]
 
     def bulk_create(self, data):
-        if self.backend == "sqlite":
-            with sqlite3.connect(self.url.database) as conn:
-                conn.executemany(
-                    f"INSERT INTO {RAW_TABLE} (sku, qty, price, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-                    [(a, b, c, str(d), str(e)) for a, b, c, d, e in self._tuples(data)],
-                )
-            return
-        asyncio.run(self._server(data, upsert=False))
+        asyncio.run(self._load(self._tuples(data)))
 
     def bulk_upsert(self, data):
-        if self.backend == "sqlite":
-            with sqlite3.connect(self.url.database) as conn:
-                conn.executemany(
-                    f"INSERT INTO {RAW_TABLE} (sku, qty, price, created_at, updated_at) VALUES (?, ?, ?, ?, ?) "
-                    "ON CONFLICT (sku) DO UPDATE SET qty = excluded.qty, price = excluded.price, "
-                    "updated_at = excluded.updated_at",
-                    [(a, b, c, str(d), str(e)) for a, b, c, d, e in self._tuples(data)],
-                )
-            return
-        asyncio.run(self._server(data, upsert=True))
+        asyncio.run(self._load(self._tuples(data), upsert_key="sku", updated=["qty", "price", "updated_at"]))
 
-    async def _server(self, data, upsert):
-        u = self.url
-        if self.backend == "postgresql":
-            conn = await asyncpg.connect(
-                user=u.username, password=u.password, host=u.host, port=u.port or 5432, database=u.database
-            )
-            try:
-                async with conn.transaction():
-                    if upsert:
-                        await conn.executemany(
-                            f"INSERT INTO {RAW_TABLE} (sku, qty, price, created_at, updated_at) VALUES ($1, $2, $3, $4, $5) "
-                            "ON CONFLICT (sku) DO UPDATE SET qty = excluded.qty, price = excluded.price, updated_at = excluded.updated_at",
-                            self._tuples(data),
-                        )
-                    else:
-                        await conn.copy_records_to_table(
-                            RAW_TABLE,
-                            records=self._tuples(data),
-                            columns=["sku", "qty", "price", "created_at", "updated_at"],
-                        )
-            finally:
-                await conn.close()
-            return
-        conn = await aiomysql.connect(
-            user=u.username, password=u.password or "", host=u.host, port=u.port or 3306, db=u.database
-        )
+    async def _load(self, rows, **upsert):
+        await self.driver.open()
         try:
-            async with conn.cursor() as cur:
-                sql = f"INSERT INTO {RAW_TABLE} (sku, qty, price, created_at, updated_at) VALUES (%s, %s, %s, %s, %s)"
-                if upsert:
-                    sql += " ON DUPLICATE KEY UPDATE qty = VALUES(qty), price = VALUES(price), updated_at = VALUES(updated_at)"
-                await cur.executemany(sql, self._tuples(data))
-            await conn.commit()
+            await self.driver.load(RAW_TABLE, self.COLUMNS, rows, **upsert)
         finally:
-            conn.close()
+            await self.driver.close()
 
 
 def timed(call, data):
@@ -358,12 +313,7 @@ def main():
     load_before = os.getloadavg()
     upstream = importlib.import_module("dataflow") if importlib.util.find_spec("dataflow") else None
     upstream = "left out (--no-upstream)" if args.no_upstream else upstream
-    backends = [("sqlite", f"sqlite:///{tempfile.mkdtemp(prefix='dfr-bulk-')}/bench.db")]
-    backends += [
-        (n, os.environ[v])
-        for n, v in (("postgresql", "DFC_POSTGRESQL_URL"), ("mysql", "DFC_MYSQL_URL"))
-        if os.environ.get(v)
-    ]
+    backends = configured_urls(Path(tempfile.mkdtemp(prefix="dfr-bulk-")))
     versions = {}
     for name in ("kailash", "kailash-dataflow", "sqlalchemy", "asyncpg", "aiomysql", "aiosqlite"):
         try:

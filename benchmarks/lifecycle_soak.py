@@ -30,22 +30,20 @@ import time
 from importlib.metadata import version
 from pathlib import Path
 
-from dataflow_conformance.probe import Probe
+from dataflow_conformance.backends import Probe
+from dataflow_conformance.backends.resolve import probe_url
 from dataflow_reference import DataFlow
 from kailash.runtime.async_local import AsyncLocalRuntime
 from kailash.runtime.local import LocalRuntime
 from kailash.workflow.builder import WorkflowBuilder
+from sqlalchemy.engine import make_url
 
-from loadtests.databases import configured_backends, scratch_database
+from harness.databases import configured_backends, scratch_database
 
 # As in the load tests: Kailash warns once per workflow whose output (records hold datetimes) it cannot
 # checkpoint as JSON; writing those lines to stderr is not what is measured.
 logging.getLogger("kailash.runtime.execution_tracker").setLevel(logging.ERROR)
 
-CONNECTIONS = {  # the server's connections to this database, other than the asking one
-    "postgresql": "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
-    "mysql": "SELECT count(*) FROM information_schema.PROCESSLIST WHERE DB = DATABASE() AND ID <> CONNECTION_ID()",
-}
 PAGE = 4096
 
 
@@ -64,7 +62,8 @@ class Sampler:
 
     def sample(self, label: str, done: int) -> dict:
         gc.collect()
-        connections = self.probe.scalar(CONNECTIONS[self.backend]) if self.backend in CONNECTIONS else None
+        # The server's connections to this database, other than the probe's own.
+        connections = self.probe.connections() if self.probe.features.server else None
         return {
             "at": label,
             "operations": done,
@@ -153,22 +152,44 @@ def workflow_for(call):
     return scope_workflow(params["email"]) if node_type == "scope" else one_node(node_type, params)
 
 
-async def express_call(db, call):
+def express_steps(call):
+    """The operation as documented express calls: yields (method, args), receives each answer. One
+    order_by field; writes of many records by their ids (the express API has no update or delete by
+    filter: the records are listed first); a scope needs a workflow, so the express paths create instead."""
     node_type, params = call
-    express = db.express
-    if node_type == "ItemCreateNode":
-        return await express.create("Item", params)
     if node_type == "ItemListNode":
-        return await express.list("Item", params["filter"], limit=params["limit"], order_by=params["order_by"])
-    if node_type == "ItemCountNode":
-        return await express.count("Item", params["filter"])
-    if node_type == "ItemBulkCreateNode":
-        return await express.bulk_create("Item", params["data"])
-    if node_type == "ItemBulkUpdateNode":
-        return await express.bulk_update("Item", params["filter"], params["fields"])
-    if node_type == "ItemBulkDeleteNode":
-        return await express.bulk_delete("Item", params["filter"], confirmed=True)
-    return await express.create("Item", {"name": "scoped", "email": params["email"], "qty": 1})
+        (order_by,) = params["order_by"]
+        yield "list", ("Item", params["filter"]), {"limit": params["limit"], "order_by": order_by}
+    elif node_type == "ItemCountNode":
+        yield "count", ("Item", params["filter"]), {}
+    elif node_type == "ItemBulkCreateNode":
+        yield "bulk_create", ("Item", params["data"]), {}
+    elif node_type in ("ItemBulkUpdateNode", "ItemBulkDeleteNode"):
+        ids = [record["id"] for record in (yield "list", ("Item", params["filter"]), {"limit": 1000})]
+        if node_type == "ItemBulkDeleteNode":
+            yield "bulk_delete", ("Item", ids), {}
+        else:
+            yield "bulk_update", ("Item", [{"id": i, **params["fields"]} for i in ids]), {}
+    elif node_type == "ItemCreateNode":
+        yield "create", ("Item", params), {}
+    else:
+        yield "create", ("Item", {"name": "scoped", "email": params["email"], "qty": 1}), {}
+
+
+async def express_call(db, call):
+    steps, answer = express_steps(call), None
+    while (step := next_step(steps, answer)) is not None:
+        method, args, kwargs = step
+        answer = await getattr(db.express, method)(*args, **kwargs)
+    return answer
+
+
+def next_step(steps, answer):
+    """The next (method, args, kwargs) of `steps`, given the answer to the one before; None at the end."""
+    try:
+        return steps.send(answer)
+    except StopIteration:
+        return None
 
 
 def checked(results: dict) -> dict:
@@ -240,21 +261,11 @@ def soak(backend: str, url: str, probe: Probe, operations: int, warm_up: int) ->
 
 
 def _express_sync(db, call):
-    node_type, params = call
-    express = db.express_sync
-    if node_type == "ItemCreateNode":
-        return express.create("Item", params)
-    if node_type == "ItemListNode":
-        return express.list("Item", params["filter"], limit=params["limit"], order_by=params["order_by"])
-    if node_type == "ItemCountNode":
-        return express.count("Item", params["filter"])
-    if node_type == "ItemBulkCreateNode":
-        return express.bulk_create("Item", params["data"])
-    if node_type == "ItemBulkUpdateNode":
-        return express.bulk_update("Item", params["filter"], params["fields"])
-    if node_type == "scope":  # a scope needs a workflow; the sync express path creates instead
-        return express.create("Item", {"name": "scoped", "email": params["email"], "qty": 1})
-    return express.bulk_delete("Item", params["filter"], confirmed=True)
+    steps, answer = express_steps(call), None
+    while (step := next_step(steps, answer)) is not None:
+        method, args, kwargs = step
+        answer = getattr(db.express_sync, method)(*args, **kwargs)
+    return answer
 
 
 def verdicts(samples: list[dict], memory_mb: float) -> list[str]:
@@ -272,9 +283,10 @@ def verdicts(samples: list[dict], memory_mb: float) -> list[str]:
     return breached
 
 
-def probe_for(backend: str, url: str) -> Probe:
-    sync_url = url.replace("postgresql:", "postgresql+psycopg:", 1).replace("mysql:", "mysql+pymysql:", 1)
-    return Probe(sync_url, backend)
+def probe_for(url: str) -> Probe:
+    """The kit's independent view of the database, through its own driver."""
+    parsed = make_url(url)
+    return Probe(probe_url(parsed, parsed.database))
 
 
 def main() -> int:
@@ -289,7 +301,7 @@ def main() -> int:
     for backend in configured_backends(None):
         started = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="dfr-soak-") as scratch, scratch_database(backend, Path(scratch)) as db:
-            probe = probe_for(backend, db.url)
+            probe = probe_for(db.url)
             try:
                 samples = soak(backend, db.url, probe, args.operations, args.warm_up)
             finally:

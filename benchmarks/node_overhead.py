@@ -11,7 +11,7 @@ LocalRuntime node pays to reach the instance's home loop (see reference/dataflow
 
 Both runtimes run with enable_monitoring=False (no run-tracking database), as in the load tests.
 Backends: SQLite (a temp file) always, PostgreSQL / MySQL when DFC_POSTGRESQL_URL / DFC_MYSQL_URL are
-set. Usage: python benchmarks/node_overhead.py [--iterations N] [--markdown PATH]
+set. Usage (from the checkout): python -m benchmarks.node_overhead [--iterations N] [--markdown PATH]
 """
 
 import argparse
@@ -24,17 +24,17 @@ import statistics
 import tempfile
 import time
 from importlib.metadata import version
+from pathlib import Path
 
-import aiomysql
-import aiosqlite
-import asyncpg
 from dataflow_reference import DataFlow
 from kailash.nodes.base import NodeParameter, NodeRegistry
 from kailash.nodes.base_async import AsyncNode
 from kailash.runtime.async_local import AsyncLocalRuntime
 from kailash.runtime.local import LocalRuntime
 from kailash.workflow.builder import WorkflowBuilder
-from sqlalchemy.engine import make_url
+
+from harness.databases import configured_urls
+from harness.rawdriver import raw_driver
 
 # As in the load tests: Kailash warns once per workflow whose output (records hold datetimes) it cannot
 # checkpoint as JSON; writing those lines to stderr is not what is measured.
@@ -99,52 +99,20 @@ def median_ms(samples):
 
 
 class RawDriver:
-    """The same statements as the reference issues, through the bare async driver."""
+    """The same statements as the reference issues, each in a transaction, through the bare async driver
+    (harness/rawdriver.py)."""
 
     def __init__(self, backend, url, table, read_id):
-        self.backend, self.url, self.table, self.read_id = backend, url, table, read_id
+        self.driver, self.table, self.read_id = raw_driver(backend, url, autocommit=False), table, read_id
 
     async def open(self):
-        url = make_url(self.url)
-        if self.backend == "postgresql":
-            self.conn = await asyncpg.connect(
-                user=url.username, password=url.password, host=url.host, port=url.port or 5432, database=url.database
-            )
-        elif self.backend == "mysql":
-            self.conn = await aiomysql.connect(
-                user=url.username,
-                password=url.password or "",
-                host=url.host,
-                port=url.port or 3306,
-                db=url.database,
-                autocommit=False,
-            )
-        else:
-            self.conn = await aiosqlite.connect(url.database)
+        await self.driver.open()
 
     async def close(self):
-        if self.backend == "mysql":
-            self.conn.close()
-        else:
-            await self.conn.close()
+        await self.driver.close()
 
     async def fetch(self, sql, *args, write=False):
-        if self.backend == "postgresql":
-            async with self.conn.transaction():
-                return await self.conn.fetch(
-                    sql.replace("?", "{}").format(*[f"${i + 1}" for i in range(len(args))]), *args
-                )
-        if self.backend == "mysql":
-            async with self.conn.cursor() as cur:
-                await cur.execute(sql.replace("?", "%s"), args)
-                rows = await cur.fetchall()
-            await self.conn.commit()
-            return rows
-        await self.conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-        async with self.conn.execute(sql, args) as cur:
-            rows = await cur.fetchall()
-        await self.conn.commit()
-        return rows
+        return await self.driver.fetch_in_transaction(sql, *args, write=write)
 
     async def create(self, i):
         now = time.time()
@@ -254,12 +222,7 @@ def _timed_each(call, items):
 
 
 def backends():
-    tmp = tempfile.mkdtemp(prefix="dfr-bench-")
-    found = [("sqlite", f"sqlite:///{tmp}/bench.db")]
-    for name, var in (("postgresql", "DFC_POSTGRESQL_URL"), ("mysql", "DFC_MYSQL_URL")):
-        if os.environ.get(var):
-            found.append((name, os.environ[var]))
-    return found
+    return configured_urls(Path(tempfile.mkdtemp(prefix="dfr-bench-")))
 
 
 def run_backend(name, url, iterations):

@@ -19,18 +19,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-import aiomysql
-import aiosqlite
-import asyncpg
 from kailash.nodes.base import Node, NodeParameter, register_node
 from kailash.runtime.async_local import AsyncLocalRuntime
 from kailash.runtime.local import LocalRuntime
 from kailash.workflow.builder import WorkflowBuilder
-from sqlalchemy.engine import make_url
 
-from loadtests import workload
-from loadtests.databases import configured_backends, scratch_database
-from loadtests.dataflow_side import DataFlowAuth, check_permission_workflow, open_dataflow
+from harness import workload
+from harness.databases import configured_backends, scratch_database
+from harness.dataflow_side import DataFlowAuth, check_permission_workflow, open_dataflow
+from harness.rawdriver import raw_driver
 
 logging.getLogger("kailash.runtime.execution_tracker").setLevel(logging.ERROR)  # as in the load tests
 PREFIX = "perm"
@@ -98,41 +95,23 @@ async def express_calls(db, user_id, codename):
 
 
 class Raw:
-    """The same four statements through the bare driver, one connection, no transaction."""
+    """The same four statements through the bare driver, one connection, no transaction (harness/rawdriver.py)."""
 
     def __init__(self, backend: str, url: str):
-        self.backend, self.url = backend, make_url(url)
+        self.driver = raw_driver(backend, url, autocommit=True)
 
     async def open(self):
-        u = self.url
-        if self.backend == "postgresql":
-            self.conn = await asyncpg.connect(user=u.username, password=u.password, host=u.host, database=u.database)
-        elif self.backend == "mysql":
-            self.conn = await aiomysql.connect(
-                user=u.username, password=u.password or "", host=u.host, db=u.database, autocommit=True
-            )
-        else:
-            self.conn = await aiosqlite.connect(u.database)
-
-    async def fetch(self, sql, *args):
-        if self.backend == "postgresql":
-            return await self.conn.fetch(sql.replace("?", "{}").format(*[f"${i + 1}" for i in range(len(args))]), *args)
-        if self.backend == "mysql":
-            async with self.conn.cursor() as cur:
-                await cur.execute(sql.replace("?", "%s"), args)
-                return await cur.fetchall()
-        async with self.conn.execute(sql, args) as cur:
-            return await cur.fetchall()
+        await self.driver.open()
 
     async def check(self, user_id, codename):
-        t = f"{PREFIX}_"
-        user = await self.fetch(f"SELECT id, is_active FROM {t}users WHERE id = ?", user_id)
-        permission = await self.fetch(f"SELECT id FROM {t}permissions WHERE codename = ? ORDER BY id LIMIT 1", codename)
-        memberships = await self.fetch(f"SELECT group_id FROM {t}memberships WHERE user_id = ? ORDER BY id", user_id)
+        t, fetch = f"{PREFIX}_", self.driver.fetch
+        user = await fetch(f"SELECT id, is_active FROM {t}users WHERE id = ?", user_id)
+        permission = await fetch(f"SELECT id FROM {t}permissions WHERE codename = ? ORDER BY id LIMIT 1", codename)
+        memberships = await fetch(f"SELECT group_id FROM {t}memberships WHERE user_id = ? ORDER BY id", user_id)
         groups = [row[0] for row in memberships] or [-1]
         marks = ", ".join("?" for _ in groups)
         permission_id = permission[0][0] if permission else -1
-        grants = await self.fetch(
+        grants = await fetch(
             f"SELECT count(*) FROM {t}grouppermissions WHERE group_id IN ({marks}) AND permission_id = ?",
             *groups,
             permission_id,
@@ -140,10 +119,7 @@ class Raw:
         return bool(user[0][1]) and grants[0][0] > 0
 
     async def close(self):
-        if self.backend == "mysql":
-            self.conn.close()
-        else:
-            await self.conn.close()
+        await self.driver.close()
 
 
 def measure(backend: str, url: str, iterations: int) -> dict:

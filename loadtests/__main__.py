@@ -1,10 +1,11 @@
-"""`python -m loadtests run | report | check | seed`: the load tests' command line (README: "Load tests")."""
+"""`python -m loadtests run | report | check`: the load tests' command line (README: "Load tests")."""
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
+
+from dataflow_conformance.backends.registry import BACKENDS
 
 HERE = Path(__file__).parent
 
@@ -15,9 +16,7 @@ def main(argv=None) -> int:
 
     run = commands.add_parser("run", help="run the jobs on every configured backend and write the reports")
     run.add_argument("--profile", default="short", help="smoke, short (default) or full")
-    run.add_argument(
-        "--backend", action="append", help="sqlite, postgresql, mysql (repeatable; default: all configured)"
-    )
+    run.add_argument("--backend", action="append", help=f"{', '.join(BACKENDS)} (repeatable; default: all configured)")
     run.add_argument(
         "--out", type=Path, help="where the reports go (default: loadtests/reports; smoke: the run directory)"
     )
@@ -33,19 +32,14 @@ def main(argv=None) -> int:
     check.add_argument("run_dirs", type=Path, nargs="+")
     check.add_argument("--thresholds", type=Path, default=HERE / "thresholds.toml")
 
-    seed = commands.add_parser("seed", help="(internal) seed one side of the run's database")
-    seed.add_argument("--side", required=True)
-    seed.add_argument("--users", type=int, required=True)
-    seed.add_argument("--table-prefix", required=True)
-    seed.add_argument("--out", type=Path, required=True)
-
     args = parser.parse_args(argv)
-    return {"run": _run, "report": _report, "check": _check, "seed": _seed}[args.command](args)
+    return {"run": _run, "report": _report, "check": _check}[args.command](args)
 
 
 def _run(args) -> int:
+    from harness.databases import configured_backends
+
     from .check import check_runs
-    from .databases import configured_backends
     from .profiles import get_profile
     from .report import write_report
     from .run import run_backend
@@ -76,28 +70,6 @@ def _check(args) -> int:
     from .check import check_runs
 
     return check_runs(args.run_dirs, args.thresholds)
-
-
-def _seed(args) -> int:
-    if args.side == "django":
-        import django
-
-        django.setup()  # settings: loadtests.django_side.settings (DJANGO_SETTINGS_MODULE, set by the runner)
-        from .django_side import auth_ops
-
-        ids = auth_ops.seed(args.users)
-    else:
-        import os
-
-        from .dataflow_side import DataFlowAuth, open_dataflow
-
-        auth = DataFlowAuth(open_dataflow(args.side, os.environ["DFC_LOAD_DATABASE_URL"], args.table_prefix))
-        try:
-            ids = auth.seed(args.users)
-        finally:
-            auth.close()
-    args.out.write_text(json.dumps(ids))
-    return 0
 
 
 if __name__ == "__main__":

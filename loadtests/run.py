@@ -11,8 +11,13 @@ import sys
 import time
 from pathlib import Path
 
-from . import environment, results, servers
-from .databases import scratch_database
+from harness import servers
+from harness.databases import scratch_database
+from harness.django_side import SETTINGS_MODULE as DJANGO_SETTINGS
+from harness.environment import settle
+
+from . import results
+from .conditions import describe
 from .plan import write_plan
 from .profiles import Profile
 
@@ -45,14 +50,14 @@ def upstream_status() -> str:
 def run_backend(backend: str, profile: Profile, run_dir: Path, *, upstream: bool) -> dict:
     run_dir.mkdir(parents=True, exist_ok=True)
     status = upstream_status() if upstream else "skipped (--no-upstream)"
-    environment.settle(profile.settle_seconds, _log)
+    settle(profile.settle_seconds, _log)
     record = {"backend": backend, "profile": profile.name, "started": time.time(), "upstream": status}
     record["load_average_before"] = os.getloadavg()  # other work on the machine skews every number
     record["variants"], record["apps"] = {}, {}
     with scratch_database(backend, run_dir) as database:
         record["server_version"] = database.server_version
         _log(f"{backend}: {database.server_version}")
-        django_env = {"DFC_LOAD_DATABASE_URL": database.url, "DJANGO_SETTINGS_MODULE": "loadtests.django_side.settings"}
+        django_env = {"DFC_LOAD_DATABASE_URL": database.url, "DJANGO_SETTINGS_MODULE": DJANGO_SETTINGS}
         _step(run_dir, "migrate", [sys.executable, "-m", "django", "migrate", "--noinput"], django_env)
         seeded = {"django": _seed(run_dir, "django", database.url, profile.seed_users)}
         sides = [REFERENCE] + ([UPSTREAM] if record["upstream"] == "installed" else [])
@@ -78,7 +83,7 @@ def run_backend(backend: str, profile: Profile, run_dir: Path, *, upstream: bool
             record["apps"][app] = _http(run_dir, app, database.url, seeded[app], profile)
     record["finished"] = time.time()
     record["load_average_after"] = os.getloadavg()
-    record["environment"] = environment.describe(profile)
+    record["environment"] = describe(profile)
     path = run_dir / "results.json"
     path.write_text(json.dumps(record, indent=1, default=str))
     return record
@@ -119,7 +124,7 @@ def _http(run_dir: Path, app: str, url: str, user_ids: list[int], profile: Profi
     )
     env = servers.child_env(DFC_LOAD_DATABASE_URL=url, DFC_LOAD_TABLE_PREFIX=TABLE_PREFIX[REFERENCE])
     env["DFC_LOAD_POOL_SIZE"] = str(servers.CONNECTIONS_PER_WORKER)
-    env["DJANGO_SETTINGS_MODULE"] = "loadtests.django_side.settings"
+    env["DJANGO_SETTINGS_MODULE"] = DJANGO_SETTINGS
     prefix = run_dir / f"http-{app}"
     with servers.running_server(app, profile.server_workers, env, run_dir / f"server-{app}.log") as (base, process):
         servers.warm_up(base, user_ids[0])
@@ -181,8 +186,8 @@ def _locust(run_dir: Path, job: str, prefix: Path, env: dict, args: list[str], s
 
 
 def _seed(run_dir: Path, side: str, url: str, count: int) -> list[int]:
-    env = {"DFC_LOAD_DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "loadtests.django_side.settings"}
-    command = [sys.executable, "-m", "loadtests", "seed", "--side", side, "--users", str(count)]
+    env = {"DFC_LOAD_DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": DJANGO_SETTINGS}
+    command = [sys.executable, "-m", "harness", "seed", "--side", side, "--users", str(count)]
     command += ["--table-prefix", TABLE_PREFIX.get(side, "django"), "--out", str(run_dir / f"seed-{side}.json")]
     _step(run_dir, f"seed-{side}", command, env)
     return json.loads((run_dir / f"seed-{side}.json").read_text())

@@ -11,10 +11,11 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.report import FAILS, HOLDS, UNKNOWN
+
 from .results import sustained_users
 
 CLAIMS_FILE = Path(__file__).parent / "claims.toml"
-HOLDS, FAILS, UNKNOWN = "holds", "does not hold", "not measurable here"
 MB = 2**20
 UNIT_SCALE = {"ms": 1.0, "s": 1000.0}  # latencies are measured in ms
 

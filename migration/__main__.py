@@ -2,13 +2,11 @@
 
 import argparse
 import json
-import subprocess
 import sys
 from pathlib import Path
 
+from .django_calls import django
 from .target import DEFAULT_PREFIX
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def main(argv=None) -> int:
@@ -67,20 +65,6 @@ def _run(args) -> int:
     from .run import run_all
 
     return run_all(args.dataflow_impl or ["dataflow_reference"], args.users, args.markdown)
-
-
-def django(source: str, command: str = "django-answers", payload=None):
-    """Django's answers from a process of its own (Django's settings are per process)."""
-    done = subprocess.run(
-        [sys.executable, "-m", "migration", command, "--source", source],
-        input=json.dumps(payload),
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"python -m migration {command} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout)
 
 
 def _django_side(args) -> int:

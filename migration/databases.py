@@ -3,23 +3,19 @@ implementation: Django's tables (the source) and the tables DataFlow wrote (chec
 
 import contextlib
 
+from dataflow_conformance.backends.resolve import probe_url
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from .schema import Table, canonical
 
-# Drivers of their own for these reads: never the ones a DataFlow implementation uses to write.
-_DRIVERS = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg", "mysql": "mysql+pymysql"}
-_DRIVERS["mariadb"] = _DRIVERS["mysql"]
-
 
 @contextlib.contextmanager
 def connect(url: str):
+    """A connection through the kit's own driver for the backend (the registry's probe_driver): never the
+    one a DataFlow implementation uses to write."""
     parsed = make_url(url)
-    backend = parsed.get_backend_name()
-    if backend != "sqlite":
-        parsed = parsed.set(drivername=_DRIVERS[backend])
-    engine = create_engine(parsed)
+    engine = create_engine(probe_url(parsed, parsed.database))
     try:
         with engine.connect() as connection:
             yield connection

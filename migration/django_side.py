@@ -1,4 +1,4 @@
-"""The source side, with Django itself: the load tests' Django project (`loadtests.django_side`) on the
+"""The source side, with Django itself: the comparisons' Django project (`harness.django_side`) on the
 source database. Seeds a source that exercises every case the migration must carry, and gives Django's own
 answers (`has_perm`, `check_password`) that `verify` and the tests compare the DataFlow side with.
 
@@ -11,7 +11,9 @@ import os
 
 def setup(source_url: str) -> None:
     os.environ["DFC_LOAD_DATABASE_URL"] = source_url
-    os.environ["DJANGO_SETTINGS_MODULE"] = "loadtests.django_side.settings"
+    from harness.django_side import SETTINGS_MODULE
+
+    os.environ["DJANGO_SETTINGS_MODULE"] = SETTINGS_MODULE
     import django
 
     django.setup()
@@ -38,7 +40,7 @@ def seed(users: int) -> dict:
     from django.core.management import call_command
     from django.utils import timezone
 
-    from loadtests.django_side import auth_ops
+    from harness.django_side import auth_ops
 
     call_command("migrate", verbosity=0, interactive=False)
     ids = auth_ops.seed(users)

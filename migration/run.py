@@ -9,10 +9,10 @@ import time
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from loadtests.databases import configured_backends, scratch_database
-from loadtests.report import render_markdown
+from harness.databases import configured_backends, scratch_database
+from harness.report import render_markdown
 
-from .__main__ import django
+from .django_calls import django, seed_source
 from .migrate import migrate
 from .verify import verify
 
@@ -26,7 +26,7 @@ def run_all(modules: list[str], users: int, markdown: Path | None) -> int:
     started, load = time.time(), os.getloadavg()
     for backend in configured_backends(None):
         with tempfile.TemporaryDirectory() as scratch, scratch_database(backend, Path(scratch)) as database:
-            _seed(database.url, users)
+            seed_source(database.url, users)
             answers = django(database.url)
             for module in modules:
                 row = [backend, database.server_version.split(" on ")[0].split(", compiled")[0], _label(module)]
@@ -48,16 +48,6 @@ def run_all(modules: list[str], users: int, markdown: Path | None) -> int:
         blocks = [("h1", "Migration: Django contrib.auth to DataFlow"), ("p", intro), ("table", header, rows)]
         markdown.write_text(render_markdown(blocks))
     return 1 if failed else 0
-
-
-def _seed(url: str, users: int) -> None:
-    import subprocess
-    import sys
-
-    from .__main__ import ROOT
-
-    command = [sys.executable, "-m", "migration", "seed-source", "--source", url, "--users", str(users)]
-    subprocess.run(command, check=True, capture_output=True, cwd=ROOT)
 
 
 def _one(url: str, module: str, answers: dict) -> list[str]:

@@ -1,12 +1,12 @@
 """One row of the security report: a claim, one side of it, what was tried and the verdict. The verdict
-words are the load tests' (loadtests/verdicts.py)."""
+words are the comparisons' (harness/report.py)."""
 
 import tomllib
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from loadtests.verdicts import FAILS, HOLDS, UNKNOWN
+from harness.report import FAILS, HOLDS, UNKNOWN
 
 CLAIMS_FILE = Path(__file__).parent / "claims.toml"
 VECTORS_FILE = Path(__file__).parent / "vectors.toml"

@@ -1,12 +1,12 @@
 """The security claims report: `<date>-security.md` and `.html`, one row per claim and side, rendered with the
-load tests' renderers (loadtests/report.py) so both reports read alike."""
+comparisons' renderers (harness/report.py) so every report reads alike."""
 
 import os
 import platform
 import time
 from pathlib import Path
 
-from loadtests.report import render_html, render_markdown
+from harness.report import render_html, render_markdown
 
 from .findings import DJANGO, KAILASH, Finding, claims, package
 

@@ -21,7 +21,7 @@ MUTANTS = {
     # A lost acknowledged write: the commit node rolls the scope back and reports success.
     "scope_commit_rolls_back": Mutant(
         "transactions.py",
-        "await commit(self.connection, self._root, self.database.backend)",
+        "await commit(self.connection, self._root, self.database.dialect)",
         "await self._root.rollback()",
         "lost: records of op",
     ),
@@ -36,12 +36,12 @@ MUTANTS = {
     # (a taken unique key) leaves the batches before it behind.
     "bulk_create_commits_each_batch": Mutant(
         "bulk.py",
-        "            return await self._write(conn, batched(inserter.insert, records, list(range(len(rows))), size))",
+        "            return await write_all(conn, self.store, batched(inserter.insert, records, list(range(len(rows))), size))",
         "            batches = batched(inserter.insert, records, list(range(len(rows))), size)\n"
         "        total = 0\n"
         "        for batch in batches:\n"
         "            async with self.store.transaction(write=True) as conn:\n"
-        "                total += await self._write(conn, [batch])\n"
+        "                total += await write_all(conn, self.store, [batch])\n"
         "        return total",
         "partial: ",
     ),

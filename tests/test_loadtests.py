@@ -18,7 +18,7 @@ if importlib.util.find_spec("locust") is None:
 
 from loadtests import results, verdicts  # noqa: E402
 from loadtests.check import check_record, thresholds_for  # noqa: E402
-from loadtests.environment import describe  # noqa: E402
+from loadtests.conditions import describe  # noqa: E402
 from loadtests.profiles import PROFILES  # noqa: E402
 from loadtests.report import write_report  # noqa: E402
 

@@ -21,12 +21,13 @@ from sqlalchemy.engine import make_url
 
 pytest.importorskip("django", reason="needs the loadtests extra (Django): pip install -e '.[loadtests]'")
 
+from dataflow_conformance.backends.registry import BACKENDS  # noqa: E402
 from kailash.nodes.admin.user_management import hash_password  # noqa: E402
 
-from loadtests.databases import ENV_VARS, scratch_database  # noqa: E402
+from harness.databases import ENV_VARS, scratch_database  # noqa: E402
 from migration import passwords  # noqa: E402
-from migration.__main__ import ROOT, django  # noqa: E402
 from migration.databases import connect, table_name  # noqa: E402
+from migration.django_calls import ROOT, django  # noqa: E402
 from migration.django_side import KNOWN  # noqa: E402
 from migration.migrate import UnverifiableHashes, migrate  # noqa: E402
 from migration.schema import TABLES  # noqa: E402
@@ -101,11 +102,11 @@ def _admin(url: str):
         yield connection.execution_options(isolation_level="AUTOCOMMIT")
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
+@pytest.fixture(params=BACKENDS)
 def source(request, seeded_sources):
     """A seeded Django database on one backend: (URL, {username: raw password}, Django's has_perm answers)."""
     backend = request.param
-    if backend != "sqlite" and not os.environ.get(ENV_VARS[backend]):
+    if backend in ENV_VARS and not os.environ.get(ENV_VARS[backend]):
         pytest.skip(f"{ENV_VARS[backend]} is not set: no {backend} server configured")
     return seeded_sources(backend)
 

@@ -101,7 +101,7 @@ MUTANTS = {
     ),
     # NODE-004 / CONF-007: closing a loop's pool leaves its keeper task pending on the caller's loop
     "close_leaves_keeper_task": Mutant(
-        "database.py",
+        "engines.py",
         "            self._keeper.cancel()\n            await asyncio.wait([self._keeper])",
         "            pass",
         "test_close_leaves_nothing_behind",

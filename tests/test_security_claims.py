@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("django_otp", reason="needs the security extra: pip install -e '.[loadtests,security]'")
 pyotp = pytest.importorskip("pyotp", reason="needs the security extra (kailash[auth] brings pyotp)")
 
-from loadtests.verdicts import FAILS, HOLDS, UNKNOWN  # noqa: E402
+from harness.report import FAILS, HOLDS, UNKNOWN  # noqa: E402
 from security.__main__ import run_probe  # noqa: E402
 from security.findings import DJANGO, KAILASH, Finding, claims, vectors  # noqa: E402
 from security.probes import rate_limit  # noqa: E402

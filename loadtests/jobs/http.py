@@ -15,7 +15,7 @@ from pathlib import Path
 from locust import FastHttpUser, LoadTestShape, between, task
 from locust.stats import calculate_response_time_percentile
 
-from loadtests import workload
+from harness import workload
 from loadtests.plan import read_plan
 
 PLAN = read_plan()

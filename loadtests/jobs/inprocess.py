@@ -13,7 +13,8 @@ import time
 
 from locust import LoadTestShape, User, constant, events, task
 
-from loadtests import workload
+from harness import workload
+from harness.django_side import SETTINGS_MODULE
 from loadtests.plan import read_plan
 
 PLAN = read_plan()
@@ -24,16 +25,16 @@ def _open_side():
     if PLAN["side"] == "django":
         import django
 
-        os.environ["DJANGO_SETTINGS_MODULE"] = "loadtests.django_side.settings"
+        os.environ["DJANGO_SETTINGS_MODULE"] = SETTINGS_MODULE
         django.setup()
         from django.contrib.auth.hashers import make_password
 
-        from loadtests.django_side import auth_ops
+        from harness.django_side import auth_ops
 
         return auth_ops, make_password(workload.PASSWORD), lambda: None
     from kailash.nodes.admin.user_management import hash_password
 
-    from loadtests.dataflow_side import DataFlowAuth, open_dataflow
+    from harness.dataflow_side import DataFlowAuth, open_dataflow
 
     auth = DataFlowAuth(open_dataflow(PLAN["side"], PLAN["database_url"], PLAN["table_prefix"]))
     return auth, hash_password(workload.PASSWORD), auth.close

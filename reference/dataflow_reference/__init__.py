@@ -2,7 +2,10 @@
 
 import importlib.metadata
 
-from . import core_check  # noqa: F401 - first: an older Kailash core is refused with a clear error
+from . import (
+    core_check,  # noqa: F401 - first: an older Kailash core is refused with a clear error
+    transaction_nodes,  # noqa: F401 - registers the transaction nodes with Kailash
+)
 from .core import DataFlow
 from .errors import (
     ConfigurationError,

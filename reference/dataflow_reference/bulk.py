@@ -1,133 +1,29 @@
 """Bulk operations of one model: all-or-nothing, with exact counts.
 
 A bulk write runs in one transaction (or inside the open scope, under a savepoint), so a
-failure part-way leaves the table as it was. When the database refuses a batch, the batches
-are replayed under a savepoint, the failing one row by row, to name the first record that fails.
+failure part-way leaves the table as it was; batches.py names the first record the database refuses.
+Each backend's upsert statement and its counts come from its dialect (dialects/).
 """
 
-from dataclasses import dataclass
-
-from sqlalchemy import and_, bindparam, insert, literal_column, select, tuple_, update
+from sqlalchemy import and_, bindparam, insert, select, tuple_, update
 from sqlalchemy import delete as sql_delete
-from sqlalchemy import exc as sa_exc
-from sqlalchemy.dialects.mysql import insert as mysql_insert
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from .batches import batched, write_all
 from .crud import ModelStore, utc_now
-from .database import driver_closed, driver_message
-from .errors import (
-    ConnectionLostError,
-    DatabaseError,
-    DeletedRecordError,
-    IntegrityError,
-    RecordNotFoundError,
-    ValidationError,
-)
+from .dialects import RESOLUTIONS
+from .errors import DeletedRecordError, RecordNotFoundError, ValidationError
 from .fastinsert import FastInserter
 from .model import SOFT_DELETE_FIELD, TENANT_FIELD
 
 DEFAULT_BATCH_SIZE = 1000
-MAX_BIND_PARAMETERS = 32_000  # under PostgreSQL's 65,535 and SQLite's 32,766 per statement
-RESOLUTIONS = ("update", "skip")
 _NEVER_UPDATED = ("id", "created_at", TENANT_FIELD)
-
-
-@dataclass
-class Batch:
-    """Rows written by one statement: `await execute(conn, rows)` returns its tally."""
-
-    execute: object
-    rows: list
-    positions: list[int]  # each row's index in the caller's data
-
-
-def batched(execute, rows, positions, size) -> list[Batch]:
-    return [Batch(execute, rows[i : i + size], positions[i : i + size]) for i in range(0, len(rows), size)]
-
-
-class UpsertDialect:
-    """How one database writes a batch of upserts and tells inserted from updated records."""
-
-    returns_inserted = False  # the statement's RETURNING marks each inserted row (else: affected rows)
-
-    # Records whose key already exists, counted beforehand where the server's own result cannot tell.
-    count_existing_for = frozenset(RESOLUTIONS)
-    lock_existing_count = False  # the count must lock the rows it saw (they decide the skips)
-    # ON CONFLICT names its conflict target; MySQL's ON DUPLICATE KEY fires on any unique key.
-    conflicts_on_any_unique_key = False
-
-    def statement(self, table, keys, resolution, changing):
-        stmt = sqlite_insert(table)
-        if resolution == "skip":
-            return stmt.on_conflict_do_nothing(index_elements=keys)
-        return stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in changing})
-
-    def tally(self, result) -> int:
-        return max(result.rowcount, 0)
-
-    def counts(self, processed, existing, affected, resolution) -> dict:
-        if resolution == "skip":
-            return {"inserted": processed - existing, "updated": 0, "skipped": existing}
-        return {"inserted": processed - existing, "updated": existing, "skipped": 0}
-
-
-class SQLiteUpsert(UpsertDialect):
-    """SQLite: the write lock is held, so counting the existing keys first is exact."""
-
-
-class PostgreSQLUpsert(UpsertDialect):
-    """PostgreSQL: RETURNING xmax = 0 marks each row the statement inserted (not updated)."""
-
-    returns_inserted = True
-    count_existing_for = frozenset()
-
-    def statement(self, table, keys, resolution, changing):
-        stmt = pg_insert(table)
-        if resolution == "skip":
-            stmt = stmt.on_conflict_do_nothing(index_elements=keys)
-        else:
-            stmt = stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in changing})
-        return stmt.returning(literal_column("xmax = 0").label("inserted"))
-
-    def tally(self, result) -> int:
-        return sum(1 for row in result if row.inserted)
-
-    def counts(self, processed, existing, affected, resolution) -> dict:
-        other = processed - affected
-        if resolution == "skip":
-            return {"inserted": affected, "updated": 0, "skipped": other}
-        return {"inserted": affected, "updated": other, "skipped": 0}
-
-
-class MySQLUpsert(UpsertDialect):
-    """MySQL / MariaDB: affected rows are 1 per insert and 2 per update (updated_at always changes); a
-    skipped duplicate counts like an insert, so skips are counted beforehand, under a lock."""
-
-    count_existing_for = frozenset({"skip"})
-    lock_existing_count = True
-    conflicts_on_any_unique_key = True
-
-    def statement(self, table, keys, resolution, changing):
-        stmt = mysql_insert(table)
-        if resolution == "skip":  # a no-op assignment: 0 affected rows for an existing record
-            return stmt.on_duplicate_key_update({keys[0]: table.c[keys[0]]})
-        return stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in changing})
-
-    def counts(self, processed, existing, affected, resolution) -> dict:
-        if resolution == "skip":
-            return {"inserted": processed - existing, "updated": 0, "skipped": existing}
-        updated = affected - processed
-        return {"inserted": processed - updated, "updated": updated, "skipped": 0}
-
-
-UPSERT_DIALECTS = {"sqlite": SQLiteUpsert(), "postgresql": PostgreSQLUpsert(), "mysql": MySQLUpsert()}
 
 
 class BulkOperations:
     def __init__(self, store: ModelStore):
         self.store, self.spec, self.table, self.db = store, store.spec, store.table, store.db
-        self.upserts = UPSERT_DIALECTS[store.db.backend]
+        self.dialect = store.db.dialect
+        self.upserts = self.dialect.upsert
 
     # -- validation --------------------------------------------------------------------------
 
@@ -147,7 +43,7 @@ class BulkOperations:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             self.store.fail("batch_size", f"must be a positive integer, got {value!r}")
         # Stay under the server's bind-parameter limit whatever batch size was asked for.
-        return min(value, max(1, MAX_BIND_PARAMETERS // len(self.table.columns)))
+        return min(value, max(1, self.dialect.max_bind_parameters // len(self.table.columns)))
 
     def stamp(self) -> dict:
         """Values every new row of this call gets: timestamps, and the bound tenant."""
@@ -174,9 +70,9 @@ class BulkOperations:
         async with self.store.transaction(write=True) as conn:
             if returning:
                 return await self._create_returning(conn, rows, size)
-            inserter = FastInserter(self.table, conn.dialect, list(rows[0]), copy=not self.spec.multi_tenant)
+            inserter = self._inserter(conn, list(rows[0]), copy=not self.spec.multi_tenant)
             records = inserter.encode(rows, stamp)
-            return await self._write(conn, batched(inserter.insert, records, list(range(len(rows))), size))
+            return await write_all(conn, self.store, batched(inserter.insert, records, list(range(len(rows))), size))
 
     async def _create_returning(self, conn, rows, size) -> list[dict]:
         """Inserts that hand back the stored records: one INSERT ... RETURNING per batch where the driver
@@ -197,7 +93,7 @@ class BulkOperations:
                     created.append(await self.store.insert_row(connection, row))
                 return len(batch)
 
-        await self._write(conn, batched(execute, rows, list(range(len(rows))), size))
+        await write_all(conn, self.store, batched(execute, rows, list(range(len(rows))), size))
         return created
 
     async def update_by_key(self, records, key_field="id") -> list[dict]:
@@ -316,23 +212,24 @@ class BulkOperations:
                     return self.upserts.tally(await connection.execute(statement, batch))
 
             else:  # affected rows tell enough: the driver's executemany, with values encoded once
-                inserter = FastInserter(self.table, conn.dialect, list(rows[0]), statement=statement)
+                inserter = self._inserter(conn, list(rows[0]), statement=statement)
 
                 async def execute(connection, batch, inserter=inserter):
                     return await inserter.execute(connection, inserter.encode(batch, {}))
 
             batches += batched(execute, [rows[i] for i in positions], positions, size)
-        affected = await self._write(conn, batches)
+        affected = await write_all(conn, self.store, batches)
         return self.upserts.counts(len(rows), existing, affected, resolution)
 
     async def _split_upsert(self, conn, keys, rows, named, resolution, size) -> dict:
-        """MySQL's ON DUPLICATE KEY fires on any unique key, not just `conflict_on`: with other unique
-        keys it could update a different record. Here existing records (locked) are updated by their
-        key and new ones plainly inserted, so a clash on another unique key is an error."""
+        """Where the upsert statement fires on any unique key, not just `conflict_on` (the dialect's
+        conflicts_on_any_unique_key), it could update a different record of a model with other unique keys.
+        Here existing records (locked) are updated by their key and new ones plainly inserted, so a clash on
+        another unique key is an error."""
         found = await self._existing_keys(conn, keys, rows, lock=True)
         old = [i for i, row in enumerate(rows) if tuple(row[k] for k in keys) in found]
         new = sorted(set(range(len(rows))) - set(old))
-        inserter = FastInserter(self.table, conn.dialect, list(rows[0]), copy=False)
+        inserter = self._inserter(conn, list(rows[0]), copy=False)
         batches = batched(inserter.insert, inserter.encode([rows[i] for i in new], {}), new, size)
         if resolution == "update":
             for fields, positions in _group_by([named[i] for i in old]).items():
@@ -344,9 +241,12 @@ class BulkOperations:
 
                 group = [old[p] for p in positions]
                 batches += batched(execute, [_key_params(rows[i], keys) for i in group], group, size)
-        await self._write(conn, batches)
+        await write_all(conn, self.store, batches)
         updated = len(old) if resolution == "update" else 0
         return {"inserted": len(new), "updated": updated, "skipped": len(old) - updated}
+
+    def _inserter(self, conn, columns, **options) -> FastInserter:
+        return FastInserter(self.table, conn.dialect, columns, backend=self.dialect, **options)
 
     def _needs_split_upsert(self, keys) -> bool:
         if not self.upserts.conflicts_on_any_unique_key:
@@ -433,49 +333,6 @@ class BulkOperations:
             found.update(tuple(row) for row in (await conn.execute(stmt)).all())
         return found
 
-    # -- writing -----------------------------------------------------------------------------
-
-    async def _write(self, conn, batches: list[Batch]) -> int:
-        """Every batch, all or nothing; returns the sum of their tallies."""
-        savepoint = await conn.begin_nested()
-        total, failed_at = 0, 0
-        try:
-            for failed_at in range(len(batches)):
-                total += await batches[failed_at].execute(conn, batches[failed_at].rows)
-        except Exception as exc:  # the driver's own error (COPY bypasses SQLAlchemy) or SQLAlchemy's
-            if await _connection_broken(conn, exc):  # no record to blame, and nothing left to replay on
-                raise ConnectionLostError(
-                    f"{self.spec.name}: lost the connection to {self.db.backend} during the bulk write "
-                    f"({driver_message(exc)}); nothing was written"
-                ) from None
-            await savepoint.rollback()
-            culprit = await self._first_failing_record(conn, batches, failed_at)
-            who = f"{self.spec.name}: record data[{culprit}]" if culprit is not None else f"{self.spec.name}: a batch"
-            if _is_integrity_error(exc):
-                raise IntegrityError(
-                    f"{who} was refused: {self.store.violation(driver_message(exc))}; nothing was written"
-                ) from None
-            raise DatabaseError(f"{who} was refused: {driver_message(exc)}; nothing was written") from None
-        await savepoint.commit()
-        return total
-
-    async def _first_failing_record(self, conn, batches, failed_at) -> int | None:
-        """Replay the batches before the failing one, then its rows one by one; undo it all.
-        None when every row passes alone (the batch failed as a whole)."""
-        savepoint = await conn.begin_nested()
-        try:
-            for batch in batches[:failed_at]:
-                await batch.execute(conn, batch.rows)
-            failing = batches[failed_at]
-            for row, position in zip(failing.rows, failing.positions, strict=True):
-                try:
-                    await failing.execute(conn, [row])
-                except Exception:
-                    return position
-            return None
-        finally:
-            await savepoint.rollback()
-
 
 def _group_by(named: list[set]) -> dict[tuple, list[int]]:
     """Positions of the records, grouped by the set of fields they name (in first-seen order)."""
@@ -487,16 +344,3 @@ def _group_by(named: list[set]) -> dict[tuple, list[int]]:
 
 def _key_params(row: dict, keys: list[str]) -> dict:
     return {**row, **{f"key_{k}": row[k] for k in keys}}
-
-
-async def _connection_broken(conn, exc) -> bool:
-    if conn.invalidated or getattr(exc, "connection_invalidated", False):
-        return True
-    return driver_closed((await conn.get_raw_connection()).driver_connection)
-
-
-def _is_integrity_error(exc) -> bool:
-    if isinstance(exc, sa_exc.IntegrityError):
-        return True
-    sqlstate = getattr(exc, "sqlstate", None)  # asyncpg's own errors, raised by COPY
-    return isinstance(sqlstate, str) and sqlstate.startswith("23")

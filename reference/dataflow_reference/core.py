@@ -55,7 +55,7 @@ class DataFlow:
         self.auto_migrate = bool(auto_migrate)
         self.runner = Runner(
             f"dataflow-{self.target.backend}-{id(self):x}",
-            home_only=self.target.backend == "sqlite" and self.target.is_memory,
+            home_only=self.target.is_memory,
         )
         self.database = Database(
             self.target,
@@ -87,7 +87,7 @@ class DataFlow:
     def model(self, cls: type) -> type:
         """Class decorator: register a model and generate its workflow nodes."""
         spec = parse_model(cls, multi_tenant_default=self.multi_tenant)
-        check_identifier_lengths(spec, self.backend)
+        check_identifier_lengths(spec, self.target.dialect)
         with self._define_lock:
             if spec.name in self.models:
                 raise ModelDefinitionError(f"model {spec.name} is already registered on this DataFlow instance")

@@ -28,7 +28,7 @@ class ModelStore:
     def __init__(self, spec: ModelSpec, table, database):
         self.spec, self.table, self.db = spec, table, database
         self.filters = FilterCompiler(
-            spec, table, database.backend, visible=set(spec.column_names) - {SOFT_DELETE_FIELD}
+            spec, table, database.dialect, visible=set(spec.column_names) - {SOFT_DELETE_FIELD}
         )
         self.visible_columns = [table.c[name] for name in spec.column_names if name != SOFT_DELETE_FIELD]
         # Built once: reusing a statement object reuses its compiled form and cache key.
@@ -143,7 +143,7 @@ class ModelStore:
         return self.visible(select(*self.visible_columns))
 
     async def fetch(self, conn, record_id, *, lock=False):
-        stmt = self._by_id_for_update if lock else self._by_id  # SQLite has no row locks: it ignores FOR UPDATE
+        stmt = self._by_id_for_update if lock else self._by_id  # a database without row locks ignores FOR UPDATE
         row = (await conn.execute(stmt, {"record_id": record_id})).first()
         return None if row is None else self.record(row)
 
@@ -241,7 +241,7 @@ class ModelStore:
 
     async def _upsert_once(self, match, create_values, update_values):
         async with self.transaction(write=True) as conn:
-            # Soft-deleted records too; locked (SQLite, which has no row locks, holds its write lock instead).
+            # Soft-deleted records too; locked (a database without row locks holds its write lock instead).
             stmt = self.of_tenant(select(*self.table.c).where(match)).with_for_update()
             existing = (await conn.execute(stmt)).first()
             if existing is None:

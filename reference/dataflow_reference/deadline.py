@@ -2,9 +2,8 @@
 
 Cancelling the waiting coroutine is not enough: the drivers then close the connection politely or
 send a cancel request, and both wait for the very server that stopped answering. So the deadline
-terminates the driver connection itself (asyncpg `terminate()`, aiomysql `close()`: no round trip);
-the pending statement fails at once, SQLAlchemy discards the connection, and the server rolls its
-transaction back.
+terminates the driver connection itself (the dialect's `terminate`: no round trip); the pending
+statement fails at once, SQLAlchemy discards the connection, and the server rolls its transaction back.
 """
 
 import asyncio
@@ -17,7 +16,7 @@ class Deadline:
     def __init__(self, seconds: float):
         self.seconds = seconds
         self.expired = False
-        self._drivers: list = []
+        self._cuts: list = []
         self._timer: asyncio.TimerHandle | None = None
 
     def __enter__(self) -> "Deadline":
@@ -29,21 +28,13 @@ class Deadline:
         self._timer.cancel()
         DEADLINE.reset(self._token)
 
-    def watch(self, driver_connection) -> None:
-        """Cut `driver_connection` when the deadline passes (at once if it already has)."""
-        self._drivers.append(driver_connection)
+    def watch(self, cut) -> None:
+        """Call `cut()` (which cuts a driver connection) when the deadline passes (at once if it already has)."""
+        self._cuts.append(cut)
         if self.expired:
-            _terminate(driver_connection)
+            cut()
 
     def _expire(self) -> None:
         self.expired = True
-        for driver in self._drivers:
-            _terminate(driver)
-
-
-def _terminate(driver) -> None:
-    terminate = getattr(driver, "terminate", None)  # asyncpg
-    if callable(terminate):
-        terminate()
-    else:
-        driver.close()  # aiomysql: closes the socket without a round trip
+        for cut in self._cuts:
+            cut()

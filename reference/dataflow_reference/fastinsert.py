@@ -2,11 +2,11 @@
 
 Values are converted with SQLAlchemy's own bind processors for each column (so they are
 stored exactly as a normal insert would store them), then handed to the driver in one call
-per batch: PostgreSQL COPY (asyncpg `copy_records_to_table`; not for tables under row-level
-security, which COPY FROM does not support: asyncpg's pipelined executemany), a multi-row INSERT on MySQL
-(aiomysql rewrites `executemany` into multi-row statements within `max_allowed_packet`), and
-`executemany` inside the open transaction on SQLite. An INSERT with an ON CONFLICT / ON DUPLICATE KEY
-clause goes the same way (`statement`), without COPY.
+per batch: COPY where the dialect has it (PostgreSQL: asyncpg `copy_records_to_table`; not for tables
+under row-level security, which COPY FROM does not support: asyncpg's pipelined executemany), else the
+driver's `executemany` inside the open transaction (aiomysql rewrites it into multi-row statements within
+`max_allowed_packet`). An INSERT with an ON CONFLICT / ON DUPLICATE KEY clause goes the same way
+(`statement`), without COPY.
 """
 
 from operator import itemgetter
@@ -15,10 +15,10 @@ from sqlalchemy import insert
 
 
 class FastInserter:
-    def __init__(self, table, dialect, columns: list[str], *, copy: bool = True, statement=None):
-        self.table, self.columns = table, columns
-        self.backend = dialect.name
-        self.copy = copy and statement is None and self.backend == "postgresql"
+    def __init__(self, table, dialect, columns: list[str], *, backend, copy: bool = True, statement=None):
+        """`dialect`: SQLAlchemy's, which compiles; `backend`: the reference's (dialects/), which may COPY."""
+        self.table, self.columns, self.backend = table, columns, backend
+        self.copy = copy and statement is None and backend.bulk_copy
         processors = {}
         for name in columns:
             column_type = table.c[name].type
@@ -64,8 +64,7 @@ class FastInserter:
 
     async def insert(self, conn, records: list[tuple]) -> int:
         if self.copy:
-            raw = await conn.get_raw_connection()
-            await raw.driver_connection.copy_records_to_table(self.table.name, records=records, columns=self.order)
+            await self.backend.copy_records(conn, self.table, records, self.order)
         else:
             await conn.exec_driver_sql(self.sql, records)
         return len(records)

@@ -1,4 +1,4 @@
-"""Python field types: strict validation and their column types on each backend.
+"""Python field types: strict validation (each backend's column types: dialects/).
 
 Values are never coerced: a value of the wrong type is an error, and a value the
 database could not store exactly (a naive datetime, a Decimal with too many digits,
@@ -10,17 +10,13 @@ import json
 import math
 from decimal import Context, Decimal
 
-from sqlalchemy import JSON, BigInteger, Boolean, Date, DateTime, Double, Numeric, String, Text
-from sqlalchemy.dialects import mysql, postgresql
-from sqlalchemy.types import TypeDecorator
-
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 DECIMAL_PRECISION, DECIMAL_SCALE = 30, 10  # 20 integer digits, 10 fractional digits
 INDEXED_STR_LENGTH = 255  # longest value of a str field that is part of an index
 JSON_MAX_DEPTH = 100  # deepest JSON nesting stored (MySQL's own limit: one rule on every backend)
 YEAR_MIN, YEAR_MAX = 1000, 9999  # the range every backend stores (MySQL DATETIME/DATE)
 _QUANTUM = Decimal(1).scaleb(-DECIMAL_SCALE)
-_WIDE = Context(prec=DECIMAL_PRECISION + 30)  # the default 28 digits would fail on wide values
+WIDE_CONTEXT = Context(prec=DECIMAL_PRECISION + 30)  # the default 28 digits would fail on wide values
 
 KINDS = {
     str: "str",
@@ -33,106 +29,6 @@ KINDS = {
     dict: "dict",
     list: "list",
 }
-
-
-class UTCDateTime(TypeDecorator):
-    """An instant: aware datetimes in, aware UTC datetimes out, microseconds kept."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect):
-        if dialect.name == "postgresql":
-            return dialect.type_descriptor(postgresql.TIMESTAMP(timezone=True))
-        if dialect.name == "mysql":
-            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
-        return dialect.type_descriptor(DateTime())
-
-    def process_bind_param(self, value, dialect):
-        if value is None or not isinstance(value, dt.datetime):
-            return value
-        value = value.astimezone(dt.timezone.utc)
-        return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
-
-    def process_result_value(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=dt.timezone.utc)
-        return value.astimezone(dt.timezone.utc)
-
-
-class ExactDecimal(TypeDecorator):
-    """NUMERIC(30, 10) where the backend has it; fixed-scale text on SQLite (whose NUMERIC is a float)."""
-
-    impl = Numeric
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect):
-        if dialect.name == "sqlite":
-            return dialect.type_descriptor(String(DECIMAL_PRECISION + 2))
-        return dialect.type_descriptor(Numeric(DECIMAL_PRECISION, DECIMAL_SCALE, asdecimal=True))
-
-    def process_bind_param(self, value, dialect):
-        if value is None or dialect.name != "sqlite" or not isinstance(value, (Decimal, int)):
-            return value
-        return f"{_WIDE.plus(_quantize(Decimal(value))):f}"  # plus(): one text for zero ("-0" is 0, as on servers)
-
-    def process_result_value(self, value, dialect):
-        return None if value is None else Decimal(value)
-
-
-SQLITE_DECIMAL_KEY = "dfr_decimal_key"  # registered on every SQLite connection (database.py)
-_DECIMAL_WIDTH = DECIMAL_PRECISION + 1  # digits and the point
-_NINES = str.maketrans("0123456789", "9876543210")
-
-
-def decimal_key(value) -> str | None:
-    """Text whose order is the numeric order of fixed-scale decimals: how SQLite compares and sorts
-    Decimal fields exactly (a REAL cast would round past 15 significant digits)."""
-    if value is None:
-        return None
-    number = _quantize(Decimal(value))
-    digits = f"{number.copy_abs():0{_DECIMAL_WIDTH}.{DECIMAL_SCALE}f}"  # exact (abs() rounds to 28 digits)
-    return "1" + digits if number >= 0 else "0" + digits.translate(_NINES)
-
-
-def column_type(kind: str, *, indexed: bool, server: "ServerInfo"):
-    """The SQLAlchemy type of a field of `kind` on the given server."""
-    if kind == "str":
-        if indexed:
-            return String(INDEXED_STR_LENGTH, collation=server.text_collation)
-        if server.backend == "mysql":
-            return mysql.LONGTEXT(collation=server.text_collation)
-        return Text(collation=server.text_collation)
-    return {
-        "int": BigInteger,
-        "float": Double,
-        "bool": lambda: Boolean(create_constraint=False),
-        "datetime": UTCDateTime,
-        "date": Date,
-        "decimal": ExactDecimal,
-        "dict": lambda: JSON(none_as_null=True),
-        "list": lambda: JSON(none_as_null=True),
-    }[kind]()
-
-
-class ServerInfo:
-    """What the schema builder needs to know about the connected server."""
-
-    def __init__(self, backend: str, *, mariadb: bool = False):
-        self.backend = backend
-        self.mariadb = mariadb
-
-    @property
-    def text_collation(self) -> str | None:
-        # Code-point order and exact (case- and trailing-space-sensitive) comparison
-        # on every backend, so filters and sorting mean the same thing everywhere.
-        if self.backend == "postgresql":
-            return "C"
-        if self.backend == "mysql":
-            return "utf8mb4_nopad_bin" if self.mariadb else "utf8mb4_0900_bin"
-        return None
 
 
 def check_value(kind: str, value, *, indexed: bool = False) -> str | None:
@@ -221,15 +117,16 @@ def _check_decimal(value):
     value = Decimal(value)
     if not value.is_finite():
         return f"{value} is not a finite number"
-    if value.as_tuple().exponent < -DECIMAL_SCALE and _quantize(value) != value:
+    if value.as_tuple().exponent < -DECIMAL_SCALE and quantize(value) != value:
         return f"{value} has more than {DECIMAL_SCALE} fractional digits and would be rounded"
     if value and value.adjusted() >= DECIMAL_PRECISION - DECIMAL_SCALE:
         return f"{value} has more than {DECIMAL_PRECISION - DECIMAL_SCALE} integer digits"
     return None
 
 
-def _quantize(value: Decimal) -> Decimal:
-    return value.quantize(_QUANTUM, context=_WIDE)
+def quantize(value: Decimal) -> Decimal:
+    """`value` at the stored scale (10 fractional digits)."""
+    return value.quantize(_QUANTUM, context=WIDE_CONTEXT)
 
 
 def _check_json_dict(value):

@@ -6,10 +6,10 @@ import types
 import typing
 from dataclasses import dataclass, field
 
-from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, String, Table
+from sqlalchemy import BigInteger, Column, Index, MetaData, String, Table
 
 from .errors import ModelDefinitionError
-from .fieldtypes import KINDS, ServerInfo, UTCDateTime, check_value, column_type
+from .fieldtypes import KINDS, check_value
 
 MISSING = object()
 SYSTEM_FIELDS = ("id", "created_at", "updated_at")
@@ -66,27 +66,27 @@ class ModelSpec:
             return "str"
         return self.fields[name].kind
 
-    def build_table(self, metadata: MetaData, server: ServerInfo) -> Table:
+    def build_table(self, metadata: MetaData, server) -> Table:
+        """The table on the connected server (a dialects.ServerInfo: its dialect chooses the column types)."""
+        dialect = server.dialect
         if self.id_kind == "str":
             id_column = Column("id", String(255, collation=server.text_collation), primary_key=True)
         elif self.id_supplied:
             id_column = Column("id", BigInteger, primary_key=True, autoincrement=False)
-        else:  # SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY
-            id_column = Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+        else:
+            id_column = Column("id", dialect.generated_id_type(), primary_key=True)
         columns = [id_column]
         for spec in self.fields.values():
-            columns.append(
-                Column(spec.name, column_type(spec.kind, indexed=spec.indexed, server=server), nullable=spec.nullable)
-            )
-        columns.append(Column("created_at", UTCDateTime, nullable=False))
-        columns.append(Column("updated_at", UTCDateTime, nullable=False))
+            field_type = dialect.column_type(spec.kind, indexed=spec.indexed, server=server)
+            columns.append(Column(spec.name, field_type, nullable=spec.nullable))
+        columns.append(Column("created_at", dialect.datetime_type(), nullable=False))
+        columns.append(Column("updated_at", dialect.datetime_type(), nullable=False))
         if self.soft_delete:
-            columns.append(Column(SOFT_DELETE_FIELD, UTCDateTime, nullable=True))
+            columns.append(Column(SOFT_DELETE_FIELD, dialect.datetime_type(), nullable=True))
         if self.multi_tenant:  # with caller-supplied ids, an id is unique within its tenant
             tenant_type = String(255, collation=server.text_collation)
             columns.append(Column(TENANT_FIELD, tenant_type, nullable=False, primary_key=self.id_supplied))
-        table_args = {"mysql_charset": "utf8mb4", "mysql_engine": "InnoDB"}
-        table = Table(self.table_name, metadata, *columns, **table_args)
+        table = Table(self.table_name, metadata, *columns, **dialect.table_options)
         for option in self.indexes:
             index_fields = list(option["fields"])
             if self.multi_tenant and option.get("unique") and TENANT_FIELD not in index_fields:
@@ -97,22 +97,18 @@ class ModelSpec:
         return table
 
 
-# Longest identifier each server keeps without truncating it (PostgreSQL counts bytes). A longer
-# name is refused: truncation could silently make two names one.
-IDENTIFIER_LIMITS = {"postgresql": ("bytes", 63), "mysql": ("characters", 64)}
-
-
-def check_identifier_lengths(spec: ModelSpec, backend: str) -> None:
-    if backend not in IDENTIFIER_LIMITS:
+def check_identifier_lengths(spec: ModelSpec, dialect) -> None:
+    """A name longer than the server keeps is refused: truncation could silently make two names one."""
+    if dialect.identifier_limit is None:
         return
-    unit, limit = IDENTIFIER_LIMITS[backend]
+    unit, limit = dialect.identifier_limit
     names = [("table name", spec.table_name)] + [(f"field {n!r}", n) for n in spec.fields]
     names += [("index name", ix["name"]) for ix in spec.indexes]
     for what, name in names:
         length = len(name.encode("utf-8")) if unit == "bytes" else len(name)
         if length > limit:
             raise ModelDefinitionError(
-                f"model {spec.name}: {what} {name!r} is {length} {unit} long; {backend} keeps at most {limit} "
+                f"model {spec.name}: {what} {name!r} is {length} {unit} long; {dialect.name} keeps at most {limit} "
                 "(it would be truncated, and two names could become one)"
             )
 

@@ -7,7 +7,7 @@ error); values are always bound parameters.
 from sqlalchemy import and_, false, func, not_, or_, true
 
 from .errors import ValidationError
-from .fieldtypes import SQLITE_DECIMAL_KEY, check_value, decimal_key
+from .fieldtypes import check_value
 from .model import ModelSpec
 
 COMPARISONS = {"$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$like", "$exists", "$null", "$not"}
@@ -17,8 +17,8 @@ _UNORDERED_KINDS = {"dict", "list"}
 
 
 class FilterCompiler:
-    def __init__(self, spec: ModelSpec, table, backend: str, *, visible: set[str] | None = None):
-        self.spec, self.table, self.backend = spec, table, backend
+    def __init__(self, spec: ModelSpec, table, dialect, *, visible: set[str] | None = None):
+        self.spec, self.table, self.dialect = spec, table, dialect
         self.visible = visible if visible is not None else set(spec.column_names)
 
     def compile(self, filter_spec, *, where: str = "filter"):
@@ -109,21 +109,13 @@ class FilterCompiler:
             return column == value
         if op == "$ne":  # MongoDB semantics: NULL is "not equal" to any value
             return or_(column.is_(None), column != value)
-        target = self._comparable(column, kind)
-        if target is not column:
-            value = decimal_key(value)
+        target, value = self.dialect.comparable(column, kind), self.dialect.comparable_value(kind, value)
         return {"$gt": target > value, "$gte": target >= value, "$lt": target < value, "$lte": target <= value}[op]
 
     def _value(self, name, kind, value, op):
         if problem := check_value(kind, value):
             raise ValidationError(self.spec.name, name, f"{op} value {problem}")
         return value
-
-    def _comparable(self, column, kind):
-        # SQLite stores Decimal as fixed-scale text; compare and sort it by its exact numeric key.
-        if kind == "decimal" and self.backend == "sqlite":
-            return getattr(func, SQLITE_DECIMAL_KEY)(column)
-        return column
 
     def order_by(self, order_spec) -> list:
         """Parse ["field", "-field"] or [{"field": 1 | -1}]; always ends with id for a stable order."""
@@ -157,11 +149,11 @@ class FilterCompiler:
             kind = self.spec.kind_of(name)
             if kind in _UNORDERED_KINDS:
                 raise ValidationError(self.spec.name, name, "JSON fields cannot be sorted")
-            target = self._comparable(self.table.c[name], kind)
+            target = self.dialect.comparable(self.table.c[name], kind)
             clause = target.desc() if descending else target.asc()
             # NULL sorts as the smallest value on every backend; only where NULL can occur, since an
-            # explicit NULLS order PostgreSQL's indexes do not have turns an index scan into a full sort.
-            if self.backend == "postgresql" and self.table.c[name].nullable:
+            # explicit NULLS order the indexes do not have turns an index scan into a full sort.
+            if self.dialect.nulls_sort_high and self.table.c[name].nullable:
                 clause = clause.nulls_last() if descending else clause.nulls_first()
             clauses.append(clause)
         if "id" not in [name for name, _ in keys]:

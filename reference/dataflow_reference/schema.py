@@ -7,30 +7,20 @@ rows hold NULL, a new required field without a default, a column that became Opt
 with an error naming the table, the column and the change, before any DDL runs. With
 `auto_migrate=False` nothing is changed and any difference is reported on first use.
 
-On PostgreSQL, the table of a multi-tenant model also gets row-level security: a policy that
-lets a statement see and write only rows whose tenant_id equals the transaction-local setting
-`dataflow.tenant_id` (set by the implementation for every operation), forced on the table owner
-too. A bug in query building then still cannot leak rows (superusers bypass row-level security, so
-connect as an ordinary role to get this protection).
+Where the dialect has row-level security, the table of a multi-tenant model also gets the tenant
+policy (dialects/postgresql.py says what it does).
 
 Everything here is synchronous SQLAlchemy (called through `AsyncConnection.run_sync`).
 """
 
-import re
 from dataclasses import dataclass, field
 
 from sqlalchemy import Column, Table, inspect, select, text, update
 from sqlalchemy.schema import CreateColumn, CreateIndex
 
 from .errors import SchemaError
-from .model import TENANT_FIELD, ModelSpec
-
-TENANT_SETTING = "dataflow.tenant_id"
-TENANT_POLICY = "dataflow_tenant_isolation"
-
-# Spellings of one column type that differ between what SQLAlchemy emits and what a server reports.
-_SYNONYMS = {"BOOL": "TINYINT", "NUMERIC": "DECIMAL"}
-_MARIADB_JSON = "LONGTEXT COLLATE UTF8MB4_BIN"  # MariaDB's JSON is an alias of LONGTEXT with this collation
+from .model import ModelSpec
+from .tenancy import TENANT_POLICY
 
 
 @dataclass
@@ -38,7 +28,7 @@ class SchemaPlan:
     create_tables: list[Table] = field(default_factory=list)
     add_columns: list[tuple[Table, Column, object]] = field(default_factory=list)  # table, column, default
     create_indexes: list = field(default_factory=list)
-    row_security: list[Table] = field(default_factory=list)  # PostgreSQL tables that need the tenant policy
+    row_security: list[Table] = field(default_factory=list)  # tables that need the tenant policy
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -51,13 +41,14 @@ class SchemaPlan:
         )
 
 
-def plan_schema(conn, models: list[tuple[ModelSpec, Table]]) -> SchemaPlan:
-    """Compare every model's table with the database (`conn` is a synchronous Connection)."""
+def plan_schema(conn, models: list[tuple[ModelSpec, Table]], dialect) -> SchemaPlan:
+    """Compare every model's table with the database (`conn` is a synchronous Connection; `dialect` the
+    backend's, dialects.Dialect)."""
     plan = SchemaPlan()
     inspector = inspect(conn)
     existing_tables = set(inspector.get_table_names())
     for spec, table in models:
-        if spec.multi_tenant and conn.dialect.name == "postgresql" and not _has_row_security(conn, table):
+        if spec.multi_tenant and dialect.row_level_security and not dialect.has_tenant_policy(conn, table):
             plan.row_security.append(table)
         if table.name not in existing_tables:
             plan.create_tables.append(table)
@@ -68,7 +59,7 @@ def plan_schema(conn, models: list[tuple[ModelSpec, Table]]) -> SchemaPlan:
             if found is None:
                 _plan_new_column(plan, spec, table, column)
             else:
-                _compare_column(plan, conn, table, column, found)
+                _compare_column(plan, conn, dialect, table, column, found)
         for name, found in columns.items():
             if name not in table.columns and not found["nullable"] and found.get("default") is None:
                 plan.problems.append(
@@ -94,9 +85,8 @@ def _plan_new_column(plan: SchemaPlan, spec: ModelSpec, table: Table, column: Co
     )
 
 
-def _compare_column(plan: SchemaPlan, conn, table: Table, column: Column, found: dict) -> None:
-    dialect = conn.dialect
-    expected, actual = _type_name(column.type, dialect), _type_name(found["type"], dialect)
+def _compare_column(plan: SchemaPlan, conn, dialect, table: Table, column: Column, found: dict) -> None:
+    expected, actual = _type_name(column.type, conn, dialect), _type_name(found["type"], conn, dialect)
     if expected != actual:
         plan.problems.append(
             f"table {table.name!r}: column {column.name!r} changed type from {actual} to {expected}; "
@@ -114,70 +104,37 @@ def _compare_column(plan: SchemaPlan, conn, table: Table, column: Column, found:
         )
 
 
-def _type_name(column_type, dialect) -> str:
-    name = column_type.compile(dialect=dialect).upper()
-    name = re.sub(r"CHARACTER SET \w+ ?", "", name)
-    name = re.sub(r"^(BIGINT|INTEGER|INT|TINYINT|SMALLINT)\(\d+\)", r"\1", name)  # MySQL display widths
-    if dialect.name == "mysql" and getattr(dialect, "is_mariadb", False) and name == _MARIADB_JSON:
-        return "JSON"
-    head, _, rest = name.partition("(")
-    return _SYNONYMS.get(head, head) + (f"({rest}" if rest else "")
+def _type_name(column_type, conn, dialect) -> str:
+    return dialect.type_name(column_type.compile(dialect=conn.dialect).upper(), conn.dialect)
 
 
 def _has_nulls(conn, table: Table, column: Column) -> bool:
     return conn.execute(select(table.c.id).where(column.is_(None)).limit(1)).first() is not None
 
 
-def apply_plan(conn, plan: SchemaPlan, metadata) -> None:
+def apply_plan(conn, plan: SchemaPlan, metadata, dialect) -> None:
     """Run the planned DDL (`conn` is a synchronous Connection inside a transaction)."""
     if plan.create_tables:
         metadata.create_all(conn, tables=plan.create_tables, checkfirst=True)
     for table, column, default in plan.add_columns:
-        _add_column(conn, table, column, default)
+        _add_column(conn, dialect, table, column, default)
     for index in plan.create_indexes:
         conn.execute(CreateIndex(index))
     for table in plan.row_security:
-        _enable_row_security(conn, table)
+        dialect.enable_tenant_policy(conn, table)
 
 
-def _has_row_security(conn, table: Table) -> bool:
-    found = conn.execute(
-        text(
-            "SELECT c.relrowsecurity AND c.relforcerowsecurity AND EXISTS ("
-            " SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid AND p.polname = :policy)"
-            " FROM pg_class c WHERE c.oid = to_regclass(:table)"
-        ),
-        {"policy": TENANT_POLICY, "table": conn.dialect.identifier_preparer.format_table(table)},
-    ).scalar()
-    return bool(found)
-
-
-def _enable_row_security(conn, table: Table) -> None:
-    preparer = conn.dialect.identifier_preparer
-    name, column = preparer.format_table(table), preparer.quote(TENANT_FIELD)
-    matches = f"{column} = current_setting('{TENANT_SETTING}', true)"  # no setting: NULL, so no row
-    conn.execute(text(f"ALTER TABLE {name} ENABLE ROW LEVEL SECURITY"))
-    conn.execute(text(f"ALTER TABLE {name} FORCE ROW LEVEL SECURITY"))
-    conn.execute(text(f"DROP POLICY IF EXISTS {TENANT_POLICY} ON {name}"))
-    conn.execute(text(f"CREATE POLICY {TENANT_POLICY} ON {name} USING ({matches}) WITH CHECK ({matches})"))
-
-
-def _add_column(conn, table: Table, column: Column, default) -> None:
+def _add_column(conn, dialect, table: Table, column: Column, default) -> None:
     """Add the column as nullable, fill existing rows with the field's default (bound through the
     column's own type, so it is stored exactly as a create would store it), then make it NOT NULL
-    where the model requires it (SQLite cannot alter a column; the model keeps NULL out there)."""
-    dialect, preparer = conn.dialect, conn.dialect.identifier_preparer
+    where the model requires it (as far as the backend can alter a column)."""
     loose = Column(column.name, column.type, nullable=True)
-    table_name = preparer.format_table(table)
-    conn.execute(text(f"ALTER TABLE {table_name} ADD COLUMN {CreateColumn(loose).compile(dialect=dialect)}"))
+    table_name = conn.dialect.identifier_preparer.format_table(table)
+    conn.execute(text(f"ALTER TABLE {table_name} ADD COLUMN {CreateColumn(loose).compile(dialect=conn.dialect)}"))
     if default is not None:
         conn.execute(update(table).values({column.name: default}))
-    if column.nullable or dialect.name == "sqlite":
-        return
-    if dialect.name == "postgresql":
-        conn.execute(text(f"ALTER TABLE {table_name} ALTER COLUMN {preparer.quote(column.name)} SET NOT NULL"))
-    else:
-        conn.execute(text(f"ALTER TABLE {table_name} MODIFY COLUMN {CreateColumn(column).compile(dialect=dialect)}"))
+    if not column.nullable:
+        dialect.require_not_null(conn, table, column)
 
 
 def check_plan(plan: SchemaPlan, *, auto_migrate: bool) -> None:

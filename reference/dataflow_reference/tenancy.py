@@ -17,6 +17,10 @@ from .errors import TenantError
 # The tenant of the running operation (set per operation, like transactions.CURRENT).
 CURRENT_TENANT = contextvars.ContextVar("dataflow_reference_operation_tenant", default=None)
 MAX_TENANT_ID_LENGTH = 255  # the tenant_id column is VARCHAR(255)
+# Where the server enforces isolation itself (row-level security, see dialects/): the policy on each
+# multi-tenant table, and the transaction-local setting that names the operation's tenant.
+TENANT_POLICY = "dataflow_tenant_isolation"
+TENANT_SETTING = "dataflow.tenant_id"
 
 
 @dataclass(frozen=True)

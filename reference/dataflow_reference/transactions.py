@@ -16,6 +16,7 @@ import contextlib
 import contextvars
 import itertools
 
+from .driver_errors import commit
 from .errors import TransactionError
 from .runner import on_home
 
@@ -39,7 +40,7 @@ class ActiveTransaction:
         self.connection = None
         self._root = None
         self._savepoints: dict[str, object] = {}
-        self._writer = None  # SQLite's single-writer slot, held for the whole scope
+        self._writer = None  # a single-writer database's slot, held for the whole scope
         self._busy: asyncio.Lock | None = None  # one operation at a time on the connection
         self._timer = None
         self._expiry: asyncio.Task | None = None  # kept: the loop holds tasks only weakly
@@ -53,19 +54,20 @@ class ActiveTransaction:
     async def begin(self) -> None:
         self._busy = asyncio.Lock()
         engine = await self.database.engine()
-        if self.database.writer is not None:  # SQLite: hold the single-writer slot for the whole scope
+        if self.database.writer is not None:  # a single-writer database: hold the writer's slot for the whole scope
             try:
                 await self.database.writer.acquire(timeout=self.timeout)
             except TimeoutError:
                 raise TimeoutError(
-                    f"cannot begin a transaction scope: SQLite's single writer stayed busy for its timeout of "
-                    f"{self.timeout}s"
+                    f"cannot begin a transaction scope: {self.database.dialect.label}'s single writer stayed busy for "
+                    f"its timeout of {self.timeout}s"
                 ) from None
             self._writer = self.database.writer
         try:
             self.connection = await engine.connect()
-            if self.database.backend == "sqlite":
-                await self.connection.execution_options(dfr_begin="IMMEDIATE")
+            options = self.database.dialect.transaction_options(write=True, tenant=None)
+            if options:
+                await self.connection.execution_options(**options)
             self._root = await self.connection.begin()
         except BaseException:
             await self._release()
@@ -103,10 +105,8 @@ class ActiveTransaction:
     async def commit(self) -> None:
         async with self._busy:
             self.require_active("commit")
-            from .database import commit  # database.py imports this module
-
             try:
-                await commit(self.connection, self._root, self.database.backend)
+                await commit(self.connection, self._root, self.database.dialect)
                 self.state = "committed"
             finally:
                 if self.state != "committed":

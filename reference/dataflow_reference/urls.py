@@ -5,30 +5,22 @@ from dataclasses import dataclass
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from .dialects import BY_SCHEME, Dialect
 from .errors import ConfigurationError
-
-# Accepted scheme (backend[+driver]) -> (backend, async driver scheme).
-_SCHEMES = {
-    "sqlite": "sqlite+aiosqlite",
-    "sqlite+aiosqlite": "sqlite+aiosqlite",
-    "postgresql": "postgresql+asyncpg",
-    "postgres": "postgresql+asyncpg",
-    "postgresql+asyncpg": "postgresql+asyncpg",
-    "mysql": "mysql+aiomysql",
-    "mysql+aiomysql": "mysql+aiomysql",
-    "mariadb": "mysql+aiomysql",
-    "mariadb+aiomysql": "mysql+aiomysql",
-}
 
 
 @dataclass(frozen=True)
 class DatabaseTarget:
-    backend: str  # "sqlite" | "postgresql" | "mysql"
+    dialect: Dialect
     url: URL  # the async SQLAlchemy URL
 
     @property
+    def backend(self) -> str:
+        return self.dialect.name
+
+    @property
     def is_memory(self) -> bool:
-        return self.backend == "sqlite" and self.url.database in (None, "", ":memory:")
+        return self.dialect.is_memory(self.url)
 
 
 def parse_database_url(raw: str) -> DatabaseTarget:
@@ -40,25 +32,20 @@ def parse_database_url(raw: str) -> DatabaseTarget:
             f"malformed database URL {_redact(raw)!r}: expected scheme://..., "
             f"e.g. sqlite:///app.db or postgresql://user@host/db"
         )
-    if scheme not in _SCHEMES:
+    if scheme not in BY_SCHEME:
         raise ConfigurationError(
-            f"unsupported database URL scheme {scheme!r} in {_redact(raw)!r}; supported: {', '.join(sorted(_SCHEMES))}"
+            f"unsupported database URL scheme {scheme!r} in {_redact(raw)!r}; supported: {', '.join(sorted(BY_SCHEME))}"
         )
     try:
         url = make_url(raw)
     except (ArgumentError, ValueError) as exc:
         raise ConfigurationError(f"malformed database URL {_redact(raw)!r}: {exc}") from None
-    async_scheme = _SCHEMES[scheme]
-    backend = async_scheme.split("+")[0]
-    url = url.set(drivername=async_scheme)
-    if backend != "sqlite":
-        if not url.host:
-            raise ConfigurationError(f"database URL {_redact(raw)!r} names no host")
-        if not url.database:
-            raise ConfigurationError(f"database URL {_redact(raw)!r} names no database")
-        if url.port is not None and not 0 < url.port < 65536:
-            raise ConfigurationError(f"database URL {_redact(raw)!r}: port {url.port} is out of range")
-    return DatabaseTarget(backend=backend, url=url)
+    dialect = BY_SCHEME[scheme]
+    url = url.set(drivername=dialect.async_driver)
+    problem = dialect.check_url(url, _redact(raw))
+    if problem is not None:
+        raise ConfigurationError(problem)
+    return DatabaseTarget(dialect=dialect, url=url)
 
 
 def _redact(raw: str) -> str:

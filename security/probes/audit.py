@@ -28,7 +28,7 @@ class _Records(logging.Handler):
 
 
 def _workflows():
-    from loadtests import dataflow_side as side
+    from harness import dataflow_side as side
 
     users = [{"username": f"audit-{n}", "email": f"audit-{n}@example.com", "password": "x"} for n in range(3)]
     return {
@@ -43,7 +43,7 @@ def _runtime_audit(context) -> Finding:
     from kailash.access_control import UserContext
     from kailash.runtime.local import LocalRuntime
 
-    from loadtests.dataflow_side import open_dataflow
+    from harness.dataflow_side import open_dataflow
 
     db = open_dataflow("dataflow_reference", f"sqlite:///{context.folder / 'audit.db'}", "audit")
     capture = _Records()
@@ -86,7 +86,7 @@ def _stored_audit(context) -> Finding:
     from kailash.nodes.admin.schema_manager import AdminSchemaManager
     from sqlalchemy.engine import make_url
 
-    from loadtests.databases import scratch_database
+    from harness.databases import scratch_database
 
     with scratch_database("postgresql", context.folder) as database:
         url = make_url(database.url)

@@ -1,5 +1,5 @@
-"""Injection, XSS and CSRF through the load tests' HTTP apps (loadtests/dataflow_app.py on the reference
-DataFlow, loadtests/django_side on Django), served as the load tests serve them (uvicorn, gunicorn) on SQLite.
+"""Injection, XSS and CSRF through the comparisons' HTTP apps (harness/dataflow_app.py on the reference
+DataFlow, harness/django_side on Django), served as the load tests serve them (uvicorn, gunicorn) on SQLite.
 
 Hostile payloads go through every endpoint: as username and password on user creation (then read back from
 the user list) and as the permission codename. The oracle is the data itself: each value must come back
@@ -32,7 +32,7 @@ EVIL_ORIGIN = "https://evil.example"
 
 
 def run(context) -> list[Finding]:
-    from loadtests import servers
+    from harness import servers
 
     apps = {}
     for app, side in (("dataflow_reference", KAILASH), ("django", DJANGO)):
@@ -49,13 +49,14 @@ def _prepare(folder: Path, app: str) -> dict:
     import subprocess
     import sys
 
-    from loadtests import servers
+    from harness import servers
+    from harness.django_side import SETTINGS_MODULE
 
     url = f"sqlite:///{folder / f'web-{app}.db'}"
     env = servers.child_env(
-        DFC_LOAD_DATABASE_URL=url, DFC_LOAD_TABLE_PREFIX="web", DJANGO_SETTINGS_MODULE="loadtests.django_side.settings"
+        DFC_LOAD_DATABASE_URL=url, DFC_LOAD_TABLE_PREFIX="web", DJANGO_SETTINGS_MODULE=SETTINGS_MODULE
     )
-    commands = [[sys.executable, "-m", "loadtests", "seed", "--side", app, "--users", "3"]]
+    commands = [[sys.executable, "-m", "harness", "seed", "--side", app, "--users", "3"]]
     commands[0] += ["--table-prefix", "web", "--out", str(folder / f"seed-{app}.json")]
     if app == "django":
         commands.insert(0, [sys.executable, "-m", "django", "migrate", "--noinput"])
@@ -123,8 +124,8 @@ def _all_users(base: str, out: dict | None = None) -> dict:
 
 def _component(side: str) -> str:
     if side == KAILASH:
-        return f"loadtests/dataflow_app.py: Starlette + dataflow_reference on Kailash nodes ({package('kailash')})"
-    return f"loadtests/django_side: Django {package('django').split()[-1]} JSON views over django.contrib.auth"
+        return f"harness/dataflow_app.py: Starlette + dataflow_reference on Kailash nodes ({package('kailash')})"
+    return f"harness/django_side: Django {package('django').split()[-1]} JSON views over django.contrib.auth"
 
 
 def _injection(side: str, r: dict) -> Finding:

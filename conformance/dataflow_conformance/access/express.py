@@ -14,7 +14,7 @@ import contextvars
 from ..contract.operations import parse_node_type
 from ..exceptions import blocked_by
 from .concurrency import in_tasks, in_threads
-from .protocol import EXPRESS_PATHS, NotOnThisPath, WorkflowFailed
+from .protocol import EXPRESS_PATHS, NotOnThisPath, WorkflowFailed, implements
 from .workflow import bound
 
 # Operations whose node form (by filter) has no documented express form: the express API updates and
@@ -22,6 +22,7 @@ from .workflow import bound
 NODE_ONLY_OPERATIONS = frozenset({"bulk_update", "bulk_delete"})
 
 
+@implements(*EXPRESS_PATHS)
 class ExpressPath:
     runs_workflows = False
 

@@ -50,13 +50,23 @@ class AccessPath(Protocol):
         """Release what the path holds (its runtime, its event loop)."""
 
 
+# The class of each path name, registered by the modules that implement them (`implements`); the package
+# imports them all (access/__init__.py), so that this module, which they import, imports none of them.
+_PATH_CLASSES: dict[str, type] = {}
+
+
+def implements(*names: str):
+    """Class decorator: the access path class that `open_path` uses for these path names."""
+
+    def register(cls):
+        _PATH_CLASSES.update(dict.fromkeys(names, cls))
+        return cls
+
+    return register
+
+
 def open_path(name: str) -> AccessPath:
     """A new access path by name."""
-    from .express import ExpressPath
-    from .workflow import WorkflowPath
-
-    if name in WORKFLOW_PATHS:
-        return WorkflowPath(name)
-    if name in EXPRESS_PATHS:
-        return ExpressPath(name)
-    raise ValueError(f"unknown access path {name!r}; known: {ALL_PATHS}")
+    if name not in _PATH_CLASSES:
+        raise ValueError(f"unknown access path {name!r}; known: {ALL_PATHS}")
+    return _PATH_CLASSES[name](name)

@@ -9,9 +9,10 @@ from kailash.workflow.builder import WorkflowBuilder
 from ..contract.operations import CONTEXT_INPUT, TRANSACTION_NODES
 from ..sdk import close_local_runtime, open_local_runtime
 from .concurrency import in_tasks, in_threads
-from .protocol import WORKFLOW_PATHS, WorkflowFailed
+from .protocol import WORKFLOW_PATHS, WorkflowFailed, implements
 
 
+@implements(*WORKFLOW_PATHS)
 class WorkflowPath:
     """LocalRuntime called from plain code ("local"), or AsyncLocalRuntime on an event loop ("async")."""
 

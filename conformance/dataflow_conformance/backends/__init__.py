@@ -1,6 +1,14 @@
-"""The databases a run uses: what the kit knows of each backend (features), where its servers are
-(resolve), the databases it owns there (provision), and its independent view of them (Probe)."""
+"""The databases a run uses: what the project knows of each backend (registry), where its servers are
+(resolve), the databases the kit owns there (provision), and its independent view of them (Probe)."""
 
-from .probe import Probe
+
+def __getattr__(name):
+    # Probe imports SQLAlchemy; the pytest options read the registry without it (PEP 562: loaded on use).
+    if name == "Probe":
+        from .probe import Probe
+
+        return Probe
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["Probe"]

@@ -9,7 +9,7 @@ from sqlalchemy import MetaData, Table, create_engine, func, inspect, select, te
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from .features import FEATURES, backend_of_scheme
+from .registry import BY_NAME, backend_of_scheme
 
 
 class Probe:
@@ -17,7 +17,7 @@ class Probe:
 
     def __init__(self, url):
         url = make_url(url)
-        self.features = FEATURES[backend_of_scheme(url.get_backend_name())]
+        self.features = BY_NAME[backend_of_scheme(url.get_backend_name())]  # the backend's registry entry
         # NullPool: the probe holds no idle connection that could be mistaken for a leak.
         self.engine = create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
 

@@ -1,6 +1,6 @@
 """Databases owned by the run: one per xdist worker on each server backend, created and dropped by the
-pack, emptied before every test (the per-dialect steps live in the functions below, as in SQLAlchemy's
-testing/provision.py)."""
+pack, emptied before every test. The SQL of each step is the backend's `provisioning` in the registry
+(as SQLAlchemy's testing/provision.py keeps a hook per dialect)."""
 
 import uuid
 import warnings
@@ -12,41 +12,27 @@ from sqlalchemy.pool import NullPool
 from .resolve import Backend, plain_url, probe_url
 
 
-def _create_postgresql(conn, name):
-    conn.execute(text(f'CREATE DATABASE "{name}"'))
+def _run(conn, statements, **names) -> None:
+    for statement in statements:
+        conn.execute(text(statement.format(**names)))
 
 
-def _create_mysql(conn, name):
-    conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+def create_database(conn, provisioning, name: str) -> None:
+    _run(conn, [provisioning.create], name=name)
 
 
-def _drop_postgresql(conn, name):
-    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+def drop_database(conn, provisioning, name: str) -> None:
+    _run(conn, [provisioning.drop], name=name)
 
 
-def _drop_mysql(conn, name):
-    conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
-
-
-def _empty_postgresql(conn):
-    conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-    conn.execute(text("CREATE SCHEMA public"))
-
-
-def _empty_mysql(conn):
-    tables = conn.execute(
-        text("SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()")
-    ).scalars()
-    tables = tables.all()
+def empty_database(conn, provisioning) -> None:
+    """Drop every table of the connected database, as the backend's provisioning says."""
+    if provisioning.list_tables is None:
+        _run(conn, provisioning.empty)
+        return
+    tables = conn.execute(text(provisioning.list_tables)).scalars().all()
     if tables:
-        conn.execute(text("SET FOREIGN_KEY_CHECKS = 0"))
-        conn.execute(text("DROP TABLE " + ", ".join(f"`{t}`" for t in tables)))
-        conn.execute(text("SET FOREIGN_KEY_CHECKS = 1"))
-
-
-_CREATE = {"postgresql": _create_postgresql, "mysql": _create_mysql}
-_DROP = {"postgresql": _drop_postgresql, "mysql": _drop_mysql}
-_EMPTY = {"postgresql": _empty_postgresql, "mysql": _empty_mysql}
+        _run(conn, provisioning.empty, tables=", ".join(provisioning.quote.format(t) for t in tables))
 
 
 def end_other_sessions(conn, features) -> int:
@@ -65,6 +51,7 @@ class WorkerDatabase:
 
     def __init__(self, backend: Backend, worker: str):
         self.backend = backend
+        self._provisioning = backend.features.provisioning
         self.name = f"dfc_{worker}_{uuid.uuid4().hex[:8]}"
         server = make_url(backend.server_url)
         self._admin = create_engine(probe_url(server, server.database), isolation_level="AUTOCOMMIT")
@@ -74,7 +61,7 @@ class WorkerDatabase:
 
     def create(self) -> None:
         with self._admin.connect() as conn:
-            _CREATE[self.backend.name](conn, self.name)
+            create_database(conn, self._provisioning, self.name)
         # NullPool: an idle pooled connection here would look like a leak of the implementation's.
         self._probe_engine = create_engine(self.probe_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
 
@@ -84,14 +71,14 @@ class WorkerDatabase:
         empty database that nothing else is connected to."""
         with self._probe_engine.connect() as conn:
             end_other_sessions(conn, self.backend.features)
-            _EMPTY[self.backend.name](conn)
+            empty_database(conn, self._provisioning)
 
     def drop(self) -> None:
         if self._probe_engine is not None:
             self._probe_engine.dispose()
         try:
             with self._admin.connect() as conn:
-                _DROP[self.backend.name](conn, self.name)
+                drop_database(conn, self._provisioning, self.name)
         except Exception as exc:  # leave the run's result alone, but say what was left behind
             warnings.warn(f"dataflow-conformance: could not drop test database {self.name}: {exc}", stacklevel=1)
         finally:

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, make_url
 
-from .features import BACKENDS, FEATURES, Features, backend_of_scheme
+from .registry import BACKENDS, BY_NAME, EMBEDDED, BackendSpec, backend_of_scheme
 
 
 class BackendUnavailable(Exception):
@@ -30,8 +30,9 @@ class Backend:
     server_version: str = ""
 
     @property
-    def features(self) -> Features:
-        return FEATURES[self.name]
+    def features(self) -> BackendSpec:
+        """The backend's registry entry: what the suite needs to know of it."""
+        return BY_NAME[self.name]
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -41,7 +42,7 @@ def backend_of(url: str) -> str:
     scheme = url.split("://", 1)[0]
     name = backend_of_scheme(scheme)
     if name is None:
-        known = sorted({s for f in FEATURES.values() for s in f.url_schemes})
+        known = sorted({s for f in BY_NAME.values() for s in f.url_schemes})
         raise BackendUnavailable(f"--dataflow-dburi {redacted(url)}: unknown scheme {scheme!r}; known: {known}")
     return name
 
@@ -56,13 +57,13 @@ def redacted(url: str) -> str:
 
 def plain_url(url: URL) -> str:
     """The URL in the documented DataFlow form (no driver suffix): what users pass to DataFlow()."""
-    features = FEATURES[backend_of_scheme(url.get_backend_name())]
+    features = BY_NAME[backend_of_scheme(url.get_backend_name())]
     return url.set(drivername=features.scheme).render_as_string(hide_password=False)
 
 
 def probe_url(url: URL, database: str) -> URL:
     """The same server and `database` through the kit's own driver."""
-    features = FEATURES[backend_of_scheme(url.get_backend_name())]
+    features = BY_NAME[backend_of_scheme(url.get_backend_name())]
     return url.set(drivername=features.probe_driver, database=database)
 
 
@@ -75,7 +76,7 @@ def requested_backends(db_options: list[str]) -> list[str]:
 def resolve(requested: list[str], dburis: list[str], environ=os.environ) -> tuple[list[Backend], list]:
     """Return the backends of this run and the containers started for it (to stop at the end).
 
-    `requested` empty means: SQLite plus every server backend that has a URL configured.
+    `requested` empty means: the embedded backend plus every server backend that has a URL configured.
     """
     explicit: dict[str, str] = {}
     for url in dburis:
@@ -93,13 +94,13 @@ def resolve(requested: list[str], dburis: list[str], environ=os.environ) -> tupl
         )
     configured = {
         name: environ[f.environment_variable]
-        for name, f in FEATURES.items()
+        for name, f in BY_NAME.items()
         if f.environment_variable and environ.get(f.environment_variable)
     }
-    names = requested or ["sqlite", *[n for n in FEATURES if FEATURES[n].server and (n in explicit or n in configured)]]
+    names = requested or [EMBEDDED, *[n for n in BY_NAME if BY_NAME[n].server and (n in explicit or n in configured)]]
     backends, containers = [], []
     for name in names:
-        features = FEATURES[name]
+        features = BY_NAME[name]
         if not features.server:
             backends.append(Backend(name, None, "embedded", server_version=_sqlite_version()))
             continue
@@ -144,20 +145,19 @@ def _docker_answers() -> bool:
         return False
 
 
-_CONTAINERS = {
-    "postgresql": ("postgres", "PostgresContainer", {"driver": None}),
-    "mysql": ("mysql", "MySqlContainer", {}),
-}
-
-
-def _start_container(features: Features):
+def _start_container(features: BackendSpec):
+    if features.container is None:
+        raise BackendUnavailable(
+            f"{features.name} was requested but no URL is configured ({features.environment_variable} or "
+            "--dataflow-dburi), and the kit starts no container for it"
+        )
     if not _docker_answers():
         raise BackendUnavailable(
             f"{features.name} was requested but no URL is configured ({features.environment_variable} or "
             f"--dataflow-dburi) and no Docker engine answers for testcontainers"
         )
-    module, class_name, options = _CONTAINERS[features.name]
-    container_module = importlib.import_module(f"testcontainers.{module}")
-    container = getattr(container_module, class_name)(features.container_image, **options)
+    spec = features.container
+    container_module = importlib.import_module(f"testcontainers.{spec.module}")
+    container = getattr(container_module, spec.class_name)(spec.image, **spec.options)
     container.start()
     return plain_url(make_url(container.get_connection_url())), container

@@ -5,8 +5,10 @@ see these options in `--help` and are otherwise untouched (no imports of Kailash
 
 import pytest
 
+from ..backends.registry import BACKENDS
+
 PACK_PLUGIN = "dataflow_conformance"
-BACKEND_CHOICES = ("sqlite", "postgresql", "mysql", "all")  # features.BACKENDS, without importing SQLAlchemy
+BACKEND_CHOICES = (*BACKENDS, "all")
 
 
 def pytest_addoption(parser):

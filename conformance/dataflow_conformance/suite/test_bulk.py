@@ -3,19 +3,10 @@
 import pytest
 
 from ..access.protocol import EXPRESS_PATHS, WORKFLOW_PATHS
+from ..testing.bulkdata import accounts, creating, define_account, users
 from .support import define_user, expect_failure, seed, seed_users
 
 BATCH = 7
-
-
-def users(count, start=0, **extra):
-    return [{"name": f"u{i}", "email": f"u{i}@x.org", "age": i % 50, **extra} for i in range(start, start + count)]
-
-
-def creating(data, batch_size, flow) -> dict:
-    """BulkCreate's inputs, with `batch_size` where the path takes one (the express bulk_create batches by
-    itself, so on the express paths the records go in one call)."""
-    return {"data": data, "batch_size": batch_size} if flow.runs_workflows else {"data": data}
 
 
 @pytest.mark.clause("BULK-001")
@@ -51,26 +42,6 @@ def test_bulk_create_is_atomic_and_names_the_record(make_dataflow, probe, flow):
     duplicate_inside = users(10) + [users(1, start=3)[0]]  # record 10 repeats record 3's email
     expect_failure(lambda: flow.node("UserBulkCreateNode", creating(duplicate_inside, BATCH, flow)), "10")
     assert probe.snapshot("users") == before
-
-
-def define_account(db):
-    """A model with two unique keys: an upsert matches on one and may clash on the other."""
-
-    @db.model
-    class Account:
-        email: str
-        handle: str
-        plan: str = "free"
-        __dataflow__ = {
-            "indexes": [
-                {"name": "uq_accounts_email", "fields": ["email"], "unique": True},
-                {"name": "uq_accounts_handle", "fields": ["handle"], "unique": True},
-            ]
-        }
-
-
-def accounts(numbers, **extra):
-    return [{"email": f"a{i}@x.org", "handle": f"h{i}", **extra} for i in numbers]
 
 
 @pytest.mark.clause("BULK-003", "BULK-007")

@@ -1,6 +1,6 @@
 """CHAOS: many clients, every kind of write, faults all the while; afterwards, read through the probe,
 nothing acknowledged is lost and nothing refused is kept (testing/history.py judges the final state,
-testing/chaos.py draws the workload and the faults).
+testing/chaos.py draws the workload, testing/faults.py the faults).
 
 Seeded (--dataflow-chaos-seed) and sized (--dataflow-chaos-budget); each test reports its figures
 (operations, faults by kind, outcomes, anomalies) in the conformance report.
@@ -13,9 +13,10 @@ import time
 import pytest
 from sqlalchemy.engine import make_url
 
-from ..backends.features import SERVERS
-from ..testing.chaos import Faults, Workload, define_models
+from ..backends.registry import SERVERS
+from ..testing.chaos import Workload, define_models
 from ..testing.faultproxy import FaultProxy
+from ..testing.faults import Faults
 from ..testing.history import OK, UNKNOWN, History, outcome_of
 from .support import report_figures, with_deadline
 

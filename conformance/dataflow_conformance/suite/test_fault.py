@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from ..access.protocol import WORKFLOW_PATHS
-from ..backends.features import SERVERS
 from ..backends.provision import end_other_sessions
+from ..backends.registry import SERVERS
 from ..testing.faultproxy import FaultProxy
+from ..testing.scopes import Scope
 from .support import define_user, with_deadline
-from .test_transactions import Scope
 
 pytestmark = pytest.mark.backends(*SERVERS)  # faults of a server connection
 # What a clear error about a broken connection or a slow server says (driver and implementation wording).

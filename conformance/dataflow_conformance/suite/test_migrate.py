@@ -6,11 +6,11 @@ import re
 
 import pytest
 
-from ..backends.features import FEATURES
+from ..backends.registry import REGISTRY
 from .support import Decimal, Optional, define_everything, expect_failure
 
 # Backends whose databases limit the length of table and column names.
-LIMITED = tuple(name for name, features in FEATURES.items() if features.identifier_limit)
+LIMITED = tuple(spec.name for spec in REGISTRY if spec.identifier_limit)
 
 # Signatures of driver errors that reached the caller untranslated.
 RAW_DRIVER_ERROR = re.compile(r"sqlite3\.|asyncpg|psycopg|pymysql|aiomysql|OperationalError|ProgrammingError|Undefined")

@@ -1,10 +1,18 @@
 """MODEL: declaration, ids, timestamps, defaults, indexes, soft delete."""
 
-import datetime as dt
-
 import pytest
 
 from ..access.protocol import EXPRESS_PATHS, WORKFLOW_PATHS
+from ..testing.model_cases import (
+    EXPRESS_UPDATES,
+    GONE_READS,
+    NODE_GONE_READS,
+    NODE_UPDATES,
+    OLD_STAMP,
+    REFUSED,
+    UPDATES,
+    as_datetime,
+)
 from .support import Optional, as_utc, define_user, expect_failure, seed, seed_users, stored_json, utc_now
 
 
@@ -75,12 +83,7 @@ def test_a_soft_deleted_row_has_its_deletion_time(make_dataflow, probe, flow):
     started = utc_now().replace(microsecond=0)
     assert flow.node("PageDeleteNode", {"id": page["id"]})["deleted"] is True
     (row,) = probe.rows("pages")
-    assert row["deleted_at"] is not None and as_utc(_as_datetime(row["deleted_at"])) >= started
-
-
-def _as_datetime(value):
-    """A timestamp as the driver returns it (SQLite: text)."""
-    return value if not isinstance(value, str) else dt.datetime.fromisoformat(value)
+    assert row["deleted_at"] is not None and as_utc(as_datetime(row["deleted_at"])) >= started
 
 
 @pytest.mark.clause("MODEL-002")
@@ -123,26 +126,6 @@ def test_timestamps(make_dataflow, probe, flow):
     (read,) = probe.rows("users")
     assert as_utc(read["created_at"]) == created_at, "update changed created_at"
     assert as_utc(read["updated_at"]) > updated_at, "update did not advance updated_at"
-
-
-OLD_STAMP = "2001-02-03 04:05:06"
-UPDATES = {  # write(path, ids of the two seeded records): updates the first one's age to 5
-    "update": lambda path, ids: path.node("UserUpdateNode", {"filter": {"id": ids[0]}, "fields": {"age": 5}}),
-    "upsert": lambda path, ids: path.node(
-        "UserUpsertNode", {"where": {"email": "s0@x.org"}, "create": {"name": "x"}, "update": {"age": 5}}
-    ),
-    "bulk_upsert": lambda path, ids: path.node(
-        "UserBulkUpsertNode", {"data": [{"name": "s0", "email": "s0@x.org", "age": 5}], "conflict_on": ["email"]}
-    ),
-}
-NODE_UPDATES = {  # updates by filter: a node feature
-    "bulk_update": lambda path, ids: path.node(
-        "UserBulkUpdateNode", {"filter": {"id": {"$in": [ids[0]]}}, "fields": {"age": 5}}
-    ),
-}
-EXPRESS_UPDATES = {  # the express API's bulk update by key
-    "bulk_update": lambda path, ids: path.call("bulk_update", "User", [{"id": ids[0], "age": 5}]),
-}
 
 
 def check_updated_at(make_dataflow, probe, flow, write):
@@ -278,35 +261,6 @@ def define_page(db):
         slug: str
         title: str
         __dataflow__ = {"soft_delete": True, "indexes": [{"name": "uq_pages_slug", "fields": ["slug"], "unique": True}]}
-
-
-# Each: (path, the kept record, the soft-deleted one) -> asserts what the operation answered.
-GONE_READS = {
-    "delete": lambda path, kept, gone: path.node("PageDeleteNode", {"id": gone["id"]})["deleted"] is False,
-    "update": lambda path, kept, gone: (
-        path.node("PageUpdateNode", {"filter": {"id": gone["id"]}, "fields": {"title": "x"}})["updated"] is False
-    ),
-    "read": lambda path, kept, gone: (
-        path.node("PageReadNode", {"id": gone["id"], "raise_on_not_found": False})["found"] is False
-    ),
-    "list": lambda path, kept, gone: path.node("PageListNode", {"filter": {"title": "gone"}})["records"] == [],
-    "count": lambda path, kept, gone: path.node("PageCountNode", {"filter": {"slug": "g"}})["count"] == 0,
-}
-NODE_GONE_READS = {  # writes by filter: node features
-    "bulk_update": lambda path, kept, gone: (
-        path.node("PageBulkUpdateNode", {"filter": {"slug": "g"}, "fields": {"title": "x"}})["updated"] == 0
-    ),
-    "bulk_delete": lambda path, kept, gone: path.node("PageBulkDeleteNode", {"filter": {"slug": "g"}})["deleted"] == 0,
-}
-# Writes naming the deleted record's key: refused (neither revived nor duplicated).
-REFUSED = {
-    "upsert": ("PageUpsertNode", {"where": {"slug": "g"}, "create": {"title": "again"}, "update": {"title": "again"}}),
-    "create": ("PageCreateNode", {"slug": "g", "title": "again"}),
-    "bulk_upsert": (
-        "PageBulkUpsertNode",
-        {"data": [{"slug": "n", "title": "new"}, {"slug": "g", "title": "again"}], "conflict_on": ["slug"]},
-    ),
-}
 
 
 def soft_deleted_page(make_dataflow, flow, probe):

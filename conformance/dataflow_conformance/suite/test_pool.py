@@ -8,9 +8,9 @@ from kailash.workflow.builder import WorkflowBuilder
 from sqlalchemy import text
 
 from ..access.protocol import WORKFLOW_PATHS
-from ..backends.features import SERVERS
+from ..backends.registry import SERVERS
+from ..testing.scopes import Scope
 from .support import define_user, with_deadline
-from .test_transactions import Scope
 
 
 def creates(count, prefix="c"):

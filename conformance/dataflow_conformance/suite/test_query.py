@@ -1,24 +1,25 @@
 """QUERY: filters, ordering, paging, Count and Upsert."""
 
-import datetime as dt
-from decimal import Decimal
-
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from ..access.protocol import EXPRESS_PATHS, WORKFLOW_PATHS
 from ..testing.filtermodel import matches
+from ..testing.querydata import (
+    AMOUNTS,
+    DAYS,
+    EDGE_FILTERS,
+    EDGE_IDS,
+    FILTERS,
+    MOMENTS,
+    MULTI_KEY_ORDERS,
+    PEOPLE,
+    SINGLE_KEY_ORDERS,
+    expected,
+    names,
+    ordered,
+)
 from .support import as_utc, define_everything, define_user, seed_users
-
-PEOPLE = [
-    {"name": "alice", "email": "alice@x.org", "age": 30, "score": 1.5, "nickname": "Al"},
-    {"name": "Alice", "email": "alice2@x.org", "age": 25, "score": None, "nickname": None},
-    {"name": "bob", "email": "bob@x.org", "age": 35, "score": 2.5, "nickname": "B_b", "active": False},
-    {"name": "carol", "email": "carol@x.org", "age": 30, "score": -1.0, "nickname": "100%"},
-    {"name": "dave", "email": "dave@x.org", "age": 0, "score": None, "nickname": None, "active": False},
-    {"name": "eve", "email": "eve@x.org", "age": 41, "score": 0.0, "nickname": "e"},
-]
 
 
 @pytest.fixture
@@ -26,15 +27,6 @@ def people(make_dataflow, probe, flow):
     define_user(make_dataflow())
     records = seed_users(probe, flow.db, PEOPLE)
     return {r["name"]: r for r in records}
-
-
-def names(flow, filter_spec, **extra):
-    result = flow.node("UserListNode", {"filter": filter_spec, "limit": 100, **extra})
-    return sorted(record["name"] for record in result["records"])
-
-
-def expected(filter_spec):
-    return sorted(p["name"] for p in PEOPLE if matches({"active": True, **p}, filter_spec))
 
 
 @pytest.mark.clause("QUERY-001")
@@ -65,27 +57,6 @@ def test_equality_and_null(people, flow):
 )
 def test_comparisons(people, flow, filter_spec):
     assert names(flow, filter_spec) == expected(filter_spec)
-
-
-def _zone(hours, minutes=0):
-    return dt.timezone(dt.timedelta(hours=hours, minutes=minutes))
-
-
-# Instants in three offsets (their wall-clock order differs from their real order), dates, and
-# decimals that a float would not tell apart (28 significant digits).
-MOMENTS = [
-    dt.datetime(2024, 3, 1, 10, 0, tzinfo=_zone(5, 30)),  # 04:30 UTC
-    dt.datetime(2024, 3, 1, 1, 0, tzinfo=_zone(-8)),  # 09:00 UTC
-    dt.datetime(2024, 3, 1, 6, 0, 0, 1, tzinfo=dt.timezone.utc),
-    dt.datetime(2024, 2, 29, 23, 59, 59, 999999, tzinfo=dt.timezone.utc),
-]
-DAYS = [dt.date(2024, 2, 29), dt.date(2023, 12, 31), dt.date(2024, 3, 1), dt.date(1999, 1, 1)]
-AMOUNTS = [  # the widest values (20 integer and 10 fractional digits), one unit apart in the last digit
-    Decimal("12345678901234567890.1234567892"),
-    Decimal("12345678901234567890.1234567891"),
-    Decimal("-0.5"),
-    Decimal("9"),
-]
 
 
 @pytest.fixture
@@ -162,29 +133,6 @@ def test_logical_operators(people, flow, filter_spec):
 def test_ne_and_nin_match_null(people, flow):
     assert names(flow, {"nickname": {"$ne": "Al"}}) == ["Alice", "bob", "carol", "dave", "eve"]
     assert names(flow, {"score": {"$nin": [1.5, 2.5]}}) == ["Alice", "carol", "dave", "eve"]
-
-
-def ordered(flow, order_by):
-    return [r["name"] for r in flow.node("UserListNode", {"order_by": order_by, "limit": 100})["records"]]
-
-
-# order_by -> names in that order. One key works on every path; ties keep ascending id order (QUERY-008).
-SINGLE_KEY_ORDERS = {
-    "ascending-ties-by-id": (["age"], ["dave", "Alice", "alice", "carol", "bob", "eve"]),
-    "descending-ties-by-id": (["-age"], ["eve", "bob", "alice", "carol", "Alice", "dave"]),
-    "dict-form": ([{"age": -1}], ["eve", "bob", "alice", "carol", "Alice", "dave"]),
-    # NULL sorts before every value ascending (after every value descending), on every backend.
-    "nulls-first-ascending": (["score"], ["Alice", "dave", "carol", "eve", "alice", "bob"]),
-    "nulls-last-descending": (["-score"], ["bob", "alice", "eve", "carol", "Alice", "dave"]),
-    "text-byte-order": (["name"], ["Alice", "alice", "bob", "carol", "dave", "eve"]),
-}
-# Several keys: a node feature (the express API orders by one field).
-MULTI_KEY_ORDERS = {
-    "descending-then-ascending": (["-age", "name"], ["eve", "bob", "alice", "carol", "Alice", "dave"]),
-    "dict-form": ([{"age": -1}, {"name": 1}], ["eve", "bob", "alice", "carol", "Alice", "dave"]),
-    "ascending-then-descending": (["age", "-name"], ["dave", "Alice", "carol", "alice", "bob", "eve"]),
-    "nulls-then-id": (["score", "id"], ["Alice", "dave", "carol", "eve", "alice", "bob"]),
-}
 
 
 @pytest.mark.clause("QUERY-008")
@@ -300,47 +248,6 @@ def test_find_one_without_a_match_returns_none(people, flow):
     assert flow.call("find_one", "User", {"age": 99}) is None
 
 
-_FIELD_VALUES = {
-    "age": st.sampled_from([0, 25, 30, 35, 41, 99]),
-    "name": st.sampled_from(["alice", "Alice", "bob", "zed", "a"]),
-    "score": st.sampled_from([None, -1.0, 0.0, 1.5, 2.5]),
-    "nickname": st.sampled_from([None, "Al", "e", "100%"]),
-    "active": st.booleans(),
-}
-
-
-def _leaf():
-    def comparison(field):
-        values = _FIELD_VALUES[field]
-        plain = values.filter(lambda v: v is not None)
-        ops = [
-            values.map(lambda v: v),
-            values.map(lambda v: {"$eq": v}),
-            values.map(lambda v: {"$ne": v}),
-            st.lists(values, max_size=3).map(lambda vs: {"$in": vs}),
-            st.lists(values, max_size=3).map(lambda vs: {"$nin": vs}),
-            st.booleans().map(lambda b: {"$exists": b}),
-        ]
-        if field != "active":
-            ops += [st.tuples(st.sampled_from(["$gt", "$gte", "$lt", "$lte"]), plain).map(lambda t: {t[0]: t[1]})]
-        if field in ("name", "nickname"):
-            ops += [st.sampled_from(["a%", "%e", "_ob", "%l%", "A%", "%"]).map(lambda p: {"$like": p})]
-        return st.one_of(ops).map(lambda cond: {field: cond})
-
-    return st.sampled_from(sorted(_FIELD_VALUES)).flatmap(comparison)
-
-
-FILTERS = st.recursive(
-    _leaf(),
-    lambda children: st.one_of(
-        st.lists(children, min_size=1, max_size=3).map(lambda parts: {"$and": parts}),
-        st.lists(children, min_size=1, max_size=3).map(lambda parts: {"$or": parts}),
-        children.map(lambda part: {"$not": part}),
-    ),
-    max_leaves=5,
-)
-
-
 @pytest.mark.clause("QUERY-012")
 def test_generated_filters_match_python_model(people, flow):
     rows = [{"active": True, **p} for p in PEOPLE]
@@ -357,26 +264,6 @@ def test_generated_filters_match_python_model(people, flow):
         assert flow.node("UserCountNode", {"filter": filter_spec})["count"] == len(want), f"Count, {filter_spec!r}"
 
     check()
-
-
-# Filters where SQL's own semantics differ from the contract's (NULL, empty lists, negation,
-# escapes): each filtering node must select exactly what List selects.
-EDGE_FILTERS = [
-    {"nickname": {"$ne": "Al"}},
-    {"score": {"$nin": [1.5, 2.5]}},
-    {"name": {"$nin": ["alice", None]}},
-    {"age": {"$in": []}},
-    {"age": {"$nin": []}},
-    {"$not": {"score": {"$gt": 0.0}}},
-    {"age": {"$not": {"$in": [30, 35]}}},
-    {"nickname": None},
-    {"score": {"$exists": False}},
-    {"nickname": {"$like": "100\\%"}},
-    {"$or": [{"age": 25}, {"nickname": {"$ne": "e"}, "age": {"$gte": 41}}]},
-]
-
-
-EDGE_IDS = [str(list(spec.items())[0][1])[:30] for spec in EDGE_FILTERS]
 
 
 @pytest.mark.clause("QUERY-013")

@@ -10,7 +10,7 @@ must hold. Any implementation can reuse it (as zarr's testing/stateful.py is reu
     hypothesis.stateful.run_state_machine_as_test(Machine, settings=...)
 
 `new_dataflow()` returns a fresh instance on an empty `users` table (created: `create_tables()`)
-with the User model defined (and the tenants registered); `probe` is a dataflow_conformance.probe.Probe on the same database;
+with the User model defined (and the tenants registered); `probe` is a dataflow_conformance.backends.Probe on the same database;
 `runner` is an access path (dataflow_conformance.access.protocol.AccessPath) whose
 `node(type, params, db=)` runs one operation. Updates and deletes by filter, and transaction scopes, are
 workflow features: on an express path the machine uses the express API's own bulk writes by key instead.

@@ -1,6 +1,6 @@
 """Start the two app servers on loopback and sample their memory and CPU with psutil.
 
-DataFlow: uvicorn serving the Starlette app (`loadtests.dataflow_app:app`).
+DataFlow: uvicorn serving the Starlette app (`harness.dataflow_app:app`).
 Django: gunicorn serving the WSGI app with gthread workers (Django's ORM is synchronous).
 Both get the same number of worker processes; RSS is summed over the server's process tree.
 """
@@ -31,7 +31,7 @@ def server_command(app: str, port: int, workers: int) -> list[str]:
     if app == "django":
         return [
             *_tool("gunicorn"),
-            "loadtests.django_side.wsgi:application",
+            "harness.django_side.wsgi:application",
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",
@@ -45,7 +45,7 @@ def server_command(app: str, port: int, workers: int) -> list[str]:
         ]
     return [
         *_tool("uvicorn"),
-        "loadtests.dataflow_app:app",
+        "harness.dataflow_app:app",
         *bind,
         "--workers",
         str(workers),
@@ -179,7 +179,7 @@ def _wait_until_up(base: str, process: subprocess.Popen, log: Path, timeout: flo
     raise RuntimeError(f"the server did not answer within {timeout:.0f} s:\n{log.read_text()[-3000:]}")
 
 
-ROOT = Path(__file__).resolve().parent.parent  # the checkout: `loadtests` is imported from here
+ROOT = Path(__file__).resolve().parent.parent  # the checkout: `harness` is imported from here
 
 
 def child_env(**values: str) -> dict:

@@ -4,7 +4,7 @@ endpoints as the Django baseline. Workflows run under AsyncLocalRuntime on the s
 Environment: DFC_LOAD_DATABASE_URL (the run's database), DFC_LOAD_DATAFLOW (module exposing
 DataFlow, default dataflow_reference), DFC_LOAD_TABLE_PREFIX (the side's table prefix),
 DFC_LOAD_POOL_SIZE (connections kept per worker; the runner matches Django's threads per worker).
-Run: `uvicorn loadtests.dataflow_app:app`.
+Run: `uvicorn harness.dataflow_app:app`.
 """
 
 import contextlib
@@ -23,7 +23,7 @@ async def lifespan(app):
     try:
         url = os.environ["DFC_LOAD_DATABASE_URL"]
     except KeyError:
-        raise RuntimeError("loadtests.dataflow_app: set DFC_LOAD_DATABASE_URL to the database to use") from None
+        raise RuntimeError("harness.dataflow_app: set DFC_LOAD_DATABASE_URL to the database to use") from None
     pool_size = int(os.environ.get("DFC_LOAD_POOL_SIZE", "0")) or None  # None: the implementation's default
     module = os.environ.get("DFC_LOAD_DATAFLOW", "dataflow_reference")
     db = open_dataflow(module, url, os.environ["DFC_LOAD_TABLE_PREFIX"], pool_size)

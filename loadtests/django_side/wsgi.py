@@ -1,8 +1,0 @@
-"""WSGI entry point for gunicorn: `gunicorn loadtests.django_side.wsgi:application`."""
-
-import os
-
-from django.core.wsgi import get_wsgi_application
-
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "loadtests.django_side.settings")
-application = get_wsgi_application()

@@ -1,0 +1,158 @@
+"""The instance's connection pools: one SQLAlchemy async engine (one pool) per event loop it runs I/O on
+(see runner.py), one connection limit across them.
+
+A loop's pool is made on the loop's first operation and closed when the loop ends (asyncio.run, an
+asyncio.Runner, uvicorn and LocalRuntime.close() end a loop's tasks first, and a keeper task of the
+pool's closes it then) or with the instance. `pool_size` and `pool_max_overflow` keep SQLAlchemy's
+meaning within each pool, and their sum is also the limit of server connections across all of them:
+a new connection waits (up to `pool_timeout`) for one of the instance's slots. While a task waits,
+pools close idle connections instead of keeping them, and running loops are asked to close theirs.
+A pool keeps its last free slot for others unless its loop is the home loop (which always runs and
+can be asked) or still has connections out: a loop that stops running with idle connections (an
+asyncio.Runner between calls) can never hold every slot.
+"""
+
+import asyncio
+import contextlib
+
+from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import AsyncAdaptedQueuePool
+from sqlalchemy.util import await_, greenlet_spawn
+
+from .slots import Slots
+
+
+class LoopEngine:
+    """The engine (one connection pool) of one event loop, from its first operation until the loop ends
+    or the instance closes."""
+
+    def __init__(self, database, loop: asyncio.AbstractEventLoop, *, home: bool):
+        self.database, self.loop, self.home = database, loop, home
+        self.engine: AsyncEngine | None = None
+        self.closed = False
+        self.counted: set[int] = set()  # ids of this pool's connections that hold one of the instance's slots
+        self._opening = asyncio.Lock()  # concurrent first calls wait for one connect
+        self._keeper: asyncio.Task | None = None
+        self._trimming: asyncio.Task | None = None
+
+    async def open(self) -> AsyncEngine:
+        async with self._opening:
+            if self.engine is None:
+                engine = self.database.create_engine(self)
+                try:
+                    await self.database.probe(engine)
+                except BaseException:
+                    await engine.dispose()
+                    raise
+                self.engine = engine  # last: a caller that sees the engine sees everything it needs
+                if not self.home:  # the home loop's engine closes with the instance
+                    self._keeper = self.loop.create_task(self._keep(), name="dataflow-loop-engine-keeper")
+        return self.engine
+
+    async def _keep(self) -> None:
+        """Wait until the loop ends its tasks (or the instance closes this engine), then close the engine."""
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.loop.create_future()
+        await self.close()
+
+    def keep_idle(self, pool) -> bool:
+        """Whether a connection coming back to the pool stays open for the next operation (module docstring)."""
+        slots = self.database.slots
+        if self.closed:
+            return False
+        if slots is None:
+            return True
+        if slots.waiting:
+            return False
+        return self.home or slots.free > 0 or pool.checkedout() > 1
+
+    def trim(self) -> None:
+        """Close the pool's idle connections (on its loop; asked by a task that waits for a slot)."""
+        if self.engine is not None and self._trimming is None:
+            self._trimming = self.loop.create_task(self._trim())
+
+    async def _trim(self) -> None:
+        try:
+            if self.engine is not None:
+                await greenlet_spawn(self.engine.sync_engine.pool.dispose)
+        finally:
+            self._trimming = None
+
+    async def close(self) -> None:
+        """On the engine's loop: close its connections (those still out, as they come back)."""
+        if self.closed:
+            return
+        self.closed = True
+        self.database._forget(self)
+        engine, self.engine = self.engine, None
+        if engine is not None:
+            await engine.dispose()
+        if self._keeper is not None and self._keeper is not asyncio.current_task():
+            self._keeper.cancel()
+            await asyncio.wait([self._keeper])  # it ends at once: the engine is closed already
+
+    def abandon(self) -> None:
+        """The loop was closed before the engine: its connections cannot be closed politely any more
+        (the garbage collector closes their sockets); give their slots back."""
+        self.closed = True
+        for _ in range(len(self.counted)):
+            self.database.slots.release()
+        self.counted.clear()
+        self.engine = None
+
+
+class LoopPool(AsyncAdaptedQueuePool):
+    """A loop's pool: a connection coming back closes when the instance's limit needs its slot, and a
+    closed connection gives its slot back once it is closed."""
+
+    loop_engine: LoopEngine | None = None
+
+    def _do_return_conn(self, record) -> None:
+        if self.loop_engine is not None and not self.loop_engine.keep_idle(self):
+            record.close()  # the record stays in the pool and reconnects when it is next used
+        super()._do_return_conn(record)
+
+    def _close_connection(self, connection, *, terminate: bool = False) -> None:
+        try:
+            super()._close_connection(connection, terminate=terminate)
+        finally:
+            loop_engine = self.loop_engine
+            if loop_engine is not None and id(connection) in loop_engine.counted:
+                loop_engine.counted.discard(id(connection))
+                loop_engine.database.slots.release()
+
+
+def count_connections(engine: AsyncEngine, loop_engine: LoopEngine, slots: Slots, timeout: float) -> None:
+    """Every new server connection first takes one of the instance's slots (waiting up to `timeout`)."""
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def counted_connect(dialect, _record, cargs, cparams):
+        try:
+            await_(slots.acquire(timeout))  # inside SQLAlchemy's greenlet: the loop keeps running
+        except TimeoutError:
+            raise sa_exc.TimeoutError(
+                f"every connection the instance may open (pool_size + pool_max_overflow) stayed busy for {timeout}s"
+            ) from None
+        try:
+            connection = dialect.connect(*cargs, **cparams)
+        except BaseException:
+            slots.release()
+            raise
+        loop_engine.counted.add(id(connection))
+        return connection
+
+
+@contextlib.asynccontextmanager
+async def connected(engine: AsyncEngine):
+    """`async with engine.connect()`, without a task of its own for the close when nothing failed: after a
+    commit, returning the connection to the pool needs no I/O. SQLAlchemy's exit (which closes in a task
+    that a cancellation cannot cut short) stays for the failures, when the close rolls back."""
+    conn = await engine.connect()
+    try:
+        yield conn
+    except BaseException as exc:
+        await conn.__aexit__(type(exc), exc, exc.__traceback__)
+        raise
+    await conn.close()
