@@ -462,7 +462,7 @@ def describe(module_name: str) -> dict:
         with implementation_as_published_name(module_name) as implementation:
             return {
                 "version": implementation.version,
-                "packages": sorted({module_name.split(".")[0], implementation.package}),
+                "packages": sorted(implementation.packages),
             }
     except ImplementationError as exc:
         return {"error": str(exc)}
