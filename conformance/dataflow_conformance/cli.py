@@ -6,6 +6,7 @@ input file is a usage error (exit status 2) that says what is wrong, never a tra
 
 import argparse
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -91,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
         "database per page, each page in a process of its own, and report per block: passed, warned, failed (with "
         "its root cause), blocked by an earlier block, fragment, skipped (with what it needs) or not Python. "
         "Exit status: 0 when no block failed, 1 when a block failed, 2 for a usage error, 3 when the runner itself "
-        "failed on a page (a harness error).",
+        "failed on a page (a harness error), 128 + N when stopped by signal N (130: Ctrl-C, 143: SIGTERM).",
     )
     docs.add_argument(
         "paths",
@@ -318,6 +319,9 @@ def _docs(args) -> int:
         )
     except runner.DocsError as exc:
         raise CommandError(str(exc)) from None
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (runner.Stopped)
+        status(f"docs run stopped ({exc or 'Ctrl-C'}): every page's process ended, its database dropped; no report")
+        return 128 + getattr(exc, "signum", signal.SIGINT)
     writers = {
         args.report: lambda: json.dumps(report.as_dict(), indent=1) + "\n",
         args.markdown: lambda: render.render_markdown(report),

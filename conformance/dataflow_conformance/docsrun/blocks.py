@@ -64,6 +64,11 @@ class Block:
         return self.kind == "invisible" or (self.kind == "fence" and self.language in PYTHON_LANGUAGES)
 
     @property
+    def is_shell_run(self) -> bool:
+        """A ```bash run block: a command the docs run as written (this kit's convention, doctests/commands.py)."""
+        return self.kind == "fence" and self.info.split() == ["bash", "run"]
+
+    @property
     def is_session(self) -> bool:
         """A `>>>` session (doctest): statements with the output each one prints."""
         return self.is_python and self.source.lstrip().startswith(">>>")

@@ -17,6 +17,7 @@ Python block prints).
 import ast
 import contextlib
 import doctest
+import gc
 import json
 import logging
 import os
@@ -37,6 +38,7 @@ from .blocks import Block, EventLoop, compile_block, execute, lex, shows_output_
 from .guard import NetworkGuard, UnconfiguredServer
 from .redefinitions import prepare, record_constructions
 from .rewrite import rewrite_source, rewrite_urls
+from .shell import run_shell
 
 PUBLISHED_MODULE = "dataflow"  # the name published docs import; the job's implementation answers to it
 OUTPUT_FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
@@ -64,31 +66,55 @@ class PageRun:
         self.sink = sink
         self.page = job["page"]
         self.decisions = {int(line): tuple(d) for line, d in job.get("decisions", {}).items()}
+        self.programs = {int(line): tuple(p) for line, p in job.get("programs", {}).items()}  # line -> (name, why)
+        self.program = ""  # the program of the block that runs: "" is the page's own
         self.packages = diagnosis.Packages(PUBLISHED_MODULE, job.get("packages", {}))
         self.implementation_packages = tuple(job.get("implementation_packages", [PUBLISHED_MODULE]))
         self.guard = NetworkGuard(job.get("server_url"))
         self.loop = EventLoop()
-        self.namespace = self._fresh_namespace()
+        self.namespaces: dict[str, dict] = {}  # program -> its namespace
         self.skip: tuple[str, str | None] | None = None  # (action, reason) of the active skip directive
-        self.incomplete: list[tuple[int, set[str], str]] = []  # blocks that did not run to their end
-        self.earlier: list[tuple[int, set[str], str]] = []  # every earlier Python block (isolation: block)
+        # (line, names it defines, outcome, program) of the earlier Python blocks, and of those among them
+        # that did not run to their end (a later block that needs their names is blocked by them)
+        self.earlier: list[tuple[int, set[str], str, str]] = []
+        self.incomplete: list[tuple[int, set[str], str, str]] = []
         self.refused_on_page: list[str] = []  # servers earlier blocks tried to reach (a lazy client fails later)
+        self.needs_of_modules: dict[str, tuple[str, int]] = {}  # implementation module -> (a package it lacked, line)
+        self.private = [(job["database_url"], "<the page's database>"), (str(Path(job["scratch"]).parent), "<scratch>")]
 
-    def _fresh_namespace(self) -> dict:
-        return {"__name__": "__main__", "database_url": self.job["database_url"]}
+    @property
+    def namespace(self) -> dict:
+        """The namespace of the running block's program (the page's own, or one a decision names)."""
+        if self.program not in self.namespaces:
+            self.namespaces[self.program] = {"__name__": "__main__", "database_url": self.job["database_url"]}
+        return self.namespaces[self.program]
+
+    def _renew_namespace(self) -> None:
+        self.namespaces.pop(self.program, None)
 
     def emit(self, event: str, **fields) -> None:
-        """Write one event; text that quotes the machine (tracebacks, printed output) without its paths."""
+        """Write one event; text that quotes the machine (tracebacks, printed output) without its paths, its
+        database's URL or scratch directory, and in details and warnings without object addresses (what
+        changes from run to run would make reports differ where the outcomes do not)."""
         for name in ("detail", "traceback", "printed", "difference"):
             if isinstance(fields.get(name), str):
-                fields[name] = diagnosis.without_paths(fields[name])
+                fields[name] = self._private_masked(fields[name], volatile=name == "detail")
         if fields.get("warnings"):
-            fields["warnings"] = [diagnosis.without_paths(text) for text in fields["warnings"]]
+            fields["warnings"] = [self._private_masked(text, volatile=True) for text in fields["warnings"]]
         self.sink.write(json.dumps({"event": event, **fields}, default=str) + "\n")
         self.sink.flush()
 
+    def _private_masked(self, text: str, volatile: bool) -> str:
+        for private, shown in self.private:
+            text = text.replace(private, shown)
+        text = diagnosis.without_paths(text)
+        return diagnosis.without_addresses(text) if volatile else text
+
     def run(self) -> None:
         self.guard.install()
+        gc.collect()
+        gc.freeze()  # what loading the implementation made stays: the collection after each block stays fast
+        gc.callbacks.append(_note_collection)
         blocks = lex(self.job["text"])
         for index, block in enumerate(blocks):
             if block.kind == "directive":
@@ -111,6 +137,11 @@ class PageRun:
         shown = shows_output_of(blocks, index)
         if shown is not None:  # even in a python fence: a result to read, not code to run
             return base | {"outcome": "not-python", "detail": f"the output of the block at line {shown.line}"}
+        self.program, why = self.programs.get(block.line, ("", ""))
+        if why:
+            base["notes"] = [f"runs in the program {self.program!r}, a namespace of its own: {why}"]
+        if block.is_shell_run:
+            return self._shell(block, base | {"language": "bash (run)", "source": block.source})
         if not block.is_python:
             return base | {"outcome": "not-python", "detail": f"not Python ({base['language']})"}
         base |= {"language": "python (>>> session)" if block.is_session else "python", "source": block.source}
@@ -153,18 +184,16 @@ class PageRun:
             return self._incomplete(block, base | outcome, tree)
         if self.job.get("isolation") == "block":
             self.loop.close()
-            self.namespace = self._fresh_namespace()
+            self._renew_namespace()
         notes = prepare(tree, self.namespace)
         if notes:
-            base["notes"] = notes
-        names = diagnosis.defined_names(tree)
-        result = self._execute(block, base, lambda: execute(code, self.namespace, self.loop.run_coroutine))
+            base["notes"] = base.get("notes", []) + notes
+            gc.collect()  # what the runner replaced goes now, not during the block (its warnings are not the block's)
+        namespace = self.namespace
+        result = self._execute(block, base, lambda: execute(code, namespace, self.loop.run_coroutine))
         if result.get("outcome") in ("passed", "warned"):
             result = self._compare_output(blocks, index, result)
-        self.earlier.append((block.line, names, result["outcome"]))
-        if result["outcome"] not in ("passed", "warned"):
-            self.incomplete.append((block.line, names, result["outcome"]))
-        return result
+        return self._track(block, result, diagnosis.defined_names(tree))
 
     def _session(self, block: Block, base: dict) -> dict:
         """A `>>>` session: each statement runs and what it prints is compared with what the page shows."""
@@ -192,8 +221,21 @@ class PageRun:
         result = self._execute(block, base, run_session)
         if result["outcome"] in ("passed", "warned") and "".join(report).strip():
             result |= self._mismatch("".join(report).strip(), block)
+        return self._track(block, result, set())
+
+    def _shell(self, block: Block, base: dict) -> dict:
+        """A `bash run` block (this kit's convention for a command the docs run as written): run in bash in
+        the page's scratch directory, with no database configured, as doctests/commands.py runs it."""
+        return self._track(
+            block, self._execute(block, base, lambda: run_shell(block.source, self.job["timeout"])), set()
+        )
+
+    def _track(self, block: Block, result: dict, names: set[str]) -> dict:
+        """Remember the block for the cascades of later blocks: what it defines, and whether it completed."""
+        entry = (block.line, names, result["outcome"], self.program)
+        self.earlier.append(entry)
         if result["outcome"] not in ("passed", "warned"):
-            self.incomplete.append((block.line, set(), result["outcome"]))
+            self.incomplete.append(entry)
         return result
 
     def _execute(self, block: Block, base: dict, action) -> dict:
@@ -202,7 +244,13 @@ class PageRun:
         with tempfile.TemporaryFile() as sink:
             try:
                 with _time_limit(self.job["timeout"]), _captured_output(sink), self._implementation_warnings(caught):
-                    action()
+                    try:
+                        action()
+                    finally:
+                        # The block's garbage goes now, while its warnings are recorded: objects its code
+                        # dropped warn here (an unclosed instance), never in whichever later block a
+                        # collection happens to run.
+                        gc.collect()
             except BlockTimeout as exc:
                 outcome = self._failure(exc, block)
             except KeyboardInterrupt:
@@ -223,8 +271,13 @@ class PageRun:
 
     def _classify(self, exc: BaseException, block: Block) -> dict:
         need, hint = self.packages.missing(exc)
+        module = diagnosis.where(exc, self.page, self.implementation_packages).split(":")[0]
         if need:
+            self.needs_of_modules.setdefault(module, (need, block.line))
             return {"outcome": "skipped", "detail": need}
+        if module in self.needs_of_modules and _about_a_connection(exc):
+            need, line = self.needs_of_modules[module]
+            return {"outcome": "skipped", "detail": f"{need}: {module} could not connect without it (line {line})"}
         refused = self.guard.take_refused()
         if refused and not hint:
             return {"outcome": "skipped", "detail": f"needs a server: {refused[0]} (not configured for this run)"}
@@ -234,7 +287,7 @@ class PageRun:
         if any(isinstance(link, UnconfiguredServer) for link in diagnosis.cause_chain(exc)):
             return {"outcome": "skipped", "detail": f"needs a server ({diagnosis.message(exc)})"}
         earlier = self.earlier if self.job.get("isolation") == "block" else self.incomplete
-        blocked = diagnosis.blocked_by(exc, earlier)
+        blocked = diagnosis.blocked_by(exc, [entry[:3] for entry in earlier if entry[3] == self.program])
         if blocked:
             line, why = blocked
             return {"outcome": "blocked", "blocked_by": line, "detail": f"{diagnosis.headline(exc)}: {why}"}
@@ -249,6 +302,7 @@ class PageRun:
         return {
             "outcome": "failed",
             "detail": diagnosis.headline(exc)[:500],
+            "at": diagnosis.page_line(exc, self.page),
             "cause": {
                 "error": diagnosis.cause_key(exc),
                 "where": diagnosis.where(exc, self.page, self.implementation_packages),
@@ -269,10 +323,7 @@ class PageRun:
         }
 
     def _incomplete(self, block: Block, result: dict, tree: ast.Module | None = None) -> dict:
-        names = diagnosis.defined_names(tree) if tree is not None else set()
-        self.incomplete.append((block.line, names, result["outcome"]))
-        self.earlier.append((block.line, names, result["outcome"]))
-        return result
+        return self._track(block, result, diagnosis.defined_names(tree) if tree is not None else set())
 
     # -- expected output ---------------------------------------------------------------------------------
 
@@ -347,7 +398,9 @@ class PageRun:
                 if any(module == p or module.startswith(p + ".") for p in packages):
                     caught.append(f"{category.__name__}: {' '.join(str(message).split())}"[:600])
                     return
-                frame = frame.f_back
+                # A finalizer run by a garbage collection: the frames under it are whatever code was
+                # running when the collection started, so only the finalizer's own frames count.
+                frame = None if _COLLECTING and frame.f_code.co_name == "__del__" else frame.f_back
 
         with warnings.catch_warnings():
             warnings.simplefilter("always")
@@ -359,8 +412,20 @@ class PageRun:
         dataflow_class = getattr(sys.modules.get(PUBLISHED_MODULE), "DataFlow", None)
         with tempfile.TemporaryFile() as sink, contextlib.suppress(Exception, BlockTimeout):
             with _time_limit(self.job["timeout"]), _captured_output(sink):
-                close_instances(self.namespace, dataflow_class)
+                for namespace in self.namespaces.values():
+                    close_instances(namespace, dataflow_class)
                 self.loop.close()
+
+
+_COLLECTING: list[dict] = []  # not empty while a garbage collection runs (see _note_collection)
+
+
+def _note_collection(phase: str, info: dict) -> None:
+    """gc.callbacks: whether a collection runs, so that warnings from finalizers are judged by their own frames."""
+    if phase == "start":
+        _COLLECTING.append(info)
+    elif _COLLECTING:
+        _COLLECTING.pop()
 
 
 def close_instances(namespace: dict, dataflow_class) -> None:

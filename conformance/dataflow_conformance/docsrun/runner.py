@@ -10,7 +10,12 @@ rather than one process that ends with os._exit after its report:
 - a block that ignores its time limit (a C call that never returns, an example that catches every
   exception) is stopped by ending its page's process; the page's other results are already on disk;
 - threads the examples leave behind (connection pool monitors, event-loop workers) end with the page's
-  process, so this process exits on its own once the report is written.
+  process, and processes they start end with its process group, so this process exits on its own once
+  the report is written.
+
+A run that is stopped (Ctrl-C, SIGTERM) ends every page's process group and drops every database it
+created before it exits (status 128 + the signal's number). The databases of a run share a prefix of its
+own (`dfc_docs_<run>_`), so concurrent runs on one server never touch each other's.
 """
 
 import concurrent.futures
@@ -19,13 +24,15 @@ import email.parser
 import fnmatch
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..backends.provision import WorkerDatabase
@@ -39,6 +46,14 @@ GRACE = 15  # seconds past a block's limit before its page's process is ended (i
 
 class DocsError(Exception):
     """Bad input to the docs runner (a path that does not exist, a module that cannot be imported)."""
+
+
+class Stopped(KeyboardInterrupt):
+    """The run was stopped by a signal (SIGTERM), handled as Ctrl-C is."""
+
+    def __init__(self, signum: int):
+        super().__init__(f"stopped by signal {signal.Signals(signum).name}")
+        self.signum = signum
 
 
 @dataclass(frozen=True)
@@ -119,14 +134,15 @@ def corpus_commit(paths: list[Path]) -> str | None:
 
 
 @contextlib.contextmanager
-def document_database(server_url: str | None, scratch: Path):
+def document_database(server_url: str | None, scratch: Path, run: str = "docs"):
     """The URL of a fresh, empty database for one document: a new SQLite file in `scratch`, or a database
-    created on the server of `server_url` (and dropped afterwards), so documents cannot see each other."""
+    created on the server of `server_url` (named `dfc_<run>_<random>`, dropped afterwards), so documents
+    cannot see each other."""
     if server_url is None or backend_of(server_url) == "sqlite":
         yield f"sqlite:///{scratch / f'docs-{uuid.uuid4().hex[:8]}.db'}"
         return
     backend = Backend(backend_of(server_url), server_url, "--dataflow-dburi")
-    database = WorkerDatabase(backend, "docs")
+    database = WorkerDatabase(backend, run)
     database.create()
     try:
         yield database.url
@@ -143,6 +159,8 @@ class Settings:
     jobs: int = 2
     decisions: decisions_file.Decisions = None
     packages: tuple[str, ...] = ("dataflow",)
+    run: str = "docs"  # the prefix of the run's databases: dfc_<run>_...
+    stop: threading.Event = field(default_factory=threading.Event)  # set: end every page's process now
 
 
 def run_docs(
@@ -174,15 +192,21 @@ def run_docs(
         raise DocsError(str(exc)) from None
     described = _describe(impl)
     settings = Settings(impl, db, timeout, isolation, max(1, jobs), chosen, tuple(described["packages"]))
+    settings.run = f"docs_{uuid.uuid4().hex[:6]}"
     started = time.perf_counter()
     results: dict[str, PageResult] = {}
-    with concurrent.futures.ThreadPoolExecutor(max_workers=settings.jobs) as pool:
+    with _stopped_by_sigterm(), concurrent.futures.ThreadPoolExecutor(max_workers=settings.jobs) as pool:
         futures = {pool.submit(_run_page, document, settings): document for document in documents}
-        for future in concurrent.futures.as_completed(futures):
-            page = future.result()
-            results[page.name] = page
-            if progress is not None:
-                progress(len(results), len(documents), page)
+        try:
+            for future in concurrent.futures.as_completed(futures):
+                page = future.result()
+                results[page.name] = page
+                if progress is not None:
+                    progress(len(results), len(documents), page)
+        except BaseException:  # Ctrl-C, SIGTERM: pages not started never start, running ones end now
+            settings.stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)  # each page drops its database as it ends
+            raise
     return DocsReport(
         implementation=impl,
         version=described["version"],
@@ -197,6 +221,24 @@ def run_docs(
         },
         seconds=round(time.perf_counter() - started, 1),
     )
+
+
+@contextlib.contextmanager
+def _stopped_by_sigterm():
+    """SIGTERM stops the run as Ctrl-C does (an exception in the main thread), so that the clean-up runs:
+    without it, the pages' processes would run on and their databases would never be dropped."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread; the caller's own handling applies
+        return
+
+    def stop(signum, frame):
+        raise Stopped(signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _corpus(paths: list[Path], commit: str | None) -> dict:
@@ -228,41 +270,49 @@ def _describe(impl: str) -> dict:
 
 def _run_page(document: Document, settings: Settings) -> PageResult:
     started = time.perf_counter()
+    if settings.stop.is_set():
+        raise Stopped(signal.SIGTERM)
     if not any(block.is_python for block in lex(document.text)):  # nothing to run: no process, no database
         page = PageResult(document.name)
         _account_for_a_stop(document, page, None)
         return page
-    with tempfile.TemporaryDirectory(prefix="dfc-docs-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="dfc-docs-") as scratch, contextlib.ExitStack() as database:
         scratch = Path(scratch)
-        with document_database(settings.server_url, scratch) as url:
-            job = {
-                "page": document.name,
-                "text": document.text,
-                "implementation": settings.implementation,
-                "implementation_packages": list(settings.packages),
-                "database_url": url,
-                "server_url": settings.server_url,
-                "timeout": settings.timeout,
-                "isolation": settings.isolation,
-                "scratch": str(scratch / "work"),
-                "decisions": {
-                    line: [d.decision, d.reason] for line, d in settings.decisions.for_page(document.name).items()
-                },
-                "packages": settings.decisions.packages,
-                "environment": settings.decisions.database_url_variables,
-            }
-            (scratch / "work").mkdir()
-            (scratch / "job.json").write_text(json.dumps(job), encoding="utf-8")
-            events, stop = _watch(scratch, settings.timeout, url)
+        try:
+            url = database.enter_context(document_database(settings.server_url, scratch, settings.run))
+        except Exception as exc:  # noqa: BLE001 - the server refused (too many connections, no privilege)
+            page = PageResult(document.name, seconds=round(time.perf_counter() - started, 2))
+            page.harness_error = f"the page's database could not be created on {settings.server_url}: {exc}"
+            return page
+        page_decisions = settings.decisions.for_page(document.name)
+        job = {
+            "page": document.name,
+            "text": document.text,
+            "implementation": settings.implementation,
+            "implementation_packages": list(settings.packages),
+            "database_url": url,
+            "server_url": settings.server_url,
+            "timeout": settings.timeout,
+            "isolation": settings.isolation,
+            "scratch": str(scratch / "work"),
+            "decisions": {line: [d.decision, d.reason] for line, d in page_decisions.items()},
+            "programs": settings.decisions.programs_of(document.name),
+            "packages": settings.decisions.packages,
+            "environment": settings.decisions.database_url_variables,
+        }
+        (scratch / "work").mkdir()
+        (scratch / "job.json").write_text(json.dumps(job), encoding="utf-8")
+        events, stop = _watch(scratch, settings, url)
     return _page_result(document, events, stop, time.perf_counter() - started)
 
 
-def _watch(scratch: Path, timeout: float, url: str) -> tuple[list[dict], dict | None]:
-    """Run the page's process and read its events; end the process when a block outlives its limit.
-    Returns the events and, when the process did not finish the page, {"line": ..., "why": ...}."""
+def _watch(scratch: Path, settings: Settings, url: str) -> tuple[list[dict], dict | None]:
+    """Run the page's process and read its events; end the process when a block outlives its limit, or
+    when the run is stopped. Returns the events and, when the process did not finish the page,
+    {"line": ..., "why": ...}."""
     results = scratch / "results.jsonl"
     results.touch()
-    environment = {**os.environ, "DATABASE_URL": url}
+    timeout = settings.timeout
     grace = min(GRACE, max(2.0, timeout or GRACE))
     with open(scratch / "process.log", "wb") as log:
         process = subprocess.Popen(
@@ -271,22 +321,25 @@ def _watch(scratch: Path, timeout: float, url: str) -> tuple[list[dict], dict | 
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env=environment,
+            env=_page_environment(url),
+            start_new_session=True,  # a process group of its own: what the examples start ends with it
         )
         stop = None
-        while process.poll() is None:
-            time.sleep(0.2)
-            events = _events(results)
-            last = events[-1] if events else None
-            if last and last["event"] == "start" and time.time() - last["time"] > (timeout or 3600) + grace:
-                stop = {"line": last["line"], "why": f"did not stop at its time limit ({timeout:g} s)"}
-                process.kill()
-            elif last and last["event"] == "end":
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    process.wait(grace)
-                if process.poll() is None:
-                    process.kill()
-        process.wait()
+        try:
+            while process.poll() is None:
+                if settings.stop.wait(0.2):
+                    raise Stopped(signal.SIGTERM)
+                events = _events(results)
+                last = events[-1] if events else None
+                if last and last["event"] == "start" and time.time() - last["time"] > (timeout or 3600) + grace:
+                    stop = {"line": last["line"], "why": f"did not stop at its time limit ({timeout:g} s)"}
+                    break
+                if last and last["event"] == "end":
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        process.wait(grace)
+                    break
+        finally:
+            _end_group(process)
     events = _events(results)
     last = events[-1] if events else None
     if stop is None and last is not None and last["event"] == "start":  # the process died while a block ran
@@ -297,6 +350,21 @@ def _watch(scratch: Path, timeout: float, url: str) -> tuple[list[dict], dict | 
             {"event": "harness-error", "traceback": f"the page's process ended ({process.returncode}):\n{log_text}"}
         )
     return events, stop
+
+
+def _page_environment(url: str) -> dict[str, str]:
+    """The page's process: its database as DATABASE_URL, and the modules of the directory the command runs
+    in importable, as they are for a reader who runs the examples there (`python` puts it on sys.path;
+    the page's process runs in a scratch directory)."""
+    path = os.pathsep.join(p for p in (os.getcwd(), os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "DATABASE_URL": url, "PYTHONPATH": path}
+
+
+def _end_group(process: subprocess.Popen) -> None:
+    """End the page's process and every process it started (still running, or left behind)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 def _events(path: Path) -> list[dict]:
