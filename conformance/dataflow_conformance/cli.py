@@ -316,6 +316,7 @@ def _docs(args) -> int:
             decisions=args.decisions,
             commit=args.corpus_commit,
             progress=progress,
+            started=None if args.quiet else status,
         )
     except runner.DocsError as exc:
         raise CommandError(str(exc)) from None

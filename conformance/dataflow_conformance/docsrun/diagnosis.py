@@ -52,6 +52,10 @@ def message(exc: BaseException) -> str:
     if not lines:
         return ""
     first = lines[0].lstrip("❌ ").strip()
+    if isinstance(exc, AssertionError) and not first.startswith("assert "):
+        # a rewritten assert with a message: "the count" over "assert 2 == 3", the values
+        compared = next((line for line in lines[1:] if line.startswith("assert ")), None)
+        return f"{first}: {compared}" if compared else first
     if _GENERIC.search(first):
         for line in lines[1:]:
             if match := _DETAIL.match(line):

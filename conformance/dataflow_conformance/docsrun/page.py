@@ -21,33 +21,25 @@ import gc
 import json
 import logging
 import os
-import re
-import signal
 import sys
 import tempfile
 import time
 import traceback
-import warnings
 from pathlib import Path
 
 from sybil.evaluators.doctest import DocTestRunner
 from sybil.evaluators.skip import If
 
-from . import diagnosis, fragments
+from . import diagnosis, fragments, output
 from .blocks import Block, EventLoop, compile_block, execute, lex, shows_output_of
+from .capture import BlockTimeout, captured_output, implementation_warnings, note_collection, time_limit
 from .guard import NetworkGuard, UnconfiguredServer
 from .redefinitions import prepare, record_constructions
 from .rewrite import rewrite_source, rewrite_urls
 from .shell import run_shell
 
 PUBLISHED_MODULE = "dataflow"  # the name published docs import; the job's implementation answers to it
-OUTPUT_FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
-_OUTPUT_COMMENT = re.compile(r"^\s*#\s*(?:output|prints?)\s*:\s*(?P<text>.*)$", re.IGNORECASE)
 _MAX_CAPTURE = 20_000
-
-
-class BlockTimeout(Exception):
-    pass
 
 
 class _SessionRunner(DocTestRunner):
@@ -114,7 +106,7 @@ class PageRun:
         self.guard.install()
         gc.collect()
         gc.freeze()  # what loading the implementation made stays: the collection after each block stays fast
-        gc.callbacks.append(_note_collection)
+        gc.callbacks.append(note_collection)
         blocks = lex(self.job["text"])
         for index, block in enumerate(blocks):
             if block.kind == "directive":
@@ -212,7 +204,7 @@ class PageRun:
         test = doctest.DocTest(examples, self.namespace, self.page, self.page, 0, None)
 
         def run_session():
-            runner = _SessionRunner(OUTPUT_FLAGS | doctest.FAIL_FAST)
+            runner = _SessionRunner(output.OUTPUT_FLAGS | doctest.FAIL_FAST)
             runner.run(test, clear_globs=False, out=report.append)
             self.namespace.pop("__builtins__", None)
             if runner.error is not None:
@@ -243,7 +235,11 @@ class PageRun:
         self.guard.take_refused()
         with tempfile.TemporaryFile() as sink:
             try:
-                with _time_limit(self.job["timeout"]), _captured_output(sink), self._implementation_warnings(caught):
+                with (
+                    time_limit(self.job["timeout"]),
+                    captured_output(sink),
+                    implementation_warnings(self.implementation_packages, caught),
+                ):
                     try:
                         action()
                     finally:
@@ -325,34 +321,11 @@ class PageRun:
     def _incomplete(self, block: Block, result: dict, tree: ast.Module | None = None) -> dict:
         return self._track(block, result, diagnosis.defined_names(tree) if tree is not None else set())
 
-    # -- expected output ---------------------------------------------------------------------------------
-
     def _compare_output(self, blocks: list[Block], index: int, result: dict) -> dict:
-        """Compare what the block printed with what the page shows: `# Output: ...` comments in the block,
-        and an "Output:" block right after it."""
-        printed = result.get("printed", "")
-        expected = _output_comments(blocks[index].source)
-        following = blocks[index + 1] if index + 1 < len(blocks) and shows_output_of(blocks, index + 1) else None
-        if not expected and following is None:
-            return result
-        if not printed.strip():
-            result["output"] = "not compared: the block prints nothing (the output shown is a result, not printed)"
-            return result
-        position = 0
-        for text in expected:
-            match = _pattern(text).search(printed, position)
-            if match is None:
-                return result | self._mismatch(
-                    f"expected (# Output:) {text!r}\nprinted: {printed[-2000:]!r}", blocks[index]
-                )
-            position = match.end()
-        if following is not None:
-            checker = doctest.OutputChecker()
-            if not checker.check_output(following.source, printed, OUTPUT_FLAGS):
-                difference = f"expected (line {following.line}):\n{following.source}\nprinted:\n{printed[:2000]}"
-                return result | self._mismatch(difference, blocks[index])
-        result["output"] = "matches the output the page shows"
-        return result
+        note, difference = output.compare(blocks, index, result.get("printed", ""))
+        if difference is not None:
+            return result | self._mismatch(difference, blocks[index])
+        return result | ({"output": note} if note else {})
 
     # -- skip directives, as Sybil reads them (sybil.evaluators.skip) --------------------------------------
 
@@ -386,46 +359,14 @@ class PageRun:
 
     # -- around the blocks -------------------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _implementation_warnings(self, caught: list[str]):
-        """Record the warnings raised while the implementation's code is on the stack."""
-        packages = self.implementation_packages
-
-        def show(message, category, filename, lineno, file=None, line=None):
-            frame = sys._getframe(1)
-            while frame is not None:
-                module = frame.f_globals.get("__name__", "")
-                if any(module == p or module.startswith(p + ".") for p in packages):
-                    caught.append(f"{category.__name__}: {' '.join(str(message).split())}"[:600])
-                    return
-                # A finalizer run by a garbage collection: the frames under it are whatever code was
-                # running when the collection started, so only the finalizer's own frames count.
-                frame = None if _COLLECTING and frame.f_code.co_name == "__del__" else frame.f_back
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("always")
-            warnings.showwarning = show
-            yield
-
     def _close(self) -> None:
         """Close what the page left open (DataFlow instances, its event loop), within the time limit."""
         dataflow_class = getattr(sys.modules.get(PUBLISHED_MODULE), "DataFlow", None)
         with tempfile.TemporaryFile() as sink, contextlib.suppress(Exception, BlockTimeout):
-            with _time_limit(self.job["timeout"]), _captured_output(sink):
+            with time_limit(self.job["timeout"]), captured_output(sink):
                 for namespace in self.namespaces.values():
                     close_instances(namespace, dataflow_class)
                 self.loop.close()
-
-
-_COLLECTING: list[dict] = []  # not empty while a garbage collection runs (see _note_collection)
-
-
-def _note_collection(phase: str, info: dict) -> None:
-    """gc.callbacks: whether a collection runs, so that warnings from finalizers are judged by their own frames."""
-    if phase == "start":
-        _COLLECTING.append(info)
-    elif _COLLECTING:
-        _COLLECTING.pop()
 
 
 def close_instances(namespace: dict, dataflow_class) -> None:
@@ -442,70 +383,6 @@ def _about_a_connection(exc: BaseException) -> bool:
     inner = diagnosis.innermost(exc)
     text = f"{type(inner).__name__} {diagnosis.message(inner)}".lower()
     return "connect" in text
-
-
-def _output_comments(source: str) -> list[str]:
-    """The outputs a block states in comments: `# Output: text`, or `# Output:` over `# ...` lines."""
-    found, lines = [], source.splitlines()
-    for index, line in enumerate(lines):
-        match = _OUTPUT_COMMENT.match(line)
-        if not match:
-            continue
-        text = match.group("text").strip()
-        if not text:
-            following = []
-            for after in lines[index + 1 :]:
-                if not after.strip().startswith("#"):
-                    break
-                following.append(after.strip()[1:].strip())
-            text = "\n".join(following)
-        if text:
-            found.append(text)
-    return found
-
-
-def _pattern(text: str) -> re.Pattern:
-    """Expected output as a pattern: whitespace runs match any whitespace, `...` matches anything."""
-    parts = [r"\s+".join(map(re.escape, piece.split())) for piece in text.split("...")]
-    return re.compile(r".*?".join(parts), re.DOTALL)
-
-
-@contextlib.contextmanager
-def _time_limit(seconds: float):
-    """Interrupt a block that runs longer than `seconds` (SIGALRM: examples run on the main thread)."""
-    if not seconds:
-        yield
-        return
-
-    def expire(signum, frame):
-        raise BlockTimeout(f"timed out after {seconds:g} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-@contextlib.contextmanager
-def _captured_output(sink):
-    """What examples (and the libraries they call, logging included) print goes to `sink`, not the terminal."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    os.dup2(sink.fileno(), 1)
-    os.dup2(sink.fileno(), 2)
-    try:
-        yield
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        os.close(saved[0])
-        os.close(saved[1])
 
 
 @contextlib.contextmanager

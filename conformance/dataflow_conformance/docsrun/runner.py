@@ -20,8 +20,6 @@ own (`dfc_docs_<run>_`), so concurrent runs on one server never touch each other
 
 import concurrent.futures
 import contextlib
-import email.parser
-import fnmatch
 import json
 import os
 import signal
@@ -31,21 +29,20 @@ import tempfile
 import threading
 import time
 import uuid
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
 from ..backends.provision import WorkerDatabase
 from ..backends.resolve import Backend, BackendUnavailable, backend_of
+from . import corpus
 from . import decisions as decisions_file
 from .blocks import lex
+from .corpus import DocsError
 from .report import DocsReport, PageResult
 
 GRACE = 15  # seconds past a block's limit before its page's process is ended (its own alarm comes first)
-
-
-class DocsError(Exception):
-    """Bad input to the docs runner (a path that does not exist, a module that cannot be imported)."""
 
 
 class Stopped(KeyboardInterrupt):
@@ -54,80 +51,6 @@ class Stopped(KeyboardInterrupt):
     def __init__(self, signum: int):
         super().__init__(f"stopped by signal {signal.Signals(signum).name}")
         self.signum = signum
-
-
-@dataclass(frozen=True)
-class Document:
-    name: str  # relative to the common folder of the paths given
-    text: str
-
-
-# -- finding the documents -----------------------------------------------------------------------
-
-
-def find_documents(paths: list[Path], include: list[str] = (), exclude: list[str] = ()) -> list[Document]:
-    """The Markdown documents under PATHs (directories: their *.md files; Markdown files; a wheel or a
-    METADATA / PKG-INFO file: the README a package publishes), named relative to the paths' common
-    folder, kept when they match an `include` glob (if any) and no `exclude` glob."""
-    found: list[tuple[Path, str, str]] = []  # (path, name below its root, text)
-    for path in paths:
-        if not path.exists():
-            raise DocsError(f"{path} does not exist")
-        if path.is_dir():
-            files = sorted(p for p in path.rglob("*.md") if not any(part.startswith(".") for part in p.parts))
-            found += [(p, p.relative_to(path).as_posix(), p.read_text(encoding="utf-8")) for p in files]
-        elif path.suffix == ".whl":
-            found.append((path, f"{path.name}:METADATA", _wheel_readme(path)))
-        elif path.name in ("METADATA", "PKG-INFO"):
-            found.append((path, path.name, _long_description(path.read_text(encoding="utf-8"), path)))
-        elif path.suffix.lower() in (".md", ".markdown"):
-            found.append((path, path.name, path.read_text(encoding="utf-8")))
-        else:
-            raise DocsError(f"{path}: expected a directory, a Markdown file, a wheel or a METADATA file")
-    if len(paths) > 1:  # names relative to the common folder, so that pages of different paths stay apart
-        root = Path(os.path.commonpath([p.resolve() if p.is_dir() else p.resolve().parent for p in paths]))
-        found = [(p, _name_under(p, root, name), text) for p, name, text in found]
-    documents, seen = [], set()
-    for _, name, text in found:
-        if name in seen or (include and not any(fnmatch.fnmatch(name, g) for g in include)):
-            continue
-        if any(fnmatch.fnmatch(name, g) for g in exclude):
-            continue
-        seen.add(name)
-        documents.append(Document(name, text))
-    if not documents:
-        raise DocsError(f"no Markdown (*.md) page under {', '.join(map(str, paths))} matches the include/exclude globs")
-    return documents
-
-
-def _name_under(path: Path, root: Path, name: str) -> str:
-    if path.suffix == ".whl" or path.name in ("METADATA", "PKG-INFO"):
-        return name
-    resolved = path.resolve()
-    return (resolved.relative_to(root) if resolved.is_file() else (resolved / name).relative_to(root)).as_posix()
-
-
-def _wheel_readme(path: Path) -> str:
-    with zipfile.ZipFile(path) as wheel:
-        names = [n for n in wheel.namelist() if n.endswith(".dist-info/METADATA")]
-        if not names:
-            raise DocsError(f"{path} has no .dist-info/METADATA")
-        return _long_description(wheel.read(names[0]).decode("utf-8"), path)
-
-
-def _long_description(metadata: str, path: Path) -> str:
-    message = email.parser.Parser().parsestr(metadata)
-    body = message.get_payload() or message.get("Description", "")
-    if not body.strip():
-        raise DocsError(f"{path}: the package metadata has no long description")
-    return body
-
-
-def corpus_commit(paths: list[Path]) -> str | None:
-    """The git commit the docs come from, when they are in a git work tree."""
-    folder = paths[0] if paths[0].is_dir() else paths[0].parent
-    done = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True, check=False)
-    return (done.stdout.strip() or None) if done.returncode == 0 else None
 
 
 # -- running -------------------------------------------------------------------------------------
@@ -176,14 +99,16 @@ def run_docs(
     decisions: str | None = None,
     commit: str | None = None,
     progress=None,
+    started=None,
 ) -> DocsReport:
-    """Run every page's blocks; `progress(done, total, page_result)` is called as each page finishes."""
+    """Run every page's blocks; `started(line)` is called once with what the run does and where, and
+    `progress(done, total, page_result)` as each page finishes."""
     paths = [paths] if isinstance(paths, Path) else list(paths)
     try:
         chosen = decisions_file.load(decisions)
     except decisions_file.DecisionsError as exc:
         raise DocsError(str(exc)) from None
-    documents = find_documents(paths, list(include) or chosen.include, [*exclude, *chosen.exclude])
+    documents = corpus.find_documents(paths, list(include) or chosen.include, [*exclude, *chosen.exclude])
     python_lines = {d.name: {b.line for b in lex(d.text) if b.is_python} for d in documents}
     try:
         chosen.check(python_lines)
@@ -193,7 +118,11 @@ def run_docs(
     described = _describe(impl)
     settings = Settings(impl, db, timeout, isolation, max(1, jobs), chosen, tuple(described["packages"]))
     settings.run = f"docs_{uuid.uuid4().hex[:6]}"
-    started = time.perf_counter()
+    if started is not None:
+        server = make_url(db).render_as_string(hide_password=True) if db else ""
+        where = f"databases dfc_{settings.run}_* on {server}" if database != "sqlite" else "a SQLite file per page"
+        started(f"docs run: {len(documents)} pages, {settings.jobs} at a time, {where}")
+    began = time.perf_counter()
     results: dict[str, PageResult] = {}
     with _stopped_by_sigterm(), concurrent.futures.ThreadPoolExecutor(max_workers=settings.jobs) as pool:
         futures = {pool.submit(_run_page, document, settings): document for document in documents}
@@ -212,14 +141,14 @@ def run_docs(
         version=described["version"],
         database=database,
         pages=[results[d.name] for d in documents],
-        corpus=_corpus(paths, commit),
+        corpus=corpus.describe(paths, commit),
         options={
             "timeout": timeout,
             "isolation": isolation,
             "jobs": settings.jobs,
             "decisions": Path(chosen.source).name if chosen.source else None,
         },
-        seconds=round(time.perf_counter() - started, 1),
+        seconds=round(time.perf_counter() - began, 1),
     )
 
 
@@ -241,14 +170,6 @@ def _stopped_by_sigterm():
         signal.signal(signal.SIGTERM, previous)
 
 
-def _corpus(paths: list[Path], commit: str | None) -> dict:
-    """Where the docs come from, without machine paths: the paths below their common folder, its name, the commit."""
-    folders = [p.resolve() if p.is_dir() else p.resolve().parent for p in paths]
-    root = Path(os.path.commonpath(folders)) if len(paths) > 1 else folders[0]
-    names = [p.resolve().relative_to(root).as_posix() if p.resolve() != root else "." for p in paths]
-    return {"root": root.name, "paths": names, "commit": commit or corpus_commit(paths)}
-
-
 def _describe(impl: str) -> dict:
     """Load the implementation in a process of its own: its version, or why it cannot be loaded."""
     done = subprocess.run(
@@ -268,7 +189,7 @@ def _describe(impl: str) -> dict:
     return described
 
 
-def _run_page(document: Document, settings: Settings) -> PageResult:
+def _run_page(document: corpus.Document, settings: Settings) -> PageResult:
     started = time.perf_counter()
     if settings.stop.is_set():
         raise Stopped(signal.SIGTERM)
@@ -375,7 +296,7 @@ def _events(path: Path) -> list[dict]:
     return events
 
 
-def _page_result(document: Document, events: list[dict], stop: dict | None, seconds: float) -> PageResult:
+def _page_result(document: corpus.Document, events: list[dict], stop: dict | None, seconds: float) -> PageResult:
     blocks = [{"detail": ""} | {k: v for k, v in e.items() if k != "event"} for e in events if e["event"] == "block"]
     page = PageResult(document.name, blocks, seconds=round(seconds, 2))
     errors = [e["traceback"] for e in events if e["event"] == "harness-error"]
@@ -386,7 +307,7 @@ def _page_result(document: Document, events: list[dict], stop: dict | None, seco
     return page
 
 
-def _account_for_a_stop(document: Document, page: PageResult, stop: dict | None) -> None:
+def _account_for_a_stop(document: corpus.Document, page: PageResult, stop: dict | None) -> None:
     """The blocks a stopped process never reported: the one it stopped in failed, the rest are blocked by
     it (stop=None: a page without Python blocks, whose other blocks are reported here)."""
     reported = {b["line"] for b in page.blocks}

@@ -32,5 +32,7 @@ def run_shell(source: str, timeout: float = 600) -> None:
         timeout=timeout or None,
     )
     if done.returncode != 0:
-        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-25:])
-        raise CommandFailed(f"the block exited with status {done.returncode}:\n{tail}")
+        output = (done.stdout + done.stderr).strip().splitlines()
+        last = f": {output[-1].strip()}" if output else " and printed nothing"
+        tail = "\n".join(output[-25:])
+        raise CommandFailed(f"the block exited with status {done.returncode}{last}\n{tail}")
