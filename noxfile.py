@@ -326,8 +326,9 @@ def upstream_docs(session):
     """The user-facing pages of the upstream DataFlow documentation against the published package, on SQLite
     and on PostgreSQL when DFC_POSTGRESQL_URL is set: `nox -s upstream_docs -- PATH [docs options]`, PATH a
     checkout of terrene-foundation/kailash-py (or its packages/kailash-dataflow). Writes
-    reports/upstream-docs/<backend>/ (JSON, Markdown, HTML, JUnit). Not tests: a block that fails is a finding;
-    the session fails only when the runner does (exit status 3) or is misused (2)."""
+    reports/upstream-docs/<backend>/ (JSON, Markdown, HTML, JUnit) and the README's summary of the reports there
+    (between its docs-summary markers). Not tests: a block that fails is a finding; the session fails only when
+    the runner does (exit status 3) or is misused (2)."""
     from pathlib import Path
 
     if not session.posargs:
@@ -351,3 +352,9 @@ def upstream_docs(session):
             success_codes=[0, 1],
             env=UPSTREAM_ENV,
         )  # fmt: skip
+    reports = [
+        f"reports/upstream-docs/{b}/docs-report.json"
+        for b in servers
+        if Path(f"reports/upstream-docs/{b}/docs-report.json").exists()
+    ]
+    session.run("dataflow-conformance", "docs-summary", *reports, "--update", "README.md")

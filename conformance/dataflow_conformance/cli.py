@@ -139,6 +139,14 @@ def build_parser() -> argparse.ArgumentParser:
     docs.add_argument("--junit", type=Path, metavar="PATH", help="also write the report as JUnit XML")
     docs.add_argument("-v", "--verbose", action="store_true", help="print each failure's source and traceback")
     docs.add_argument("-q", "--quiet", action="store_true", help="no progress line per page")
+    summary = sub.add_parser(
+        "docs-summary",
+        help="a README summary of docs reports: their figures side by side and the most common root causes",
+    )
+    summary.add_argument("reports", type=Path, nargs="+", metavar="REPORT", help="docs-report.json files")
+    summary.add_argument(
+        "--update", type=Path, metavar="PAGE", help="replace the text between <!-- docs-summary:start/end --> of PAGE"
+    )
     return parser
 
 
@@ -338,6 +346,20 @@ def _docs(args) -> int:
     return report.exit_status()
 
 
+def _docs_summary(args) -> int:
+    from .docsrun import summary
+
+    try:
+        text = summary.render(args.reports, (args.update or Path("README.md")).resolve().parent)
+        if args.update:
+            summary.update(args.update, text)
+            status(f"updated {args.update}")
+    except summary.SummaryError as exc:
+        raise CommandError(str(exc)) from None
+    print(text)
+    return 0
+
+
 COMMANDS = {
     "clauses": _clauses,
     "expectations": _expectations,
@@ -348,6 +370,7 @@ COMMANDS = {
     "diff": _diff,
     "gate": ci.run,
     "docs": _docs,
+    "docs-summary": _docs_summary,
 }
 
 

@@ -11,7 +11,12 @@ A block's outcome: passed; warned (ran, and the implementation warned); failed (
 blocked (it needs what an earlier block that did not complete would have defined); fragment (a
 signature, stub, elision or excerpt, not run: fragments.py); skipped (a skip directive, a decision, or
 it needs a package or a server this run lacks, named); not-python (another language, or the output a
-Python block prints).
+Python block prints). A `bash run` block (shell.py) passes or fails as its command does.
+
+The blocks of a page share one namespace, except those a decision puts in a program of their own (the
+other application a migration guide compares with). After each block, a garbage collection runs while
+the block's warnings are still recorded, so that what the block dropped warns in its own outcome rather
+than in whichever later block a collection happens to run in: outcomes are the same on every run.
 """
 
 import ast
@@ -404,6 +409,7 @@ def describe(module_name: str) -> dict:
         with implementation_as_published_name(module_name) as implementation:
             return {
                 "version": implementation.version,
+                "distribution": implementation.distribution,
                 "packages": sorted(implementation.packages),
             }
     except ImplementationError as exc:

@@ -14,14 +14,14 @@ MARK = {
     "skipped": "skipped",
     "not-python": "not python",
 }
-_ENVIRONMENT = jinja2.Environment(
+TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("dataflow_conformance.docsrun", "templates"),
     autoescape=jinja2.select_autoescape(["html"]),
     trim_blocks=True,
     lstrip_blocks=True,
     keep_trailing_newline=True,
 )
-_ENVIRONMENT.filters["cell"] = lambda text: str(text).replace("|", "\\|").replace("\n", " ")
+TEMPLATES.filters["cell"] = lambda text: str(text).replace("|", "\\|").replace("\n", " ")
 
 
 def totals_line(report) -> str:
@@ -87,11 +87,11 @@ def _context(report) -> dict:
 
 
 def render_markdown(report) -> str:
-    return _ENVIRONMENT.get_template("report.md.j2").render(_context(report))
+    return TEMPLATES.get_template("report.md.j2").render(_context(report))
 
 
 def render_html(report) -> str:
-    return _ENVIRONMENT.get_template("report.html.j2").render(_context(report))
+    return TEMPLATES.get_template("report.html.j2").render(_context(report))
 
 
 def render_junit(report) -> str:

@@ -139,6 +139,7 @@ def run_docs(
     return DocsReport(
         implementation=impl,
         version=described["version"],
+        distribution=described.get("distribution"),
         database=database,
         pages=[results[d.name] for d in documents],
         corpus=corpus.describe(paths, commit),
