@@ -275,11 +275,12 @@ def _watch(scratch: Path, settings: Settings, url: str) -> tuple[list[dict], dic
 
 
 def _page_environment(url: str) -> dict[str, str]:
-    """The page's process: its database as DATABASE_URL, and the modules of the directory the command runs
-    in importable, as they are for a reader who runs the examples there (`python` puts it on sys.path;
-    the page's process runs in a scratch directory)."""
+    """The page's process: its database as DATABASE_URL; the modules of the directory the command runs in
+    importable, as they are for a reader who runs the examples there (`python` puts it on sys.path; the
+    page's process runs in a scratch directory); one hash seed, so that what examples print of sets (an
+    error naming "unknown parameters {...}") reads the same on every run."""
     path = os.pathsep.join(p for p in (os.getcwd(), os.environ.get("PYTHONPATH", "")) if p)
-    return {**os.environ, "DATABASE_URL": url, "PYTHONPATH": path}
+    return {"PYTHONHASHSEED": "0", **os.environ, "DATABASE_URL": url, "PYTHONPATH": path}
 
 
 def _end_group(process: subprocess.Popen) -> None:
