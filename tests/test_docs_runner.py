@@ -292,7 +292,8 @@ def test_what_a_reader_meets(tmp_path):
             "needs the package some-optional-sdk (the acme client's driver) (not installed): "
             "acme_dataflow could not connect without it (line 9)",
         ),  # fmt: skip
-        (17, "failed", "ConnectionError: Not connected to anything"),  # the page's own: no need of the client's
+        (17, "skipped", "needs the package some-optional-sdk (the acme client's driver) (not installed)"),
+        (21, "failed", "ConnectionError: Not connected to anything"),  # the page's own: no need of the client's
     ]
     assert [(line, outcome) for line, outcome, _ in found["garbage.md"]] == [
         (3, "warned"),
@@ -375,6 +376,39 @@ def test_a_stopped_run_ends_its_pages_and_drops_their_databases(tmp_path, server
             os.kill(pid, 0)  # the pages' processes ended with the run
     if server:
         assert _databases(server, prefix) == [], "the run's databases were dropped"
+
+
+def test_a_run_killed_outright_leaves_no_page_running(tmp_path):
+    """SIGKILL gives the run no chance to end its pages: each page's process ends its own group when it
+    finds its runner gone."""
+    (tmp_path / "a.md").write_text(
+        "```python\nimport os\nimport subprocess\nimport time\nfrom pathlib import Path\n\n"
+        "child = subprocess.Popen(['sleep', '300'])\n"
+        f"Path({str(tmp_path / 'pids')!r}).write_text(f'{{os.getpid()}} {{child.pid}}')\ntime.sleep(300)\n```\n"
+    )
+    environment = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    command = [sys.executable, "-m", "dataflow_conformance.cli", "docs", str(tmp_path / "a.md"), "-q"]
+    run = subprocess.Popen(
+        [*command, "--dataflow-impl=dataflow_reference", "--timeout=600"], cwd=tmp_path, env=environment
+    )
+    deadline = time.monotonic() + 300
+    while not (tmp_path / "pids").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    pids = [int(pid) for pid in (tmp_path / "pids").read_text().split()]
+    run.kill()
+    run.wait()
+    deadline = time.monotonic() + 30
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(pid) for pid in pids), "the page's process and the process it started ended"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"  # a zombie has ended, waiting to be reaped
 
 
 @pytest.mark.parametrize("server", [p for p in _servers() if p.values[0]])

@@ -26,8 +26,10 @@ import gc
 import json
 import logging
 import os
+import signal
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -274,7 +276,8 @@ class PageRun:
         need, hint = self.packages.missing(exc)
         module = diagnosis.where(exc, self.page, self.implementation_packages).split(":")[0]
         if need:
-            self.needs_of_modules.setdefault(module, (need, block.line))
+            if module != self.page:  # the implementation's code needed it: its later calls may fail for it
+                self.needs_of_modules.setdefault(module, (need, block.line))
             return {"outcome": "skipped", "detail": need}
         if module in self.needs_of_modules and _about_a_connection(exc):
             need, line = self.needs_of_modules[module]
@@ -384,7 +387,7 @@ def close_instances(namespace: dict, dataflow_class) -> None:
 
 def _about_a_connection(exc: BaseException) -> bool:
     """An error that says a connection is missing ("Not connected to MongoDB"), from a client whose
-    server an earlier block could not reach."""
+    server an earlier block could not reach, or whose driver it could not load."""
     inner = diagnosis.innermost(exc)
     text = f"{type(inner).__name__} {diagnosis.message(inner)}".lower()
     return "connect" in text
@@ -416,12 +419,21 @@ def describe(module_name: str) -> dict:
         return {"error": str(exc)}
 
 
+def _end_with_the_runner(runner: int) -> None:
+    """End this page's process group when the runner is gone (killed outright, with no chance to end its
+    pages): a page's process runs in a session of its own, which nothing else would end."""
+    while os.getppid() == runner:
+        time.sleep(1)
+    os.killpg(0, signal.SIGKILL)
+
+
 def main(argv: list[str]) -> None:
     if argv[0] == "--describe":
         print(json.dumps(describe(argv[1])))
         sys.stdout.flush()
         os._exit(0)
     job = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
+    threading.Thread(target=_end_with_the_runner, args=(os.getppid(),), daemon=True).start()
     with open(argv[1], "a", encoding="utf-8") as sink:
         try:
             logging.disable(logging.INFO)  # Kailash logs every node at INFO; a block's warnings are recorded apart
