@@ -78,7 +78,7 @@ def doctests(session):
     """Every Python block of README.md and docs/ (Sybil), on SQLite and on every configured backend
     (DFC_POSTGRESQL_URL, DFC_MYSQL_URL); the nox / pytest / dataflow-conformance calls of bash blocks
     must parse. Ends with a count of the blocks run, passed, failed and skipped."""
-    _install(session)
+    _install(session, "dev,loadtests,security")  # the docs import loadtests/, security/ and migration/ as `tests` does
     session.run("pytest", *DOCTESTS, *session.posargs)
 
 
