@@ -82,7 +82,7 @@ def doctests(session):
     """Every Python block of README.md and docs/ (Sybil), on SQLite and on every configured backend
     (DFC_POSTGRESQL_URL, DFC_MYSQL_URL); the nox / pytest / dataflow-conformance calls of bash blocks
     must parse. Ends with a count of the blocks run, passed, failed and skipped."""
-    _install(session)
+    _install(session, "dev,loadtests,security")  # the docs import loadtests/, security/ and migration/ as `tests` does
     session.run("pytest", *DOCTESTS, *session.posargs)
 
 
@@ -323,8 +323,9 @@ def upstream_docs(session):
     """The user-facing pages of the upstream DataFlow documentation against the published package, on SQLite
     and on PostgreSQL when DFC_POSTGRESQL_URL is set: `nox -s upstream_docs -- PATH [docs options]`, PATH a
     checkout of terrene-foundation/kailash-py (or its packages/kailash-dataflow). Writes
-    reports/upstream-docs/<backend>/ (JSON, Markdown, HTML, JUnit). Not tests: a block that fails is a finding;
-    the session fails only when the runner does (exit status 3) or is misused (2)."""
+    reports/upstream-docs/<backend>/ (JSON, Markdown, HTML, JUnit) and the README's summary of the reports there
+    (between its docs-summary markers). Not tests: a block that fails is a finding; the session fails only when
+    the runner does (exit status 3) or is misused (2)."""
     from pathlib import Path
 
     if not session.posargs:
@@ -348,3 +349,9 @@ def upstream_docs(session):
             success_codes=[0, 1],
             env=UPSTREAM_ENV,
         )  # fmt: skip
+    reports = [
+        f"reports/upstream-docs/{b}/docs-report.json"
+        for b in servers
+        if Path(f"reports/upstream-docs/{b}/docs-report.json").exists()
+    ]
+    session.run("dataflow-conformance", "docs-summary", *reports, "--update", "README.md")

@@ -1,7 +1,8 @@
 """Check the commands that `bash` blocks of the docs show, where that is cheap: the arguments of every
 `nox`, `pytest` and `dataflow-conformance` call must parse, without running the command. A block whose
-info string is `bash run` is run as it is written (bash, in the document's scratch directory, with this
-environment's programs first on PATH), as a reader who copies it would run it; it must exit 0.
+info string is `bash run` is run as it is written (docsrun/shell.py: bash, in the document's scratch
+directory, with this environment's programs first on PATH), as a reader who copies it would run it; it
+must exit 0.
 
 - `dataflow-conformance ...`: parsed by the CLI's own argument parser.
 - `pytest ...`: parsed by pytest with its plugins loaded (`-p dataflow_conformance` included), in a
@@ -10,7 +11,6 @@ environment's programs first on PATH), as a reader who copies it would run it; i
   them to pytest are checked as pytest arguments.
 """
 
-import os
 import shlex
 import subprocess
 import sys
@@ -18,6 +18,7 @@ from pathlib import Path
 
 from dataflow_conformance.cli import build_parser
 from dataflow_conformance.docsrun.blocks import lex
+from dataflow_conformance.docsrun.shell import CommandFailed, run_shell
 from sybil import Region
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,10 +26,6 @@ CHECKED = ("nox", "pytest", "dataflow-conformance")
 # nox sessions whose arguments after `--` go to pytest, and what the session puts before them.
 PYTEST_SESSIONS = {"conformance": ["-p", "dataflow_conformance"], "doctests": [], "tests": []}
 SEPARATORS = {"&&", "||", ";", "|", "&"}
-
-
-class CommandFailed(AssertionError):
-    pass
 
 
 def commands(source: str) -> list[list[str]]:
@@ -106,21 +103,9 @@ class CommandBlocks:
 
 
 def run_block(example) -> None:
-    """Sybil evaluator for a `bash run` block: run it; a non-zero exit fails with the tail of its output."""
-    environment = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    for name in ("DFC_POSTGRESQL_URL", "DFC_MYSQL_URL", "DATABASE_URL"):
-        environment.pop(name, None)  # the reader's shell: no servers configured unless the block says so
-    done = subprocess.run(
-        ["bash", "-e", "-o", "pipefail", "-c", str(example.parsed)],
-        env=environment,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    if done.returncode != 0:
-        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-25:])
-        raise CommandFailed(f"the block exited with status {done.returncode}:\n{tail}")
+    """Sybil evaluator for a `bash run` block: run it (docsrun/shell.py); a non-zero exit fails with the tail
+    of its output."""
+    run_shell(str(example.parsed))
 
 
 class RunnableBlocks:
@@ -128,5 +113,5 @@ class RunnableBlocks:
 
     def __call__(self, document):
         for block in lex(document.text):
-            if block.kind == "fence" and block.info == "bash run":
+            if block.is_shell_run:
                 yield Region(block.start, block.end, block.source, run_block)

@@ -4,7 +4,7 @@ import ast
 
 import pytest
 from dataflow_conformance.docsrun import fragments
-from dataflow_conformance.docsrun.blocks import lex
+from dataflow_conformance.docsrun.blocks import compile_block, execute, lex
 from dataflow_conformance.docsrun.rewrite import rewrite_source, rewrite_urls
 
 NESTED = """# Page
@@ -106,3 +106,35 @@ def test_database_urls_are_rewritten_in_the_tree():
         f"DataFlow('{server}')\n",
         ["sqlite:///:memory:"],
     )
+
+
+@pytest.mark.parametrize(
+    "url, on_sqlite",
+    [
+        ("sqlite:///app.db", "sqlite:///app.db"),  # a file in the working directory: the page's scratch directory
+        ("sqlite:///./data/app.db", "sqlite:///./data/app.db"),
+        ("sqlite:////var/lib/app.db", "sqlite:////tmp/page.db"),  # an absolute path: outside the scratch directory
+        ("sqlite:///../../app.db", "sqlite:////tmp/page.db"),
+    ],
+)
+def test_sqlite_files_stay_on_a_sqlite_run_only_where_they_stay_in_the_scratch_directory(url, on_sqlite):
+    assert rewrite_source(f"DataFlow({url!r})", "sqlite:////tmp/page.db")[0].strip() == f"DataFlow({on_sqlite!r})"
+    server = "postgresql://postgres@127.0.0.1:5432/dfc_docs"
+    assert rewrite_source(f"DataFlow({url!r})", server) == (f"DataFlow({server!r})\n", [url])  # a server run
+
+
+def test_urls_an_example_compares_with_are_data():
+    source = 'assert config.url == "postgresql://localhost/app"\nsame = db.url != "mysql://h/d"\n'
+    tree = ast.parse(source)
+    assert rewrite_urls(tree, "sqlite:////tmp/page.db") == []
+    assert ast.unparse(tree) == ast.unparse(ast.parse(source))
+
+
+def test_a_failing_assert_shows_its_values_and_the_block_keeps_its_names():
+    namespace = {"expected": 3}
+    code = compile_block("count = 2\nassert count == expected, 'the count'\n", "page.md", 10)
+    with pytest.raises(AssertionError) as failure:
+        execute(code, namespace, run_coroutine=None)
+    assert str(failure.value).splitlines()[:2] == ["the count", "assert 2 == 3"]
+    assert failure.traceback[-1].lineno + 1 == 11  # the page's own line (pytest counts from 0)
+    assert sorted(namespace) == ["count", "expected"]  # not the rewriter's helpers (@py_assert1, @pytest_ar)

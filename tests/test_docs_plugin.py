@@ -102,6 +102,7 @@ def test_documents_run_in_order_on_every_backend_and_the_count_is_printed(docs_p
         [f"doc blocks: {5 * n + 2} run, {4 * n + 1} passed, {n + 1} failed, {n} skipped ({per_backend})"]
     )
     result.stdout.fnmatch_lines(["*AssertionError: arithmetic*", "*dataflow-conformance matrix --no-such-option*"])
+    result.stdout.fnmatch_lines(["E*assert (1 + 1) == 3", "docs/broken.md:4: AssertionError"])  # values and line
     assert result.ret == 1
 
 

@@ -4,8 +4,11 @@ the run lacks, documented output, redefinitions, blocks that hang, a thread left
 
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
@@ -261,3 +264,189 @@ def test_a_page_whose_process_fails_outside_its_blocks_is_a_harness_error(tmp_pa
     assert done.returncode == 3, done.stderr
     page = json.loads((tmp_path / "r.json").read_text())["pages"][0]
     assert "only in a page process" in page["harness_error"]
+
+
+READER = FIXTURES / "reader"
+ACME = {"PYTHONPATH": os.pathsep.join([str(FIXTURES / "acme"), os.environ.get("PYTHONPATH", "")])}
+
+
+def test_what_a_reader_meets(tmp_path):
+    """reader/: a failing assert (its values and line), a client whose driver is missing (its later calls
+    are skipped with that need), warnings of dropped objects (in the block that dropped them, whatever the
+    collector's timing), two programs on one page, and `bash run` blocks."""
+    done = run_cli(READER, "--dataflow-impl=acme_dataflow", "--decisions", READER / "decisions.toml",
+                   "--report", tmp_path / "r.json", cwd=tmp_path, env=ACME)  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    pages = {
+        p["name"]: {b["line"]: b for b in p["blocks"]} for p in json.loads((tmp_path / "r.json").read_text())["pages"]
+    }
+    found = {name: [(line, b["outcome"], b["detail"]) for line, b in blocks.items()] for name, blocks in pages.items()}
+    assert found["asserts.md"] == [(3, "failed", "AssertionError: the count: assert 2 == 3")]
+    assert pages["asserts.md"][3]["at"] == "asserts.md:6"
+    assert found["clients.md"] == [
+        (3, "passed", ""),
+        (9, "skipped", "needs the package some-optional-sdk (the acme client's driver) (not installed)"),
+        (
+            13,
+            "skipped",
+            "needs the package some-optional-sdk (the acme client's driver) (not installed): "
+            "acme_dataflow could not connect without it (line 9)",
+        ),  # fmt: skip
+        (17, "skipped", "needs the package some-optional-sdk (the acme client's driver) (not installed)"),
+        (21, "failed", "ConnectionError: Not connected to anything"),  # the page's own: no need of the client's
+    ]
+    assert [(line, outcome) for line, outcome, _ in found["garbage.md"]] == [
+        (3, "warned"),
+        (11, "passed"),
+        (15, "passed"),
+    ]
+    assert pages["garbage.md"][3]["warnings"] == ["ResourceWarning: unclosed Session"]
+    assert [outcome for _, outcome, _ in found["programs.md"]] == ["passed"] * 4
+    assert "runs in the program 'before'" in pages["programs.md"][25]["notes"][0]
+    assert found["shell.md"] == [
+        (3, "passed", ""),
+        (7, "passed", ""),
+        (13, "failed", "CommandFailed: the block exited with status 3: no greeting today"),
+    ]
+    assert "(of which 2 `bash run`)" in done.stdout
+
+
+def test_modules_of_the_directory_the_command_runs_in_are_importable(tmp_path):
+    (tmp_path / "shop_helpers.py").write_text("PRICE = 3\n")
+    (tmp_path / "page.md").write_text("```python\nfrom shop_helpers import PRICE\n\nassert PRICE == 3\n```\n")
+    here = run_cli(tmp_path / "page.md", "--dataflow-impl=dataflow_reference", cwd=tmp_path)
+    assert here.returncode == 0, here.stdout + here.stderr
+    (tmp_path / "elsewhere").mkdir()
+    elsewhere = run_cli(tmp_path / "page.md", "--dataflow-impl=dataflow_reference", cwd=tmp_path / "elsewhere")
+    assert elsewhere.returncode == 1 and "No module named 'shop_helpers'" in elsewhere.stdout
+
+
+def _databases(server: str, prefix: str) -> list[str]:
+    from dataflow_conformance.backends.resolve import probe_url
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    url = make_url(server)
+    listing = (
+        "SELECT datname FROM pg_database WHERE datname LIKE :p"
+        if url.get_backend_name().startswith("postgres")
+        else "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE :p"
+    )
+    engine = create_engine(probe_url(url, url.database))
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text(listing), {"p": prefix.replace("_", r"\_") + "%"}).scalars().all()
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("server", _servers())
+def test_a_stopped_run_ends_its_pages_and_drops_their_databases(tmp_path, server):
+    (tmp_path / "docs").mkdir()
+    for name in ("a", "b"):
+        (tmp_path / "docs" / f"{name}.md").write_text(
+            "```python\nimport os\nimport time\nfrom pathlib import Path\n\n"
+            f"Path({str(tmp_path / name)!r}).write_text(str(os.getpid()))\ntime.sleep(300)\n```\n"
+        )
+    environment = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    command = [sys.executable, "-m", "dataflow_conformance.cli", "docs", str(tmp_path / "docs"), "--jobs=2"]
+    command += [
+        "--dataflow-impl=dataflow_reference",
+        "--timeout=600",
+        *(["--dataflow-dburi", server] if server else []),
+    ]
+    run = subprocess.Popen(command, cwd=tmp_path, env=environment, stderr=subprocess.PIPE, text=True)
+    try:
+        started = run.stderr.readline()  # "docs run: 2 pages, 2 at a time, databases dfc_docs_1a2b3c_* on ..."
+        deadline = time.monotonic() + 300
+        while not all((tmp_path / name).exists() for name in ("a", "b")) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        pids = [int((tmp_path / name).read_text()) for name in ("a", "b")]
+        if server:
+            prefix = re.search(r"databases (dfc_docs_\w+?)_\*", started).group(1)
+            assert len(_databases(server, prefix)) == 2, "a database per running page"
+        run.send_signal(signal.SIGTERM)
+        _, errors = run.communicate(timeout=120)
+    finally:
+        run.kill()
+    assert run.returncode == 128 + signal.SIGTERM, errors
+    assert "docs run stopped" in errors
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)  # the pages' processes ended with the run
+    if server:
+        assert _databases(server, prefix) == [], "the run's databases were dropped"
+
+
+def test_a_run_killed_outright_leaves_no_page_running(tmp_path):
+    """SIGKILL gives the run no chance to end its pages: each page's process ends its own group when it
+    finds its runner gone."""
+    (tmp_path / "a.md").write_text(
+        "```python\nimport os\nimport subprocess\nimport time\nfrom pathlib import Path\n\n"
+        "child = subprocess.Popen(['sleep', '300'])\n"
+        f"Path({str(tmp_path / 'pids')!r}).write_text(f'{{os.getpid()}} {{child.pid}}')\ntime.sleep(300)\n```\n"
+    )
+    environment = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    command = [sys.executable, "-m", "dataflow_conformance.cli", "docs", str(tmp_path / "a.md"), "-q"]
+    run = subprocess.Popen(
+        [*command, "--dataflow-impl=dataflow_reference", "--timeout=600"], cwd=tmp_path, env=environment
+    )
+    deadline = time.monotonic() + 300
+    while not (tmp_path / "pids").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    pids = [int(pid) for pid in (tmp_path / "pids").read_text().split()]
+    run.kill()
+    run.wait()
+    deadline = time.monotonic() + 30
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(pid) for pid in pids), "the page's process and the process it started ended"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"  # a zombie has ended, waiting to be reaped
+
+
+@pytest.mark.parametrize("server", [p for p in _servers() if p.values[0]])
+def test_a_page_database_that_cannot_be_created_is_a_harness_error(tmp_path, server):
+    (tmp_path / "a.md").write_text("```python\nx = 1\n```\n")
+    unreachable = server.rsplit("/", 1)[0] + "/dfc_no_such_database"  # the server refuses: no such database
+    done = run_cli(tmp_path / "a.md", "--dataflow-impl=dataflow_reference", "--dataflow-dburi", unreachable,
+                   "--report", tmp_path / "r.json", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 3, done.stderr
+    page = json.loads((tmp_path / "r.json").read_text())["pages"][0]
+    assert "the page's database could not be created" in page["harness_error"]
+
+
+@pytest.mark.parametrize(
+    "program, message",
+    [
+        ('blocks = [3]\nreason = "another application"', "no Python block starts at fences.md:3"),
+        ("blocks = [5]", "[[program]] #1 lacks reason (every decision needs a reason)"),
+        ('blocks = "5"\nreason = "another application"', "blocks must be a list of line numbers"),
+    ],
+)
+def test_a_program_names_blocks_of_the_page_and_says_why(tmp_path, program, message):
+    (tmp_path / "programs.toml").write_text(f'[[program]]\npage = "fences.md"\nname = "other"\n{program}\n')
+    done = run_cli(CORPUS / "fences.md", "--decisions", tmp_path / "programs.toml", cwd=tmp_path)
+    assert done.returncode == 2 and message in done.stderr, done.stderr
+
+
+def test_a_readme_summary_of_docs_reports(corpus_run, tmp_path):
+    _, report, out = corpus_run
+    (tmp_path / "README.md").write_text("# Project\n\n<!-- docs-summary:start -->\nold\n<!-- docs-summary:end -->\n")
+    summary = [sys.executable, "-m", "dataflow_conformance.cli", "docs-summary", str(out / "r.json")]
+    done = subprocess.run([*summary, "--update", str(tmp_path / "README.md")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    readme = (tmp_path / "README.md").read_text()
+    assert "old" not in readme and readme.startswith("# Project\n\n<!-- docs-summary:start -->\nGenerated by")
+    assert f"| passed | {report['totals']['passed']} |" in readme
+    top = report["causes"][0]
+    assert f"| {top['count']} | `{top['error']}` |" in readme
+    (tmp_path / "plain.md").write_text("# No markers\n")
+    refused = subprocess.run([*summary, "--update", str(tmp_path / "plain.md")], capture_output=True, text=True)
+    assert refused.returncode == 2 and "has no <!-- docs-summary:start -->" in refused.stderr

@@ -6,6 +6,7 @@ input file is a usage error (exit status 2) that says what is wrong, never a tra
 
 import argparse
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -91,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
         "database per page, each page in a process of its own, and report per block: passed, warned, failed (with "
         "its root cause), blocked by an earlier block, fragment, skipped (with what it needs) or not Python. "
         "Exit status: 0 when no block failed, 1 when a block failed, 2 for a usage error, 3 when the runner itself "
-        "failed on a page (a harness error).",
+        "failed on a page (a harness error), 128 + N when stopped by signal N (130: Ctrl-C, 143: SIGTERM).",
     )
     docs.add_argument(
         "paths",
@@ -138,6 +139,14 @@ def build_parser() -> argparse.ArgumentParser:
     docs.add_argument("--junit", type=Path, metavar="PATH", help="also write the report as JUnit XML")
     docs.add_argument("-v", "--verbose", action="store_true", help="print each failure's source and traceback")
     docs.add_argument("-q", "--quiet", action="store_true", help="no progress line per page")
+    summary = sub.add_parser(
+        "docs-summary",
+        help="a README summary of docs reports: their figures side by side and the most common root causes",
+    )
+    summary.add_argument("reports", type=Path, nargs="+", metavar="REPORT", help="docs-report.json files")
+    summary.add_argument(
+        "--update", type=Path, metavar="PAGE", help="replace the text between <!-- docs-summary:start/end --> of PAGE"
+    )
     return parser
 
 
@@ -315,9 +324,13 @@ def _docs(args) -> int:
             decisions=args.decisions,
             commit=args.corpus_commit,
             progress=progress,
+            started=None if args.quiet else status,
         )
     except runner.DocsError as exc:
         raise CommandError(str(exc)) from None
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (runner.Stopped)
+        status(f"docs run stopped ({exc or 'Ctrl-C'}): every page's process ended, its database dropped; no report")
+        return 128 + getattr(exc, "signum", signal.SIGINT)
     writers = {
         args.report: lambda: json.dumps(report.as_dict(), indent=1) + "\n",
         args.markdown: lambda: render.render_markdown(report),
@@ -333,6 +346,20 @@ def _docs(args) -> int:
     return report.exit_status()
 
 
+def _docs_summary(args) -> int:
+    from .docsrun import summary
+
+    try:
+        text = summary.render(args.reports, (args.update or Path("README.md")).resolve().parent)
+        if args.update:
+            summary.update(args.update, text)
+            status(f"updated {args.update}")
+    except summary.SummaryError as exc:
+        raise CommandError(str(exc)) from None
+    print(text)
+    return 0
+
+
 COMMANDS = {
     "clauses": _clauses,
     "expectations": _expectations,
@@ -343,6 +370,7 @@ COMMANDS = {
     "diff": _diff,
     "gate": ci.run,
     "docs": _docs,
+    "docs-summary": _docs_summary,
 }
 
 

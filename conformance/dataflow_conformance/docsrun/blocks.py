@@ -13,11 +13,13 @@ event loop (one per document, so objects bound to a loop survive from one block 
 
 import ast
 import asyncio
+import copy
 import inspect
 import re
 from dataclasses import dataclass
 from functools import cached_property
 
+from _pytest.assertion.rewrite import rewrite_asserts
 from markdown_it import MarkdownIt
 from sybil import Document, Region
 from sybil.evaluators.doctest import DocTestEvaluator
@@ -60,6 +62,11 @@ class Block:
     @cached_property
     def is_python(self) -> bool:
         return self.kind == "invisible" or (self.kind == "fence" and self.language in PYTHON_LANGUAGES)
+
+    @property
+    def is_shell_run(self) -> bool:
+        """A ```bash run block: a command the docs run as written (this kit's convention, doctests/commands.py)."""
+        return self.kind == "fence" and self.info.split() == ["bash", "run"]
 
     @property
     def is_session(self) -> bool:
@@ -123,18 +130,29 @@ def shows_output_of(blocks: list[Block], index: int) -> Block | None:
 
 
 def compile_block(source: str | ast.Module, path: str, first_line: int):
-    """Compile a block so that tracebacks show the document's lines; top-level `await` allowed."""
+    """Compile a block so that tracebacks show the document's lines; top-level `await` allowed.
+
+    Its `assert` statements are rewritten by pytest's own assertion rewriter (the one that rewrites test
+    modules), so a failing assert says which values it compared (`assert ['passed'] == ['failed']`), in
+    the doc tests and in `dataflow-conformance docs` alike, rather than a bare AssertionError."""
     if isinstance(source, str):
-        source = "\n" * (first_line - 1) + source
-    return compile(source, path, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
+        source = ast.parse("\n" * (first_line - 1) + source, filename=path)
+    tree = copy.deepcopy(source)  # the caller's tree stays as the page wrote it
+    rewrite_asserts(tree, b"", path)  # (the source text serves only pytest's assertion-pass hook, off here)
+    return compile(tree, path, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
 
 
 def execute(code, namespace: dict, run_coroutine) -> None:
     """Run compiled block code in a namespace; a block with top-level await evaluates to a coroutine."""
-    result = eval(code, namespace)
-    if inspect.iscoroutine(result):
-        run_coroutine(result)
-    namespace.pop("__builtins__", None)  # eval adds it; the namespace holds only the examples' names
+    try:
+        result = eval(code, namespace)
+        if inspect.iscoroutine(result):
+            run_coroutine(result)
+    finally:
+        # eval adds __builtins__, and the assertion rewriter its helpers ("@py_assert1": names no example
+        # can write): the namespace holds only the examples' names
+        for name in [name for name in namespace if name == "__builtins__" or name.startswith("@py")]:
+            del namespace[name]
 
 
 class EventLoop:

@@ -14,9 +14,14 @@ A TOML file (see corpora/kailash-dataflow.toml, bundled as `--decisions kailash-
     line = 32
     decision = "fragment"            # fragment | skip (not run) | run (run although detected as a fragment)
     reason = "shows the node's result, not code"
+    [[program]]                      # blocks a reader runs as another program: a namespace of their own
+    page = "docs/guides/from-sqlalchemy.md"
+    name = "SQLAlchemy"
+    blocks = [24, 146]               # the lines of their opening fences
+    reason = "the SQLAlchemy side of each comparison: the reader's existing application"
 
-Every block decision needs a reason, and a decision that names no Python block of a page in the run is
-an error (the file cannot silently drift from the corpus it describes).
+Every decision needs a reason, and a decision that names no Python block of a page in the run is an
+error (the file cannot silently drift from the corpus it describes).
 """
 
 import tomllib
@@ -34,7 +39,7 @@ class DecisionsError(Exception):
 
 @dataclass(frozen=True)
 class Decision:
-    decision: str
+    decision: str  # fragment | skip | run; for a program: its name
     reason: str
 
 
@@ -46,15 +51,19 @@ class Decisions:
     packages: dict[str, str] = field(default_factory=dict)
     database_url_variables: list[str] = field(default_factory=lambda: ["DATABASE_URL"])
     blocks: dict[tuple[str, int], Decision] = field(default_factory=dict)
+    programs: dict[tuple[str, int], Decision] = field(default_factory=dict)  # (page, line) -> (program, reason)
 
     def for_page(self, page: str) -> dict[int, Decision]:
         return {line: decision for (name, line), decision in self.blocks.items() if name == page}
 
+    def programs_of(self, page: str) -> dict[int, list[str]]:
+        """line -> [program, reason] of the page's blocks that run in a program (a namespace) of their own."""
+        return {line: [p.decision, p.reason] for (name, line), p in self.programs.items() if name == page}
+
     def check(self, python_lines: dict[str, set[int]]) -> None:
         """Refuse decisions that name no Python block of a page in the run (python_lines: page -> lines)."""
-        stale = [
-            f"{page}:{line}" for page, line in self.blocks if page in python_lines and line not in python_lines[page]
-        ]
+        named = [*self.blocks, *self.programs]
+        stale = [f"{page}:{line}" for page, line in named if page in python_lines and line not in python_lines[page]]
         if stale:
             raise DecisionsError(
                 f"{self.source}: no Python block starts at {', '.join(sorted(stale))}; update the file"
@@ -102,4 +111,16 @@ def load(name_or_path: str | None) -> Decisions:
         if key in decisions.blocks:
             raise DecisionsError(f"{where}: {key[0]}:{key[1]} is decided twice")
         decisions.blocks[key] = Decision(entry["decision"], str(entry["reason"]).strip())
+    for index, entry in enumerate(data.get("program", []), 1):
+        where = f"{name_or_path}: [[program]] #{index}"
+        missing = [key for key in ("page", "name", "blocks", "reason") if not str(entry.get(key, "")).strip()]
+        if missing:
+            raise DecisionsError(f"{where} lacks {', '.join(missing)} (every decision needs a reason)")
+        if not isinstance(entry["blocks"], list) or not all(isinstance(line, int) for line in entry["blocks"]):
+            raise DecisionsError(f"{where}: blocks must be a list of line numbers (the blocks' opening fences)")
+        for line in entry["blocks"]:
+            key = (str(entry["page"]), line)
+            if key in decisions.programs:
+                raise DecisionsError(f"{where}: {key[0]}:{line} is in two programs")
+            decisions.programs[key] = Decision(str(entry["name"]), str(entry["reason"]).strip())
     return decisions

@@ -52,6 +52,10 @@ def message(exc: BaseException) -> str:
     if not lines:
         return ""
     first = lines[0].lstrip("❌ ").strip()
+    if isinstance(exc, AssertionError) and not first.startswith("assert "):
+        # a rewritten assert with a message: "the count" over "assert 2 == 3", the values
+        compared = next((line for line in lines[1:] if line.startswith("assert ")), None)
+        return f"{first}: {compared}" if compared else first
     if _GENERIC.search(first):
         for line in lines[1:]:
             if match := _DETAIL.match(line):
@@ -88,6 +92,12 @@ def where(exc: BaseException, page: str, packages: tuple[str, ...]) -> str:
         if found:
             return found
     return page
+
+
+def page_line(exc: BaseException, page: str) -> str | None:
+    """`page:line` of the statement of the page's own code that raised (or called what raised), if any."""
+    lines = [line for frame, line in traceback.walk_tb(exc.__traceback__) if frame.f_code.co_filename == page]
+    return f"{page}:{lines[-1]}" if lines else None
 
 
 # -- what the run lacks ----------------------------------------------------------------------------------
@@ -181,6 +191,14 @@ def format_traceback(exc: BaseException, page: str, limit: int = 60) -> str:
     if len(lines) > limit:
         lines = [f"... ({len(lines) - limit} lines above)", *lines[-limit:]]
     return without_paths(_ANSI.sub("", "\n".join(lines)))
+
+
+_ADDRESS = re.compile(r"\b0x[0-9a-fA-F]{6,}\b|(?<=_)\d{12,}\b")  # <object at 0x7f3a...>, df_140572372335440
+
+
+def without_addresses(text: str) -> str:
+    """Object addresses and ids masked: they differ on every run, so the same outcome would read differently."""
+    return _ADDRESS.sub("…", text)
 
 
 _PATH = re.compile(r"(?<![\w:/.~-])(?P<path>/[^\s\"'():,<>]+)")  # not the path of a URL (scheme://host/path)

@@ -11,41 +11,42 @@ A block's outcome: passed; warned (ran, and the implementation warned); failed (
 blocked (it needs what an earlier block that did not complete would have defined); fragment (a
 signature, stub, elision or excerpt, not run: fragments.py); skipped (a skip directive, a decision, or
 it needs a package or a server this run lacks, named); not-python (another language, or the output a
-Python block prints).
+Python block prints). A `bash run` block (shell.py) passes or fails as its command does.
+
+The blocks of a page share one namespace, except those a decision puts in a program of their own (the
+other application a migration guide compares with). After each block, a garbage collection runs while
+the block's warnings are still recorded, so that what the block dropped warns in its own outcome rather
+than in whichever later block a collection happens to run in: outcomes are the same on every run.
 """
 
 import ast
 import contextlib
 import doctest
+import gc
 import json
 import logging
 import os
-import re
 import signal
 import sys
 import tempfile
+import threading
 import time
 import traceback
-import warnings
 from pathlib import Path
 
 from sybil.evaluators.doctest import DocTestRunner
 from sybil.evaluators.skip import If
 
-from . import diagnosis, fragments
+from . import diagnosis, fragments, output
 from .blocks import Block, EventLoop, compile_block, execute, lex, shows_output_of
+from .capture import BlockTimeout, captured_output, implementation_warnings, note_collection, time_limit
 from .guard import NetworkGuard, UnconfiguredServer
 from .redefinitions import prepare, record_constructions
 from .rewrite import rewrite_source, rewrite_urls
+from .shell import run_shell
 
 PUBLISHED_MODULE = "dataflow"  # the name published docs import; the job's implementation answers to it
-OUTPUT_FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
-_OUTPUT_COMMENT = re.compile(r"^\s*#\s*(?:output|prints?)\s*:\s*(?P<text>.*)$", re.IGNORECASE)
 _MAX_CAPTURE = 20_000
-
-
-class BlockTimeout(Exception):
-    pass
 
 
 class _SessionRunner(DocTestRunner):
@@ -64,31 +65,55 @@ class PageRun:
         self.sink = sink
         self.page = job["page"]
         self.decisions = {int(line): tuple(d) for line, d in job.get("decisions", {}).items()}
+        self.programs = {int(line): tuple(p) for line, p in job.get("programs", {}).items()}  # line -> (name, why)
+        self.program = ""  # the program of the block that runs: "" is the page's own
         self.packages = diagnosis.Packages(PUBLISHED_MODULE, job.get("packages", {}))
         self.implementation_packages = tuple(job.get("implementation_packages", [PUBLISHED_MODULE]))
         self.guard = NetworkGuard(job.get("server_url"))
         self.loop = EventLoop()
-        self.namespace = self._fresh_namespace()
+        self.namespaces: dict[str, dict] = {}  # program -> its namespace
         self.skip: tuple[str, str | None] | None = None  # (action, reason) of the active skip directive
-        self.incomplete: list[tuple[int, set[str], str]] = []  # blocks that did not run to their end
-        self.earlier: list[tuple[int, set[str], str]] = []  # every earlier Python block (isolation: block)
+        # (line, names it defines, outcome, program) of the earlier Python blocks, and of those among them
+        # that did not run to their end (a later block that needs their names is blocked by them)
+        self.earlier: list[tuple[int, set[str], str, str]] = []
+        self.incomplete: list[tuple[int, set[str], str, str]] = []
         self.refused_on_page: list[str] = []  # servers earlier blocks tried to reach (a lazy client fails later)
+        self.needs_of_modules: dict[str, tuple[str, int]] = {}  # implementation module -> (a package it lacked, line)
+        self.private = [(job["database_url"], "<the page's database>"), (str(Path(job["scratch"]).parent), "<scratch>")]
 
-    def _fresh_namespace(self) -> dict:
-        return {"__name__": "__main__", "database_url": self.job["database_url"]}
+    @property
+    def namespace(self) -> dict:
+        """The namespace of the running block's program (the page's own, or one a decision names)."""
+        if self.program not in self.namespaces:
+            self.namespaces[self.program] = {"__name__": "__main__", "database_url": self.job["database_url"]}
+        return self.namespaces[self.program]
+
+    def _renew_namespace(self) -> None:
+        self.namespaces.pop(self.program, None)
 
     def emit(self, event: str, **fields) -> None:
-        """Write one event; text that quotes the machine (tracebacks, printed output) without its paths."""
+        """Write one event; text that quotes the machine (tracebacks, printed output) without its paths, its
+        database's URL or scratch directory, and in details and warnings without object addresses (what
+        changes from run to run would make reports differ where the outcomes do not)."""
         for name in ("detail", "traceback", "printed", "difference"):
             if isinstance(fields.get(name), str):
-                fields[name] = diagnosis.without_paths(fields[name])
+                fields[name] = self._private_masked(fields[name], volatile=name == "detail")
         if fields.get("warnings"):
-            fields["warnings"] = [diagnosis.without_paths(text) for text in fields["warnings"]]
+            fields["warnings"] = [self._private_masked(text, volatile=True) for text in fields["warnings"]]
         self.sink.write(json.dumps({"event": event, **fields}, default=str) + "\n")
         self.sink.flush()
 
+    def _private_masked(self, text: str, volatile: bool) -> str:
+        for private, shown in self.private:
+            text = text.replace(private, shown)
+        text = diagnosis.without_paths(text)
+        return diagnosis.without_addresses(text) if volatile else text
+
     def run(self) -> None:
         self.guard.install()
+        gc.collect()
+        gc.freeze()  # what loading the implementation made stays: the collection after each block stays fast
+        gc.callbacks.append(note_collection)
         blocks = lex(self.job["text"])
         for index, block in enumerate(blocks):
             if block.kind == "directive":
@@ -111,6 +136,11 @@ class PageRun:
         shown = shows_output_of(blocks, index)
         if shown is not None:  # even in a python fence: a result to read, not code to run
             return base | {"outcome": "not-python", "detail": f"the output of the block at line {shown.line}"}
+        self.program, why = self.programs.get(block.line, ("", ""))
+        if why:
+            base["notes"] = [f"runs in the program {self.program!r}, a namespace of its own: {why}"]
+        if block.is_shell_run:
+            return self._shell(block, base | {"language": "bash (run)", "source": block.source})
         if not block.is_python:
             return base | {"outcome": "not-python", "detail": f"not Python ({base['language']})"}
         base |= {"language": "python (>>> session)" if block.is_session else "python", "source": block.source}
@@ -153,18 +183,16 @@ class PageRun:
             return self._incomplete(block, base | outcome, tree)
         if self.job.get("isolation") == "block":
             self.loop.close()
-            self.namespace = self._fresh_namespace()
+            self._renew_namespace()
         notes = prepare(tree, self.namespace)
         if notes:
-            base["notes"] = notes
-        names = diagnosis.defined_names(tree)
-        result = self._execute(block, base, lambda: execute(code, self.namespace, self.loop.run_coroutine))
+            base["notes"] = base.get("notes", []) + notes
+            gc.collect()  # what the runner replaced goes now, not during the block (its warnings are not the block's)
+        namespace = self.namespace
+        result = self._execute(block, base, lambda: execute(code, namespace, self.loop.run_coroutine))
         if result.get("outcome") in ("passed", "warned"):
             result = self._compare_output(blocks, index, result)
-        self.earlier.append((block.line, names, result["outcome"]))
-        if result["outcome"] not in ("passed", "warned"):
-            self.incomplete.append((block.line, names, result["outcome"]))
-        return result
+        return self._track(block, result, diagnosis.defined_names(tree))
 
     def _session(self, block: Block, base: dict) -> dict:
         """A `>>>` session: each statement runs and what it prints is compared with what the page shows."""
@@ -183,7 +211,7 @@ class PageRun:
         test = doctest.DocTest(examples, self.namespace, self.page, self.page, 0, None)
 
         def run_session():
-            runner = _SessionRunner(OUTPUT_FLAGS | doctest.FAIL_FAST)
+            runner = _SessionRunner(output.OUTPUT_FLAGS | doctest.FAIL_FAST)
             runner.run(test, clear_globs=False, out=report.append)
             self.namespace.pop("__builtins__", None)
             if runner.error is not None:
@@ -192,8 +220,21 @@ class PageRun:
         result = self._execute(block, base, run_session)
         if result["outcome"] in ("passed", "warned") and "".join(report).strip():
             result |= self._mismatch("".join(report).strip(), block)
+        return self._track(block, result, set())
+
+    def _shell(self, block: Block, base: dict) -> dict:
+        """A `bash run` block (this kit's convention for a command the docs run as written): run in bash in
+        the page's scratch directory, with no database configured, as doctests/commands.py runs it."""
+        return self._track(
+            block, self._execute(block, base, lambda: run_shell(block.source, self.job["timeout"])), set()
+        )
+
+    def _track(self, block: Block, result: dict, names: set[str]) -> dict:
+        """Remember the block for the cascades of later blocks: what it defines, and whether it completed."""
+        entry = (block.line, names, result["outcome"], self.program)
+        self.earlier.append(entry)
         if result["outcome"] not in ("passed", "warned"):
-            self.incomplete.append((block.line, set(), result["outcome"]))
+            self.incomplete.append(entry)
         return result
 
     def _execute(self, block: Block, base: dict, action) -> dict:
@@ -201,8 +242,18 @@ class PageRun:
         self.guard.take_refused()
         with tempfile.TemporaryFile() as sink:
             try:
-                with _time_limit(self.job["timeout"]), _captured_output(sink), self._implementation_warnings(caught):
-                    action()
+                with (
+                    time_limit(self.job["timeout"]),
+                    captured_output(sink),
+                    implementation_warnings(self.implementation_packages, caught),
+                ):
+                    try:
+                        action()
+                    finally:
+                        # The block's garbage goes now, while its warnings are recorded: objects its code
+                        # dropped warn here (an unclosed instance), never in whichever later block a
+                        # collection happens to run.
+                        gc.collect()
             except BlockTimeout as exc:
                 outcome = self._failure(exc, block)
             except KeyboardInterrupt:
@@ -223,8 +274,14 @@ class PageRun:
 
     def _classify(self, exc: BaseException, block: Block) -> dict:
         need, hint = self.packages.missing(exc)
+        module = diagnosis.where(exc, self.page, self.implementation_packages).split(":")[0]
         if need:
+            if module != self.page:  # the implementation's code needed it: its later calls may fail for it
+                self.needs_of_modules.setdefault(module, (need, block.line))
             return {"outcome": "skipped", "detail": need}
+        if module in self.needs_of_modules and _about_a_connection(exc):
+            need, line = self.needs_of_modules[module]
+            return {"outcome": "skipped", "detail": f"{need}: {module} could not connect without it (line {line})"}
         refused = self.guard.take_refused()
         if refused and not hint:
             return {"outcome": "skipped", "detail": f"needs a server: {refused[0]} (not configured for this run)"}
@@ -234,7 +291,7 @@ class PageRun:
         if any(isinstance(link, UnconfiguredServer) for link in diagnosis.cause_chain(exc)):
             return {"outcome": "skipped", "detail": f"needs a server ({diagnosis.message(exc)})"}
         earlier = self.earlier if self.job.get("isolation") == "block" else self.incomplete
-        blocked = diagnosis.blocked_by(exc, earlier)
+        blocked = diagnosis.blocked_by(exc, [entry[:3] for entry in earlier if entry[3] == self.program])
         if blocked:
             line, why = blocked
             return {"outcome": "blocked", "blocked_by": line, "detail": f"{diagnosis.headline(exc)}: {why}"}
@@ -249,6 +306,7 @@ class PageRun:
         return {
             "outcome": "failed",
             "detail": diagnosis.headline(exc)[:500],
+            "at": diagnosis.page_line(exc, self.page),
             "cause": {
                 "error": diagnosis.cause_key(exc),
                 "where": diagnosis.where(exc, self.page, self.implementation_packages),
@@ -269,39 +327,13 @@ class PageRun:
         }
 
     def _incomplete(self, block: Block, result: dict, tree: ast.Module | None = None) -> dict:
-        names = diagnosis.defined_names(tree) if tree is not None else set()
-        self.incomplete.append((block.line, names, result["outcome"]))
-        self.earlier.append((block.line, names, result["outcome"]))
-        return result
-
-    # -- expected output ---------------------------------------------------------------------------------
+        return self._track(block, result, diagnosis.defined_names(tree) if tree is not None else set())
 
     def _compare_output(self, blocks: list[Block], index: int, result: dict) -> dict:
-        """Compare what the block printed with what the page shows: `# Output: ...` comments in the block,
-        and an "Output:" block right after it."""
-        printed = result.get("printed", "")
-        expected = _output_comments(blocks[index].source)
-        following = blocks[index + 1] if index + 1 < len(blocks) and shows_output_of(blocks, index + 1) else None
-        if not expected and following is None:
-            return result
-        if not printed.strip():
-            result["output"] = "not compared: the block prints nothing (the output shown is a result, not printed)"
-            return result
-        position = 0
-        for text in expected:
-            match = _pattern(text).search(printed, position)
-            if match is None:
-                return result | self._mismatch(
-                    f"expected (# Output:) {text!r}\nprinted: {printed[-2000:]!r}", blocks[index]
-                )
-            position = match.end()
-        if following is not None:
-            checker = doctest.OutputChecker()
-            if not checker.check_output(following.source, printed, OUTPUT_FLAGS):
-                difference = f"expected (line {following.line}):\n{following.source}\nprinted:\n{printed[:2000]}"
-                return result | self._mismatch(difference, blocks[index])
-        result["output"] = "matches the output the page shows"
-        return result
+        note, difference = output.compare(blocks, index, result.get("printed", ""))
+        if difference is not None:
+            return result | self._mismatch(difference, blocks[index])
+        return result | ({"output": note} if note else {})
 
     # -- skip directives, as Sybil reads them (sybil.evaluators.skip) --------------------------------------
 
@@ -335,31 +367,13 @@ class PageRun:
 
     # -- around the blocks -------------------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _implementation_warnings(self, caught: list[str]):
-        """Record the warnings raised while the implementation's code is on the stack."""
-        packages = self.implementation_packages
-
-        def show(message, category, filename, lineno, file=None, line=None):
-            frame = sys._getframe(1)
-            while frame is not None:
-                module = frame.f_globals.get("__name__", "")
-                if any(module == p or module.startswith(p + ".") for p in packages):
-                    caught.append(f"{category.__name__}: {' '.join(str(message).split())}"[:600])
-                    return
-                frame = frame.f_back
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("always")
-            warnings.showwarning = show
-            yield
-
     def _close(self) -> None:
         """Close what the page left open (DataFlow instances, its event loop), within the time limit."""
         dataflow_class = getattr(sys.modules.get(PUBLISHED_MODULE), "DataFlow", None)
         with tempfile.TemporaryFile() as sink, contextlib.suppress(Exception, BlockTimeout):
-            with _time_limit(self.job["timeout"]), _captured_output(sink):
-                close_instances(self.namespace, dataflow_class)
+            with time_limit(self.job["timeout"]), captured_output(sink):
+                for namespace in self.namespaces.values():
+                    close_instances(namespace, dataflow_class)
                 self.loop.close()
 
 
@@ -373,74 +387,10 @@ def close_instances(namespace: dict, dataflow_class) -> None:
 
 def _about_a_connection(exc: BaseException) -> bool:
     """An error that says a connection is missing ("Not connected to MongoDB"), from a client whose
-    server an earlier block could not reach."""
+    server an earlier block could not reach, or whose driver it could not load."""
     inner = diagnosis.innermost(exc)
     text = f"{type(inner).__name__} {diagnosis.message(inner)}".lower()
     return "connect" in text
-
-
-def _output_comments(source: str) -> list[str]:
-    """The outputs a block states in comments: `# Output: text`, or `# Output:` over `# ...` lines."""
-    found, lines = [], source.splitlines()
-    for index, line in enumerate(lines):
-        match = _OUTPUT_COMMENT.match(line)
-        if not match:
-            continue
-        text = match.group("text").strip()
-        if not text:
-            following = []
-            for after in lines[index + 1 :]:
-                if not after.strip().startswith("#"):
-                    break
-                following.append(after.strip()[1:].strip())
-            text = "\n".join(following)
-        if text:
-            found.append(text)
-    return found
-
-
-def _pattern(text: str) -> re.Pattern:
-    """Expected output as a pattern: whitespace runs match any whitespace, `...` matches anything."""
-    parts = [r"\s+".join(map(re.escape, piece.split())) for piece in text.split("...")]
-    return re.compile(r".*?".join(parts), re.DOTALL)
-
-
-@contextlib.contextmanager
-def _time_limit(seconds: float):
-    """Interrupt a block that runs longer than `seconds` (SIGALRM: examples run on the main thread)."""
-    if not seconds:
-        yield
-        return
-
-    def expire(signum, frame):
-        raise BlockTimeout(f"timed out after {seconds:g} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-@contextlib.contextmanager
-def _captured_output(sink):
-    """What examples (and the libraries they call, logging included) print goes to `sink`, not the terminal."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    os.dup2(sink.fileno(), 1)
-    os.dup2(sink.fileno(), 2)
-    try:
-        yield
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        os.close(saved[0])
-        os.close(saved[1])
 
 
 @contextlib.contextmanager
@@ -462,10 +412,19 @@ def describe(module_name: str) -> dict:
         with implementation_as_published_name(module_name) as implementation:
             return {
                 "version": implementation.version,
-                "packages": sorted({module_name.split(".")[0], *implementation.packages}),
+                "distribution": implementation.distribution,
+                "packages": sorted(implementation.packages),
             }
     except ImplementationError as exc:
         return {"error": str(exc)}
+
+
+def _end_with_the_runner(runner: int) -> None:
+    """End this page's process group when the runner is gone (killed outright, with no chance to end its
+    pages): a page's process runs in a session of its own, which nothing else would end."""
+    while os.getppid() == runner:
+        time.sleep(1)
+    os.killpg(0, signal.SIGKILL)
 
 
 def main(argv: list[str]) -> None:
@@ -474,6 +433,7 @@ def main(argv: list[str]) -> None:
         sys.stdout.flush()
         os._exit(0)
     job = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
+    threading.Thread(target=_end_with_the_runner, args=(os.getppid(),), daemon=True).start()
     with open(argv[1], "a", encoding="utf-8") as sink:
         try:
             logging.disable(logging.INFO)  # Kailash logs every node at INFO; a block's warnings are recorded apart

@@ -7,11 +7,13 @@ another. A reader running the second example starts it afresh; run in one namesp
 "Node ID 'create' already exists", "Table 'users' is already defined" or "Model 'User' is already
 registered", which says nothing about the docs. Before such a block runs, `prepare` gives it what the
 reader has: a new, empty workflow builder under the same name, the metadata without the old table, or a
-new DataFlow instance made with the same arguments as the old one. The report says so for the block.
+new DataFlow instance made with the same arguments as the old one (the old one is closed, as the
+earlier example's program would have ended). The report says so for the block.
 (A block that adds the same node twice itself is not prepared for: that block fails as written.)
 """
 
 import ast
+import contextlib
 import weakref
 
 # DataFlow instance -> (args, kwargs) it was made with, recorded by page.py; a redefined model needs a new one
@@ -58,6 +60,8 @@ def _models_declared_again(tree: ast.Module, namespace: dict, assigned: set[str]
             if name in assigned or instance not in CONSTRUCTIONS or node.name not in _model_names(instance):
                 continue
             args, kwargs = CONSTRUCTIONS[instance]
+            with contextlib.suppress(Exception):  # the earlier example's program has ended: its instance closes
+                instance.close()
             namespace[name] = type(instance)(*args, **kwargs)
             notes.append(f"a new `{name}` (DataFlow, same arguments): the block declares model {node.name!r} again")
     return notes

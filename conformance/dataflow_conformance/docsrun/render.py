@@ -14,20 +14,22 @@ MARK = {
     "skipped": "skipped",
     "not-python": "not python",
 }
-_ENVIRONMENT = jinja2.Environment(
+TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("dataflow_conformance.docsrun", "templates"),
     autoescape=jinja2.select_autoescape(["html"]),
     trim_blocks=True,
     lstrip_blocks=True,
     keep_trailing_newline=True,
 )
-_ENVIRONMENT.filters["cell"] = lambda text: str(text).replace("|", "\\|").replace("\n", " ")
+TEMPLATES.filters["cell"] = lambda text: str(text).replace("|", "\\|").replace("\n", " ")
 
 
 def totals_line(report) -> str:
     t = report.totals()
+    shell = sum(1 for _, block in report.blocks() if block["language"] == "bash (run)")
+    of_which = f" (of which {shell} `bash run`)" if shell else ""
     return (
-        f"{_plural(t['python'], 'Python block')} in {_plural(t['pages'], 'page')}: {t['passed']} passed, "
+        f"{_plural(t['python'], 'Python block')}{of_which} in {_plural(t['pages'], 'page')}: {t['passed']} passed, "
         f"{t['warned']} warned, {t['failed']} failed, {t['blocked']} blocked by an earlier block, "
         f"{t['fragment']} fragments, {t['skipped']} skipped; {t['not-python']} not Python"
     )
@@ -50,6 +52,7 @@ def render_text(report, verbose: bool = False) -> str:
         lines.append(page.name + ("" if page.blocks else " (no code)"))
         for block in page.blocks:
             detail = f": {block['detail']}" if block.get("detail") else ""
+            detail += f" (at {block['at']})" if block.get("at") else ""
             lines.append(f"  line {block['line']:>5}  {block['language']:<22} {MARK[block['outcome']]}{detail}")
             if verbose and block["outcome"] == "failed":
                 lines += ["    " + line for line in (block.get("source") or "").splitlines()]
@@ -84,11 +87,11 @@ def _context(report) -> dict:
 
 
 def render_markdown(report) -> str:
-    return _ENVIRONMENT.get_template("report.md.j2").render(_context(report))
+    return TEMPLATES.get_template("report.md.j2").render(_context(report))
 
 
 def render_html(report) -> str:
-    return _ENVIRONMENT.get_template("report.html.j2").render(_context(report))
+    return TEMPLATES.get_template("report.html.j2").render(_context(report))
 
 
 def render_junit(report) -> str:

@@ -32,6 +32,7 @@ class DocsReport:
     corpus: dict = field(default_factory=dict)
     options: dict = field(default_factory=dict)
     seconds: float = 0.0
+    distribution: str | None = None  # the implementation's distribution (kailash-dataflow), when it has one
 
     def blocks(self):
         for page in self.pages:
@@ -104,7 +105,11 @@ class DocsReport:
 
     def as_dict(self) -> dict:
         return {
-            "implementation": {"module": self.implementation, "version": self.version},
+            "implementation": {
+                "module": self.implementation,
+                "distribution": self.distribution,
+                "version": self.version,
+            },
             "database": self.database,
             "corpus": self.corpus,
             "options": self.options,

@@ -3,9 +3,11 @@
 Docs write the URL a reader would replace with theirs: `"postgresql://user:password@localhost/mydb"`,
 `"postgresql://..."`, `f"mysql://{user}@{host}/app"`. A docs run does what that reader does: every such
 literal becomes the page's database on the configured backend, in the block's syntax tree (so the
-document's line numbers stay), and the report lists each block it rewrote. On a SQLite run an in-memory
-SQLite URL stays: it reaches no server and is what the reader runs; on a server run it is mapped too, so
-the examples exercise that server.
+document's line numbers stay), and the report lists each block it rewrote. On a SQLite run a SQLite URL
+that reaches no server and stays in the page's scratch directory (`sqlite:///:memory:`, a relative file
+such as `sqlite:///app.db`) stays: it is what the reader runs; on a server run it is mapped too, so the
+examples exercise that server. A URL that is compared rather than connected to (in an `assert` or a
+comparison: `assert config.url == "postgresql://..."`) is data, and stays as written.
 """
 
 import ast
@@ -35,6 +37,12 @@ class UrlRewriter(ast.NodeTransformer):
     def family(self) -> str:
         return FAMILIES[_URL.match(self.url).group("scheme")]
 
+    def visit_Compare(self, node: ast.Compare):
+        return node  # a URL the example compares with is data, not a database to reach
+
+    def visit_Assert(self, node: ast.Assert):
+        return node
+
     def visit_Constant(self, node: ast.Constant):
         if isinstance(node.value, str) and (target := self._target(node.value)):
             self.replaced.append(node.value)
@@ -52,11 +60,22 @@ class UrlRewriter(ast.NodeTransformer):
         match = _URL.match(text.strip())
         if match is None or match.group("scheme").lower() not in FAMILIES:
             return None
-        if self.family == "sqlite" and ":memory:" in text:
+        if self.family == "sqlite" and _stays_local(text):
             return None
         if match.group("driver") in _ASYNC:  # a URL for an async engine keeps an async driver
             return self.url.replace("://", f"+{ASYNC_DRIVERS[self.family]}://", 1)
         return self.url
+
+
+def _stays_local(text: str) -> bool:
+    """A SQLite URL of memory or of a file relative to the working directory (the page's scratch directory):
+    `sqlite:///app.db` has three slashes and a relative path, `sqlite:////var/app.db` an absolute one."""
+    match = _URL.match(text.strip())
+    if FAMILIES[match.group("scheme").lower()] != "sqlite":
+        return False
+    path = text.strip()[match.end() :].split("?")[0]
+    relative = path.startswith("/") and not path.startswith("//") and ".." not in path.split("/")
+    return ":memory:" in text or path in ("", "/") or relative
 
 
 def rewrite_urls(tree: ast.Module, url: str) -> list[str]:

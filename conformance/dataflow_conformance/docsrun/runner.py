@@ -10,123 +10,62 @@ rather than one process that ends with os._exit after its report:
 - a block that ignores its time limit (a C call that never returns, an example that catches every
   exception) is stopped by ending its page's process; the page's other results are already on disk;
 - threads the examples leave behind (connection pool monitors, event-loop workers) end with the page's
-  process, so this process exits on its own once the report is written.
+  process, and processes they start end with its process group, so this process exits on its own once
+  the report is written.
+
+A run that is stopped (Ctrl-C, SIGTERM) ends every page's process group and drops every database it
+created before it exits (status 128 + the signal's number). The databases of a run share a prefix of its
+own (`dfc_docs_<run>_`), so concurrent runs on one server never touch each other's.
 """
 
 import concurrent.futures
 import contextlib
-import email.parser
-import fnmatch
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
-import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from sqlalchemy.engine import make_url
 
 from ..backends.provision import WorkerDatabase
 from ..backends.resolve import Backend, BackendUnavailable, backend_of
+from . import corpus
 from . import decisions as decisions_file
 from .blocks import lex
+from .corpus import DocsError
 from .report import DocsReport, PageResult
 
 GRACE = 15  # seconds past a block's limit before its page's process is ended (its own alarm comes first)
 
 
-class DocsError(Exception):
-    """Bad input to the docs runner (a path that does not exist, a module that cannot be imported)."""
+class Stopped(KeyboardInterrupt):
+    """The run was stopped by a signal (SIGTERM), handled as Ctrl-C is."""
 
-
-@dataclass(frozen=True)
-class Document:
-    name: str  # relative to the common folder of the paths given
-    text: str
-
-
-# -- finding the documents -----------------------------------------------------------------------
-
-
-def find_documents(paths: list[Path], include: list[str] = (), exclude: list[str] = ()) -> list[Document]:
-    """The Markdown documents under PATHs (directories: their *.md files; Markdown files; a wheel or a
-    METADATA / PKG-INFO file: the README a package publishes), named relative to the paths' common
-    folder, kept when they match an `include` glob (if any) and no `exclude` glob."""
-    found: list[tuple[Path, str, str]] = []  # (path, name below its root, text)
-    for path in paths:
-        if not path.exists():
-            raise DocsError(f"{path} does not exist")
-        if path.is_dir():
-            files = sorted(p for p in path.rglob("*.md") if not any(part.startswith(".") for part in p.parts))
-            found += [(p, p.relative_to(path).as_posix(), p.read_text(encoding="utf-8")) for p in files]
-        elif path.suffix == ".whl":
-            found.append((path, f"{path.name}:METADATA", _wheel_readme(path)))
-        elif path.name in ("METADATA", "PKG-INFO"):
-            found.append((path, path.name, _long_description(path.read_text(encoding="utf-8"), path)))
-        elif path.suffix.lower() in (".md", ".markdown"):
-            found.append((path, path.name, path.read_text(encoding="utf-8")))
-        else:
-            raise DocsError(f"{path}: expected a directory, a Markdown file, a wheel or a METADATA file")
-    if len(paths) > 1:  # names relative to the common folder, so that pages of different paths stay apart
-        root = Path(os.path.commonpath([p.resolve() if p.is_dir() else p.resolve().parent for p in paths]))
-        found = [(p, _name_under(p, root, name), text) for p, name, text in found]
-    documents, seen = [], set()
-    for _, name, text in found:
-        if name in seen or (include and not any(fnmatch.fnmatch(name, g) for g in include)):
-            continue
-        if any(fnmatch.fnmatch(name, g) for g in exclude):
-            continue
-        seen.add(name)
-        documents.append(Document(name, text))
-    if not documents:
-        raise DocsError(f"no Markdown (*.md) page under {', '.join(map(str, paths))} matches the include/exclude globs")
-    return documents
-
-
-def _name_under(path: Path, root: Path, name: str) -> str:
-    if path.suffix == ".whl" or path.name in ("METADATA", "PKG-INFO"):
-        return name
-    resolved = path.resolve()
-    return (resolved.relative_to(root) if resolved.is_file() else (resolved / name).relative_to(root)).as_posix()
-
-
-def _wheel_readme(path: Path) -> str:
-    with zipfile.ZipFile(path) as wheel:
-        names = [n for n in wheel.namelist() if n.endswith(".dist-info/METADATA")]
-        if not names:
-            raise DocsError(f"{path} has no .dist-info/METADATA")
-        return _long_description(wheel.read(names[0]).decode("utf-8"), path)
-
-
-def _long_description(metadata: str, path: Path) -> str:
-    message = email.parser.Parser().parsestr(metadata)
-    body = message.get_payload() or message.get("Description", "")
-    if not body.strip():
-        raise DocsError(f"{path}: the package metadata has no long description")
-    return body
-
-
-def corpus_commit(paths: list[Path]) -> str | None:
-    """The git commit the docs come from, when they are in a git work tree."""
-    folder = paths[0] if paths[0].is_dir() else paths[0].parent
-    done = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True, check=False)
-    return (done.stdout.strip() or None) if done.returncode == 0 else None
+    def __init__(self, signum: int):
+        super().__init__(f"stopped by signal {signal.Signals(signum).name}")
+        self.signum = signum
 
 
 # -- running -------------------------------------------------------------------------------------
 
 
 @contextlib.contextmanager
-def document_database(server_url: str | None, scratch: Path):
+def document_database(server_url: str | None, scratch: Path, run: str = "docs"):
     """The URL of a fresh, empty database for one document: a new SQLite file in `scratch`, or a database
-    created on the server of `server_url` (and dropped afterwards), so documents cannot see each other."""
+    created on the server of `server_url` (named `dfc_<run>_<random>`, dropped afterwards), so documents
+    cannot see each other."""
     if server_url is None or backend_of(server_url) == "sqlite":
         yield f"sqlite:///{scratch / f'docs-{uuid.uuid4().hex[:8]}.db'}"
         return
     backend = Backend(backend_of(server_url), server_url, "--dataflow-dburi")
-    database = WorkerDatabase(backend, "docs")
+    database = WorkerDatabase(backend, run)
     database.create()
     try:
         yield database.url
@@ -143,6 +82,8 @@ class Settings:
     jobs: int = 2
     decisions: decisions_file.Decisions = None
     packages: tuple[str, ...] = ("dataflow",)
+    run: str = "docs"  # the prefix of the run's databases: dfc_<run>_...
+    stop: threading.Event = field(default_factory=threading.Event)  # set: end every page's process now
 
 
 def run_docs(
@@ -158,14 +99,16 @@ def run_docs(
     decisions: str | None = None,
     commit: str | None = None,
     progress=None,
+    started=None,
 ) -> DocsReport:
-    """Run every page's blocks; `progress(done, total, page_result)` is called as each page finishes."""
+    """Run every page's blocks; `started(line)` is called once with what the run does and where, and
+    `progress(done, total, page_result)` as each page finishes."""
     paths = [paths] if isinstance(paths, Path) else list(paths)
     try:
         chosen = decisions_file.load(decisions)
     except decisions_file.DecisionsError as exc:
         raise DocsError(str(exc)) from None
-    documents = find_documents(paths, list(include) or chosen.include, [*exclude, *chosen.exclude])
+    documents = corpus.find_documents(paths, list(include) or chosen.include, [*exclude, *chosen.exclude])
     python_lines = {d.name: {b.line for b in lex(d.text) if b.is_python} for d in documents}
     try:
         chosen.check(python_lines)
@@ -174,37 +117,58 @@ def run_docs(
         raise DocsError(str(exc)) from None
     described = _describe(impl)
     settings = Settings(impl, db, timeout, isolation, max(1, jobs), chosen, tuple(described["packages"]))
-    started = time.perf_counter()
+    settings.run = f"docs_{uuid.uuid4().hex[:6]}"
+    if started is not None:
+        server = make_url(db).render_as_string(hide_password=True) if db else ""
+        where = f"databases dfc_{settings.run}_* on {server}" if database != "sqlite" else "a SQLite file per page"
+        started(f"docs run: {len(documents)} pages, {settings.jobs} at a time, {where}")
+    began = time.perf_counter()
     results: dict[str, PageResult] = {}
-    with concurrent.futures.ThreadPoolExecutor(max_workers=settings.jobs) as pool:
+    with _stopped_by_sigterm(), concurrent.futures.ThreadPoolExecutor(max_workers=settings.jobs) as pool:
         futures = {pool.submit(_run_page, document, settings): document for document in documents}
-        for future in concurrent.futures.as_completed(futures):
-            page = future.result()
-            results[page.name] = page
-            if progress is not None:
-                progress(len(results), len(documents), page)
+        try:
+            for future in concurrent.futures.as_completed(futures):
+                page = future.result()
+                results[page.name] = page
+                if progress is not None:
+                    progress(len(results), len(documents), page)
+        except BaseException:  # Ctrl-C, SIGTERM: pages not started never start, running ones end now
+            settings.stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)  # each page drops its database as it ends
+            raise
     return DocsReport(
         implementation=impl,
         version=described["version"],
+        distribution=described.get("distribution"),
         database=database,
         pages=[results[d.name] for d in documents],
-        corpus=_corpus(paths, commit),
+        corpus=corpus.describe(paths, commit),
         options={
             "timeout": timeout,
             "isolation": isolation,
             "jobs": settings.jobs,
             "decisions": Path(chosen.source).name if chosen.source else None,
         },
-        seconds=round(time.perf_counter() - started, 1),
+        seconds=round(time.perf_counter() - began, 1),
     )
 
 
-def _corpus(paths: list[Path], commit: str | None) -> dict:
-    """Where the docs come from, without machine paths: the paths below their common folder, its name, the commit."""
-    folders = [p.resolve() if p.is_dir() else p.resolve().parent for p in paths]
-    root = Path(os.path.commonpath(folders)) if len(paths) > 1 else folders[0]
-    names = [p.resolve().relative_to(root).as_posix() if p.resolve() != root else "." for p in paths]
-    return {"root": root.name, "paths": names, "commit": commit or corpus_commit(paths)}
+@contextlib.contextmanager
+def _stopped_by_sigterm():
+    """SIGTERM stops the run as Ctrl-C does (an exception in the main thread), so that the clean-up runs:
+    without it, the pages' processes would run on and their databases would never be dropped."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread; the caller's own handling applies
+        return
+
+    def stop(signum, frame):
+        raise Stopped(signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _describe(impl: str) -> dict:
@@ -226,43 +190,51 @@ def _describe(impl: str) -> dict:
     return described
 
 
-def _run_page(document: Document, settings: Settings) -> PageResult:
+def _run_page(document: corpus.Document, settings: Settings) -> PageResult:
     started = time.perf_counter()
+    if settings.stop.is_set():
+        raise Stopped(signal.SIGTERM)
     if not any(block.is_python for block in lex(document.text)):  # nothing to run: no process, no database
         page = PageResult(document.name)
         _account_for_a_stop(document, page, None)
         return page
-    with tempfile.TemporaryDirectory(prefix="dfc-docs-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="dfc-docs-") as scratch, contextlib.ExitStack() as database:
         scratch = Path(scratch)
-        with document_database(settings.server_url, scratch) as url:
-            job = {
-                "page": document.name,
-                "text": document.text,
-                "implementation": settings.implementation,
-                "implementation_packages": list(settings.packages),
-                "database_url": url,
-                "server_url": settings.server_url,
-                "timeout": settings.timeout,
-                "isolation": settings.isolation,
-                "scratch": str(scratch / "work"),
-                "decisions": {
-                    line: [d.decision, d.reason] for line, d in settings.decisions.for_page(document.name).items()
-                },
-                "packages": settings.decisions.packages,
-                "environment": settings.decisions.database_url_variables,
-            }
-            (scratch / "work").mkdir()
-            (scratch / "job.json").write_text(json.dumps(job), encoding="utf-8")
-            events, stop = _watch(scratch, settings.timeout, url)
+        try:
+            url = database.enter_context(document_database(settings.server_url, scratch, settings.run))
+        except Exception as exc:  # noqa: BLE001 - the server refused (too many connections, no privilege)
+            page = PageResult(document.name, seconds=round(time.perf_counter() - started, 2))
+            page.harness_error = f"the page's database could not be created on {settings.server_url}: {exc}"
+            return page
+        page_decisions = settings.decisions.for_page(document.name)
+        job = {
+            "page": document.name,
+            "text": document.text,
+            "implementation": settings.implementation,
+            "implementation_packages": list(settings.packages),
+            "database_url": url,
+            "server_url": settings.server_url,
+            "timeout": settings.timeout,
+            "isolation": settings.isolation,
+            "scratch": str(scratch / "work"),
+            "decisions": {line: [d.decision, d.reason] for line, d in page_decisions.items()},
+            "programs": settings.decisions.programs_of(document.name),
+            "packages": settings.decisions.packages,
+            "environment": settings.decisions.database_url_variables,
+        }
+        (scratch / "work").mkdir()
+        (scratch / "job.json").write_text(json.dumps(job), encoding="utf-8")
+        events, stop = _watch(scratch, settings, url)
     return _page_result(document, events, stop, time.perf_counter() - started)
 
 
-def _watch(scratch: Path, timeout: float, url: str) -> tuple[list[dict], dict | None]:
-    """Run the page's process and read its events; end the process when a block outlives its limit.
-    Returns the events and, when the process did not finish the page, {"line": ..., "why": ...}."""
+def _watch(scratch: Path, settings: Settings, url: str) -> tuple[list[dict], dict | None]:
+    """Run the page's process and read its events; end the process when a block outlives its limit, or
+    when the run is stopped. Returns the events and, when the process did not finish the page,
+    {"line": ..., "why": ...}."""
     results = scratch / "results.jsonl"
     results.touch()
-    environment = {**os.environ, "DATABASE_URL": url}
+    timeout = settings.timeout
     grace = min(GRACE, max(2.0, timeout or GRACE))
     with open(scratch / "process.log", "wb") as log:
         process = subprocess.Popen(
@@ -271,22 +243,25 @@ def _watch(scratch: Path, timeout: float, url: str) -> tuple[list[dict], dict | 
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env=environment,
+            env=_page_environment(url),
+            start_new_session=True,  # a process group of its own: what the examples start ends with it
         )
         stop = None
-        while process.poll() is None:
-            time.sleep(0.2)
-            events = _events(results)
-            last = events[-1] if events else None
-            if last and last["event"] == "start" and time.time() - last["time"] > (timeout or 3600) + grace:
-                stop = {"line": last["line"], "why": f"did not stop at its time limit ({timeout:g} s)"}
-                process.kill()
-            elif last and last["event"] == "end":
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    process.wait(grace)
-                if process.poll() is None:
-                    process.kill()
-        process.wait()
+        try:
+            while process.poll() is None:
+                if settings.stop.wait(0.2):
+                    raise Stopped(signal.SIGTERM)
+                events = _events(results)
+                last = events[-1] if events else None
+                if last and last["event"] == "start" and time.time() - last["time"] > (timeout or 3600) + grace:
+                    stop = {"line": last["line"], "why": f"did not stop at its time limit ({timeout:g} s)"}
+                    break
+                if last and last["event"] == "end":
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        process.wait(grace)
+                    break
+        finally:
+            _end_group(process)
     events = _events(results)
     last = events[-1] if events else None
     if stop is None and last is not None and last["event"] == "start":  # the process died while a block ran
@@ -299,6 +274,22 @@ def _watch(scratch: Path, timeout: float, url: str) -> tuple[list[dict], dict | 
     return events, stop
 
 
+def _page_environment(url: str) -> dict[str, str]:
+    """The page's process: its database as DATABASE_URL; the modules of the directory the command runs in
+    importable, as they are for a reader who runs the examples there (`python` puts it on sys.path; the
+    page's process runs in a scratch directory); one hash seed, so that what examples print of sets (an
+    error naming "unknown parameters {...}") reads the same on every run."""
+    path = os.pathsep.join(p for p in (os.getcwd(), os.environ.get("PYTHONPATH", "")) if p)
+    return {"PYTHONHASHSEED": "0", **os.environ, "DATABASE_URL": url, "PYTHONPATH": path}
+
+
+def _end_group(process: subprocess.Popen) -> None:
+    """End the page's process and every process it started (still running, or left behind)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
 def _events(path: Path) -> list[dict]:
     events = []
     for line in path.read_text(encoding="utf-8").splitlines():
@@ -307,7 +298,7 @@ def _events(path: Path) -> list[dict]:
     return events
 
 
-def _page_result(document: Document, events: list[dict], stop: dict | None, seconds: float) -> PageResult:
+def _page_result(document: corpus.Document, events: list[dict], stop: dict | None, seconds: float) -> PageResult:
     blocks = [{"detail": ""} | {k: v for k, v in e.items() if k != "event"} for e in events if e["event"] == "block"]
     page = PageResult(document.name, blocks, seconds=round(seconds, 2))
     errors = [e["traceback"] for e in events if e["event"] == "harness-error"]
@@ -318,7 +309,7 @@ def _page_result(document: Document, events: list[dict], stop: dict | None, seco
     return page
 
 
-def _account_for_a_stop(document: Document, page: PageResult, stop: dict | None) -> None:
+def _account_for_a_stop(document: corpus.Document, page: PageResult, stop: dict | None) -> None:
     """The blocks a stopped process never reported: the one it stopped in failed, the rest are blocked by
     it (stop=None: a page without Python blocks, whose other blocks are reported here)."""
     reported = {b["line"] for b in page.blocks}
