@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .backends.registry import BACKENDS
 from .report.gate import Status
 
 REPORT = "conformance-report.json"
@@ -68,7 +69,7 @@ def add_parser(sub) -> None:
         "6 tests listed as failing passed. Arguments after `--` go to pytest.",
     )
     gate.add_argument("--module", required=True, help="the module that exposes the DataFlow class under test")
-    gate.add_argument("--backend", action="append", default=[], choices=("sqlite", "postgresql", "mysql"))
+    gate.add_argument("--backend", action="append", default=[], choices=BACKENDS)
     gate.add_argument("--dburi", action="append", default=[], metavar="URL", help="a server for a named backend")
     gate.add_argument("--expectations", metavar="FILE", help="expectations file (or the name of a bundled one)")
     gate.add_argument("--allow-fixed", action="store_true", help="listed failures that pass do not fail the gate")

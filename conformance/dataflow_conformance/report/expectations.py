@@ -27,9 +27,10 @@ from pathlib import Path
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from ..backends.registry import BACKENDS
 from .tag import EVERY_BACKEND
 
-BACKEND_TABLES = (EVERY_BACKEND, "sqlite", "postgresql", "mysql")
+BACKEND_TABLES = (EVERY_BACKEND, *BACKENDS)  # a table per backend of the registry, and one for every backend
 FAIL, PASS = "fail", "pass"  # the outcomes an entry may allow
 FAILED_OUTCOMES = ("failed", "error", "xfailed", "blocked")  # outcomes a report gives a test that did not pass
 PASSED_OUTCOMES = ("passed", "fixed")
