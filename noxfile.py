@@ -152,7 +152,7 @@ def reports(session):
 @nox.session
 def expectations(session):
     """Regenerate the published package's expectations file from two fresh runs without it: a test
-    that fails in one run and passes in the other is listed as flaky (not strict)."""
+    that fails in one run and passes in the other is listed as intermittent (expected = ["fail", "pass"])."""
     _install(session, "dev,upstream")
     reports = [f"upstream-report-{run}.json" for run in (1, 2)]
     for report in reports:
