@@ -9,8 +9,8 @@ with the table as an independent connection sees it.
 import pytest
 
 from ..access.protocol import EXPRESS_PATHS, WORKFLOW_PATHS
+from ..testing.scopes import Scope
 from .support import define_user, every_path, seed_users
-from .test_transactions import Scope
 
 SEED = [{"name": f"u{i}", "email": f"u{i}@x.org", "age": i} for i in range(5)]
 

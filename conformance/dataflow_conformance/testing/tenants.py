@@ -1,0 +1,271 @@
+"""The TENANT tests' harness (suite/test_tenant.py): two registered tenants, their seeded people, what each
+operation does as acme, and the checks that globex's rows are untouched.
+
+Two tenants hold rows with the same names' numbers and the same ages, so every filter on age matches one
+tenant's rows and the other's too: an operation that forgets the tenant shows up in the other tenant's
+rows. Their emails (the model's unique field) differ, so that the arrange step needs no per-tenant unique
+index (TENANT-007): isolation is judged on an implementation whose unique constraints are global.
+"""
+
+from kailash.workflow.builder import WorkflowBuilder
+
+from ..suite.support import define_user, expect_failure, seed_users
+
+TENANTS = ("acme", "globex")
+
+
+def email(tenant: str, number: int) -> str:
+    """The email of a tenant's seeded person: unique across tenants."""
+    return f"u{number}.{tenant}@x.org"
+
+
+def tenant_db(make_dataflow):
+    db = make_dataflow(multi_tenant=True)
+    define_user(db)
+    for tenant in TENANTS:
+        db.tenant_context.register_tenant(tenant, tenant.title())
+    return db
+
+
+def seed_tenants(probe, db) -> dict[str, list[dict]]:
+    """Each tenant holds three people aged 0, 1 and 2 (emails unique across tenants), arranged through the
+    probe; returns the stored rows by tenant."""
+    return {
+        tenant: seed_users(
+            probe,
+            db,
+            [{"name": f"{tenant}-{i}", "email": email(tenant, i), "age": i, "tenant_id": tenant} for i in range(3)],
+        )
+        for tenant in TENANTS
+    }
+
+
+def rows_of(probe, tenant):
+    return probe.rows("users", where="tenant_id = :tenant", tenant=tenant)
+
+
+def as_acme(db):
+    return db.tenant_context.switch("acme")
+
+
+def _read(flow, db, created, probe):
+    theirs = created["globex"][0]["id"]
+    assert flow.node("UserReadNode", {"id": theirs, "raise_on_not_found": False})["found"] is False
+    expect_failure(lambda: flow.node("UserReadNode", {"id": theirs}))
+    assert flow.node("UserReadNode", {"id": created["acme"][0]["id"]})["name"] == "acme-0"
+
+
+def _list(flow, db, created, probe):
+    records = flow.node("UserListNode", {"filter": {"age": {"$gte": 0}}, "order_by": ["age"]})["records"]
+    assert [r["name"] for r in records] == ["acme-0", "acme-1", "acme-2"]
+
+
+def _count(flow, db, created, probe):
+    assert flow.node("UserCountNode", {})["count"] == 3
+    assert flow.node("UserCountNode", {"filter": {"age": 1}})["count"] == 1
+
+
+def _create(flow, db, created, probe):
+    flow.node("UserCreateNode", {"name": "acme-new", "email": "new@x.org"})
+    assert [r["name"] for r in rows_of(probe, "acme") if r["email"] == "new@x.org"] == ["acme-new"]
+
+
+def _update(flow, db, created, probe):
+    theirs = created["globex"][1]["id"]
+    assert flow.node("UserUpdateNode", {"filter": {"id": theirs}, "fields": {"age": 99}})["updated"] is False
+    mine = created["acme"][1]["id"]
+    assert flow.node("UserUpdateNode", {"filter": {"id": mine}, "fields": {"age": 99}})["age"] == 99
+
+
+def _delete(flow, db, created, probe):
+    assert flow.node("UserDeleteNode", {"id": created["globex"][2]["id"]})["deleted"] is False
+    assert flow.node("UserDeleteNode", {"id": created["acme"][2]["id"]})["deleted"] is True
+
+
+def _upsert(flow, db, created, probe):
+    params = {
+        "where": {"email": email("acme", 0)},
+        "update": {"age": 50},
+        "create": {"name": "x"},
+        "conflict_on": ["email"],
+    }
+    result = flow.node("UserUpsertNode", params)
+    assert result["created"] is False and result["record"]["name"] == "acme-0"
+    params = {
+        "where": {"email": email("acme", 7)},
+        "update": {},
+        "create": {"name": "acme-7"},
+        "conflict_on": ["email"],
+    }
+    assert flow.node("UserUpsertNode", params)["created"] is True
+
+
+def _bulk_create(flow, db, created, probe):
+    data = [{"name": f"acme-b{i}", "email": f"b{i}@x.org"} for i in range(3)]
+    assert flow.node("UserBulkCreateNode", {"data": data})["inserted"] == 3
+
+
+def _bulk_update(flow, db, created, probe):
+    result = flow.node("UserBulkUpdateNode", {"filter": {"age": {"$gte": 0}}, "fields": {"nickname": "n"}})
+    assert result["updated"] == 3
+
+
+def _bulk_delete(flow, db, created, probe):
+    assert flow.node("UserBulkDeleteNode", {"filter": {"age": {"$gte": 0}}})["deleted"] == 3
+
+
+def _bulk_upsert(flow, db, created, probe):
+    data = [{"name": "acme-0b", "email": email("acme", 0), "age": 40}, {"name": "acme-9", "email": email("acme", 9)}]
+    result = flow.node("UserBulkUpsertNode", {"data": data, "conflict_on": ["email"]})
+    assert (result["inserted"], result["updated"]) == (1, 1)
+
+
+CHECKS = {
+    "read": _read,
+    "list": _list,
+    "count": _count,
+    "create": _create,
+    "update": _update,
+    "delete": _delete,
+    "upsert": _upsert,
+    "bulk_create": _bulk_create,
+    "bulk_update": _bulk_update,
+    "bulk_delete": _bulk_delete,
+    "bulk_upsert": _bulk_upsert,
+}
+
+
+def check_only_acme_changes(make_dataflow, probe, flow, act):
+    db = tenant_db(make_dataflow)
+    created = seed_tenants(probe, db)
+    theirs = probe.snapshot("users")
+    with as_acme(db):
+        act(flow, db, created, probe)
+    globex_before = [row for row in theirs if ("tenant_id", repr("globex")) in row]
+    globex_after = [row for row in probe.snapshot("users") if ("tenant_id", repr("globex")) in row]
+    assert globex_after == globex_before, "an operation as acme changed globex's rows"
+    assert {r["tenant_id"] for r in probe.rows("users")} <= set(TENANTS)
+
+
+UPSERTS_AS_ACME = {
+    "upsert": lambda path: path.node(
+        "UserUpsertNode",
+        {"where": {"email": "same@x.org"}, "create": {"name": "x"}, "update": {"age": 50}, "conflict_on": ["email"]},
+    ),
+    "bulk_upsert": lambda path: path.node(
+        "UserBulkUpsertNode", {"data": [{"name": "acme-0", "email": "same@x.org", "age": 50}], "conflict_on": ["email"]}
+    ),
+}
+
+
+def express_bulk_update(flow, db, created, probe):
+    """globex's ids match no record of acme's: the call fails (BULK-013) and writes nothing, acme's rows too."""
+    acme_before = rows_of(probe, "acme")
+    records = [{"id": r["id"], "nickname": "n"} for r in created["acme"] + created["globex"]]
+    expect_failure(lambda: flow.call("bulk_update", "User", records))
+    assert rows_of(probe, "acme") == acme_before, "a failed bulk update changed acme's rows"
+
+
+def express_bulk_delete(flow, db, created, probe):
+    flow.call("bulk_delete", "User", [r["id"] for r in created["globex"]])
+
+
+SUPPLIED = {
+    "create-data": ("UserCreateNode", {"name": "m", "email": "m@x.org", "tenant_id": "globex"}),
+    "update-fields": ("UserUpdateNode", {"filter": {"id": "SOLO"}, "fields": {"tenant_id": "globex"}}),
+    "list-filter": ("UserListNode", {"filter": {"tenant_id": "globex"}}),
+    "count-filter": ("UserCountNode", {"filter": {"$or": [{"tenant_id": "globex"}, {"age": 1}]}}),
+    "upsert-where": (
+        "UserUpsertNode",
+        {"where": {"email": email("globex", 0), "tenant_id": "globex"}, "update": {"age": 9}, "create": {"name": "m"}},
+    ),
+    "upsert-create": (
+        "UserUpsertNode",
+        {"where": {"email": "m@x.org"}, "create": {"name": "m", "tenant_id": "globex"}, "update": {}},
+    ),
+    "upsert-update": (
+        "UserUpsertNode",
+        {"where": {"email": email("acme", 0)}, "create": {"name": "m"}, "update": {"tenant_id": "globex"}},
+    ),
+    "bulk-create-data": ("UserBulkCreateNode", {"data": [{"name": "m", "email": "m@x.org", "tenant_id": "globex"}]}),
+    "bulk-upsert-data": (
+        "UserBulkUpsertNode",
+        {
+            "data": [{"name": "m", "email": email("globex", 0), "age": 9, "tenant_id": "globex"}],
+            "conflict_on": ["email"],
+        },
+    ),
+}
+
+
+# Guard keys in an update filter, and writes by filter, exist only on the nodes (the express API takes ids).
+WORKFLOW_ONLY_SUPPLIED = {
+    "bulk-delete-filter": ("UserBulkDeleteNode", {"filter": {"tenant_id": "globex"}}),
+    "bulk-update-filter": ("UserBulkUpdateNode", {"filter": {"tenant_id": "globex"}, "fields": {"age": 9}}),
+    "bulk-update-fields": (
+        "UserBulkUpdateNode",
+        {"filter": {"email": "solo@x.org"}, "fields": {"tenant_id": "globex"}},
+    ),
+    "update-filter": ("UserUpdateNode", {"filter": {"id": "GLOBEX0", "tenant_id": "globex"}, "fields": {"age": 9}}),
+}
+
+
+def _with_ids(value, ids):
+    if isinstance(value, dict):
+        return {k: _with_ids(v, ids) for k, v in value.items()}
+    return ids.get(value, value) if isinstance(value, str) else value
+
+
+def check_supplied_tenant_id(make_dataflow, probe, flow, node_type, params):
+    db = tenant_db(make_dataflow)
+    created = seed_tenants(probe, db)
+    # an email only acme holds: moving this row would collide with nothing
+    (solo,) = seed_users(probe, db, [{"name": "acme-solo", "email": "solo@x.org", "age": 7, "tenant_id": "acme"}])
+    ids = {"SOLO": solo["id"], "GLOBEX0": created["globex"][0]["id"]}
+    globex_before = probe.snapshot("users")
+    globex_before = [row for row in globex_before if ("tenant_id", repr("globex")) in row]
+    with as_acme(db):
+        try:
+            result = flow.node(node_type, _with_ids(params, ids))
+        except Exception as exc:  # refusing is fine; the message must say why
+            assert "tenant_id" in str(exc), f"the refusal does not name tenant_id: {exc}"
+            result = None
+    globex_after = [row for row in probe.snapshot("users") if ("tenant_id", repr("globex")) in row]
+    assert globex_after == globex_before, f"a tenant_id in {node_type} {params} changed or added globex rows"
+    if result is not None and "records" in result:
+        assert all(r.get("tenant_id", "acme") == "acme" for r in result["records"]), "globex rows were returned"
+        assert result["records"] == [], "a filter on another tenant's id returned rows"
+    if result is not None and node_type == "UserCountNode":
+        assert result["count"] == 1, "the count included another tenant's rows"
+
+
+# -- TENANT-004 / TENANT-005: fail closed -----------------------------------------------------
+
+CALLS = {
+    "create": {"name": "n", "email": "n@x.org"},
+    "read": {"id": 1},
+    "update": {"filter": {"id": 1}, "fields": {"age": 5}},
+    "delete": {"id": 1},
+    "list": {},
+    "count": {},
+    "upsert": {"where": {"email": "u0@x.org"}, "create": {"name": "n"}, "update": {"age": 5}},
+    "bulk_create": {"data": [{"name": "n", "email": "n@x.org"}]},
+    "bulk_update": {"filter": {"age": 0}, "fields": {"age": 5}},
+    "bulk_delete": {"filter": {"age": 0}},
+    "bulk_upsert": {"data": [{"name": "n", "email": "u0@x.org"}], "conflict_on": ["email"]},
+}
+
+
+def check_fails_closed(make_dataflow, probe, flow, call):
+    db = tenant_db(make_dataflow)
+    seed_tenants(probe, db)
+    before = probe.snapshot("users")
+    expect_failure(lambda: call(flow), "tenant")
+    assert probe.snapshot("users") == before
+
+
+def create_and_list(tenant, index) -> WorkflowBuilder:
+    builder = WorkflowBuilder()
+    builder.add_node("UserCreateNode", "create", {"name": f"{tenant}-{index}", "email": f"{index}@x.org"})
+    builder.add_node("UserListNode", "list", {})
+    return builder
