@@ -4,9 +4,9 @@ reports' JSON by `dataflow-conformance docs-summary`, never written by hand)."""
 
 import json
 import os
-import re
 from pathlib import Path
 
+from ..report import marked
 from .render import TEMPLATES
 
 START, END = "<!-- docs-summary:start -->", "<!-- docs-summary:end -->"
@@ -40,14 +40,8 @@ def render(paths: list[Path], relative_to: Path, top: int = 10) -> str:
 
 
 def update(document: Path, summary: str) -> bool:
-    """Replace the text between the markers; returns whether the document changed."""
+    """Replace the summary between the markers; returns whether the document changed."""
     try:
-        text = document.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SummaryError(f"cannot update {document}: {exc}") from None
-    pattern = re.compile(re.escape(START) + r".*?" + re.escape(END), re.S)
-    if not pattern.search(text):
-        raise SummaryError(f"{document} has no {START} ... {END} markers: add them where the summary belongs")
-    new = pattern.sub(lambda _: f"{START}\n{summary}\n{END}", text)
-    document.write_text(new, encoding="utf-8")
-    return new != text
+        return marked.update(document, START, END, summary)
+    except marked.MarkedRegionError as exc:
+        raise SummaryError(str(exc)) from None

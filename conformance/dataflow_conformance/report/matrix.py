@@ -1,8 +1,9 @@
 """Support matrix from conformance reports: implementation x backend (the README's table) and
 implementation x backend x area (docs/support-matrix.md). Generated, never written by hand."""
 
-import re
 from pathlib import Path
+
+from . import marked
 
 START, END = "<!-- support-matrix:start -->", "<!-- support-matrix:end -->"
 
@@ -32,17 +33,11 @@ def render(reports: list[dict]) -> str:
 
 
 def update(document: Path, table: str) -> bool:
-    """Replace the text between the markers; returns whether the document changed."""
+    """Replace the matrix between the markers; returns whether the document changed."""
     try:
-        text = document.read_text(encoding="utf-8")
-    except (FileNotFoundError, UnicodeDecodeError) as exc:
-        raise MatrixError(f"cannot update {document}: {exc}") from None
-    pattern = re.compile(re.escape(START) + r".*?" + re.escape(END), re.S)
-    if not pattern.search(text):
-        raise MatrixError(f"{document} has no {START} ... {END} markers: add them where the table belongs")
-    new = pattern.sub(lambda _: f"{START}\n{table}\n{END}", text)
-    document.write_text(new, encoding="utf-8")
-    return new != text
+        return marked.update(document, START, END, table)
+    except marked.MarkedRegionError as exc:
+        raise MatrixError(str(exc)) from None
 
 
 def render_page(reports: list[dict], sources: list[str], page: str) -> str:
