@@ -16,7 +16,7 @@ from ..contract.capabilities import CAPABILITIES
 from ..contract.clauses import fingerprint
 from . import causes
 from .areas import blindness
-from .gate import Gate
+from .gate import Gate, Status
 from .tag import ARRANGED_PROPERTY, EVERY_BACKEND, EXPECTED_PROPERTY, FIGURES_PROPERTY, TestTag
 
 # A test's outcome: pytest's, with two of the kit's own. "blocked": its arrange step failed because of
@@ -36,12 +36,14 @@ class ConformanceReport:
         self.session = session
         self.config = config
         self.tests: dict[str, dict] = {}
+        self.other_failures = 0  # failures of tests run beside the pack (not conformance tests)
 
     # -- collecting --------------------------------------------------------------------------
 
     def pytest_runtest_logreport(self, report):
         tag = TestTag.from_properties(report.user_properties)
-        if tag is None:
+        if tag is None:  # a test that is not the pack's: its failure is the run's, whatever the gate says
+            self.other_failures += report.failed
             return
         entry = self.tests.setdefault(
             tag.suite_id,
@@ -75,7 +77,6 @@ class ConformanceReport:
                 outcome = "passed" if "pass" in entry["expected"]["outcomes"] else "fixed"
         if "blocked_by" in properties:
             entry["blocked_by"] = properties["blocked_by"]
-
         if "cause_error" in properties and not entry.get("cause"):
             entry["cause"] = {name: properties.get(f"cause_{name}", "") for name in causes.FIELDS}
         # A teardown error after a pass still counts; the first failure's message is kept.
@@ -113,7 +114,10 @@ class ConformanceReport:
     def pytest_sessionfinish(self, session, exitstatus):
         """The gate's exit status (report/gate.py) where pytest's own says the tests ran as they should."""
         if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.NO_TESTS_COLLECTED):
-            session.exitstatus = self.gate().status(self.verdict(self.clause_results()))
+            status = self.gate().status(self.verdict(self.clause_results()))
+            if self.other_failures and status in (Status.OK, Status.FIXED, Status.NO_CLAUSE_RAN):
+                status = Status.UNEXPECTED_FAILURE
+            session.exitstatus = status
 
     def verdict(self, results) -> str:
         judged = {c: per for c, per in results.items() if any(o != "skipped" for o in per.values())}
