@@ -194,6 +194,16 @@ def test_an_adapter_module_in_the_current_directory_is_found(pytester, run_pack,
     result.assert_outcomes(passed=4)  # ERR-007 judges the errors of the package that defines DataFlow
 
 
+def test_a_failing_test_beside_the_pack_fails_the_run_whatever_the_gate_says(pytester, run_pack):
+    from dataflow_conformance.plugin.pack import SUITE_DIR
+
+    pytester.makepyfile(test_own="def test_own():\n    assert False, 'the project own test'\n")
+    result = run_pack("--dataflow-impl=dataflow_reference", str(SUITE_DIR / "test_conf.py"), "test_own.py",
+                      "-k", "test_health_check_reports_healthy or test_own")  # fmt: skip
+    result.assert_outcomes(passed=1, failed=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
 def test_a_module_whose_dataflow_is_no_class_is_one_error(pytester, run_pack):
     pytester.makepyfile(numberflow="DataFlow = 42\n")
     result = run_pack("--dataflow-impl=numberflow", "-n", "2")
