@@ -204,6 +204,45 @@ def test_a_failing_test_beside_the_pack_fails_the_run_whatever_the_gate_says(pyt
     assert result.ret == pytest.ExitCode.TESTS_FAILED
 
 
+STUBBORN_IMPL = '''
+import asyncio
+
+
+async def _ignores_cancellation():
+    while True:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            pass
+
+
+class _Express:
+    async def create(self, model, data):
+        asyncio.get_running_loop().create_task(_ignores_cancellation())  # a monitor that never stops
+        return {"id": 1, **data}
+
+
+class DataFlow:
+    """Its express API leaves a task behind that ignores cancellation."""
+    def __init__(self, url=None, **options):
+        self.express = _Express()
+    def model(self, cls):
+        return cls
+    def create_tables(self):
+        pass
+    def close(self):
+        pass
+'''
+
+
+@pytest.mark.timeout(180)
+def test_a_task_that_ignores_cancellation_does_not_hang_the_run(pytester, run_pack):
+    pytester.makepyfile(stubbornflow=STUBBORN_IMPL)
+    result = run_pack("--dataflow-impl=stubbornflow", "-k", "test_create_stores_and_returns_record and express and not sync")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, "the run ends, and judges the implementation"
+    result.stdout.fnmatch_lines(["*verdict: failure*"])
+
+
 def test_a_module_whose_dataflow_is_no_class_is_one_error(pytester, run_pack):
     pytester.makepyfile(numberflow="DataFlow = 42\n")
     result = run_pack("--dataflow-impl=numberflow", "-n", "2")

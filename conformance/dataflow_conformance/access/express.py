@@ -8,11 +8,11 @@ filter, a bulk update by filter, `batch_size` on a bulk create) raises NotOnThis
 which must then name the paths it applies to.
 """
 
-import asyncio
 import contextvars
 
 from ..contract.operations import parse_node_type
 from ..exceptions import blocked_by
+from .callerloop import CallerLoop
 from .concurrency import in_tasks, in_threads
 from .protocol import EXPRESS_PATHS, NotOnThisPath, WorkflowFailed, implements
 from .workflow import bound
@@ -31,7 +31,7 @@ class ExpressPath:
             raise ValueError(f"unknown express path {name!r}; known: {EXPRESS_PATHS}")
         self.name = name  # "express": the async API awaited on an event loop; "express_sync"
         self.db = None
-        self._loop = asyncio.Runner() if name == "express" else None
+        self._loop = CallerLoop() if name == "express" else None
 
     def bind(self, db) -> None:
         self.db = db

@@ -1,6 +1,5 @@
 """The workflow access paths: WorkflowBuilder plus a real Kailash runtime, as a DataFlow user runs them."""
 
-import asyncio
 import contextvars
 
 from kailash.runtime.async_local import AsyncLocalRuntime
@@ -8,6 +7,7 @@ from kailash.workflow.builder import WorkflowBuilder
 
 from ..contract.operations import CONTEXT_INPUT, TRANSACTION_NODES
 from ..sdk import close_local_runtime, open_local_runtime
+from .callerloop import CallerLoop
 from .concurrency import in_tasks, in_threads
 from .protocol import WORKFLOW_PATHS, WorkflowFailed, implements
 
@@ -25,7 +25,7 @@ class WorkflowPath:
         self.db = None
         # Entered as a context manager (as Kailash asks), left in close().
         self._local = open_local_runtime() if name == "local" else None
-        self._loop = asyncio.Runner() if name == "async" else None
+        self._loop = CallerLoop() if name == "async" else None
         self._async: AsyncLocalRuntime | None = None
 
     def bind(self, db) -> None:
