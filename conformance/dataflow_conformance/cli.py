@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     exp = sub.add_parser(
         "expectations",
         help="create or update an expectations file from conformance reports (a test failing in only some "
-        "runs is flaky); an existing file keeps its comments and reasons",
+        "runs is listed as intermittent); an existing file keeps its comments and reasons",
     )
     exp.add_argument("reports", type=Path, nargs="+", metavar="report", help="conformance-report.json files")
     exp.add_argument(
