@@ -3,7 +3,7 @@ off, one defect seen through several paths grouped as one cause, ranked by the c
 breaks."""
 
 from dataflow_conformance.exceptions import Blocked
-from dataflow_conformance.report.causes import cause_of, group, unwrap
+from dataflow_conformance.report.causes import cause_of, group, mask, unwrap
 
 
 class WorkflowError(Exception):
@@ -39,7 +39,7 @@ def test_a_failure_inside_a_long_except_block_is_not_caused_by_the_handled_excep
                 raise WorkflowError("workflow execution failed") from exc
 
     cause = _cause(execute)
-    assert cause["error"] == "ValueError: type '…' is not supported"
+    assert cause["error"] == "ValueError: type 'decimal.Decimal' is not supported"
     assert (
         cause["chain"]
         == "WorkflowError: workflow execution failed <- ValueError: type 'decimal.Decimal' is not supported"
@@ -53,7 +53,7 @@ def test_an_exception_raised_by_its_handler_is_caused_by_the_handled_one():
         except KeyError:
             raise WorkflowError("lookup failed")  # noqa: B904 - an implementation that forgot `from`
 
-    assert _cause(lookup)["error"] == "KeyError: '…'"
+    assert _cause(lookup)["error"] == "KeyError: 'missing'"
 
 
 def test_a_suppressed_context_is_not_a_cause():
@@ -121,3 +121,13 @@ def test_a_blocked_test_is_explained_by_its_blocker():
     blocked = Blocked(("TENANT-007",), ValueError("UNIQUE constraint failed: users.email"))
     cause = cause_of(blocked, {"no_such_implementation"}, {"no_such_suite"})
     assert cause["error"] == "ValueError: UNIQUE constraint failed: users.email"
+
+
+def test_errors_that_name_different_keys_are_different_causes_and_quoted_values_are_masked():
+    assert mask("'NoneType' object has no attribute '_pool'") == "'NoneType' object has no attribute '_pool'"
+    assert mask("no user 'ann smith' with id 42") == "no user '…' with id N"
+    tests = [
+        _test("a", "failed", ["CRUD-001"], f"KeyError: {mask(repr(name))}", where="impl:f") for name in ("id", "name")
+    ]
+    tests.append(_test("b", "failed", ["CRUD-001"], f"KeyError: {mask(repr('id'))}", where="impl:g"))
+    assert sorted(c["tests"] for c in group(tests)) == [1, 2]

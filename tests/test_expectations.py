@@ -146,3 +146,39 @@ def test_stale_entries_only_for_backends_and_modules_in_the_run():
         "[sqlite] test_a.py::test_alpha_on (nearest: test_a.py::test_alpha_one)",
         "[postgresql] test_a.py::test_zeta",
     ]
+
+
+def test_a_test_id_selection_judges_no_entry_stale(pytester, run_pack):
+    """Collected by id, a module holds only the named test: its other entries may still name real tests."""
+    path = write(pytester, f'[sqlite]\n"test_conf.py::test_no_such_test[sqlite]" = "x"\n"{CREATE}" = "x"\n')
+    health = f"{SUITE_DIR / 'test_conf.py'}::test_health_check_reports_healthy"
+    result = run_pack("--dataflow-impl=dataflow_reference", "--dataflow-expectations", path, health)
+    assert result.ret == Status.OK and report_of(pytester)["gate"]["stale"] == []
+
+
+def test_a_k_selection_is_a_partial_run_even_when_every_clause_of_its_modules_ran(pytester, run_pack):
+    """`expectations` without --partial must refuse a report whose run left tests out, or it would drop
+    the entries of the tests it did not run."""
+    result = run_pack("--dataflow-impl=dataflow_reference", str(SUITE_DIR / "test_conf.py"), "-k", "not local")
+    report = report_of(pytester)
+    assert result.ret == Status.OK and report["tests_deselected"] > 0 and not report["complete"]
+
+
+CRASHING_IMPL = """
+import os
+
+from dataflow_reference import DataFlow as Reference
+
+
+class DataFlow(Reference):
+    def health_check(self):
+        os._exit(3)  # a driver's segfault, say: the worker process dies in the middle of a test
+"""
+
+
+def test_a_test_whose_worker_crashed_is_a_failure_of_its_clause_and_fails_the_gate(pytester, run_pack):
+    pytester.makepyfile(crashflow=CRASHING_IMPL)
+    result = run_pack("--dataflow-impl=crashflow", "-n", "1", "-k", "test_health_check_reports_healthy")
+    report = report_of(pytester)
+    assert result.ret == Status.UNEXPECTED_FAILURE == report["gate"]["status"]
+    assert report["gate"]["unexpected"] == [HEALTH] and report["clauses"]["CONF-006"]["results"] == {"sqlite": "error"}

@@ -67,6 +67,9 @@ def check_versions(tag: str | None) -> str:
 
 
 def build(dist: Path) -> tuple[Path, Path]:
+    old = sorted(dist.glob("dataflow_conformance-*")) if dist.is_dir() else []
+    if old:
+        raise ReleaseError(f"{dist} already holds distributions ({', '.join(p.name for p in old)}): empty it first")
     run(sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", dist, ROOT)
     (wheel,) = dist.glob("dataflow_conformance-*.whl")
     (sdist,) = dist.glob("dataflow_conformance-*.tar.gz")
@@ -117,7 +120,11 @@ def git_clone_at_tag(scratch: Path, current: str) -> str:
     clone = scratch / "clone"
     run("git", "clone", "-q", "--no-hardlinks", ROOT, clone)
     tag = f"v{current}"
-    if not run("git", "-C", clone, "tag", "--list", tag).strip():
+    if run("git", "-C", clone, "tag", "--list", tag).strip():
+        tagged, head = (run("git", "-C", clone, "rev-parse", f"{ref}^{{commit}}").strip() for ref in (tag, "HEAD"))
+        if tagged != head:
+            raise ReleaseError(f"the tag {tag} is on {tagged[:12]}, not on HEAD {head[:12]}: bump the version")
+    else:
         run("git", "-C", clone, "-c", "user.name=release", "-c", "user.email=release@localhost", "tag", tag)
     return f"dataflow-conformance @ git+file://{clone}@{tag}"
 

@@ -5,7 +5,7 @@ directory (JSON, Markdown, JUnit XML, badges), and exits with the gate's status 
 """
 
 import json
-import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -32,7 +32,7 @@ def pytest_arguments(args) -> list[str]:
         command.append(f"--dataflow-expectations={args.expectations}")
     if args.allow_fixed:
         command.append("--dataflow-allow-fixed")
-    return [*command, *args.pytest_args]
+    return [*command, *shlex.split(args.pytest_args_string or ""), *args.pytest_args]
 
 
 def run(args) -> int:
@@ -55,9 +55,18 @@ def run(args) -> int:
             status = Status.HARNESS_ERROR  # a gate that cannot show its evidence does not pass
             outputs["status"] = str(status)
     if args.github_output:
-        with open(args.github_output, "a", encoding="utf-8") as sink:
-            sink.writelines(f"{name}={value}{os.linesep}" for name, value in outputs.items())
+        write_outputs(Path(args.github_output), outputs)
     return status
+
+
+def write_outputs(path: Path, outputs: dict[str, str]) -> None:
+    """Append `name=value` lines to $GITHUB_OUTPUT. A line break in a value would end it there and start
+    an output of the text after it (a `status=0` after the real one, say): refused."""
+    for name, value in outputs.items():
+        if "\n" in value or "\r" in value:
+            raise ValueError(f"the {name} output holds a line break: {value!r}")
+    with path.open("a", encoding="utf-8", newline="\n") as sink:
+        sink.writelines(f"{name}={value}\n" for name, value in outputs.items())
 
 
 def add_parser(sub) -> None:
@@ -65,8 +74,9 @@ def add_parser(sub) -> None:
         "gate",
         help="run the pack as a CI gate: every report in one directory, the gate's exit status",
         description="Run the conformance pack against MODULE and exit with the gate's status: 0 every test as "
-        "expected, 1 unexpected failure, 3 harness error, 4 usage error or stale expectations, 5 no clause ran, "
-        "6 tests listed as failing passed. Arguments after `--` go to pytest.",
+        "expected, 1 unexpected failure, 2 interrupted (a collection error), 3 harness error, 4 usage error or "
+        "stale expectations, 5 no clause ran, 6 tests listed as failing passed. Arguments after `--` go to pytest. "
+        "A bad option of this command itself exits 2, as every command-line tool's.",
     )
     gate.add_argument("--module", required=True, help="the module that exposes the DataFlow class under test")
     gate.add_argument("--backend", action="append", default=[], choices=BACKENDS)
@@ -78,4 +88,10 @@ def add_parser(sub) -> None:
     gate.add_argument("--timeout", type=int, default=300, metavar="S", help="per test (default: %(default)s)")
     gate.add_argument("--artifact", metavar="NAME", help="the name the reports are uploaded under (an output)")
     gate.add_argument("--github-output", metavar="FILE", help="append outputs here ($GITHUB_OUTPUT)")
+    gate.add_argument(
+        "--pytest-args",
+        dest="pytest_args_string",
+        metavar="STRING",
+        help="more pytest arguments as one string, split as a shell would (-k 'crud or bulk')",
+    )
     gate.add_argument("pytest_args", nargs="*", metavar="-- PYTEST_ARG", help="more pytest arguments")

@@ -31,6 +31,19 @@ class CallerLoop:
         if pending:
             loop.run_until_complete(asyncio.wait(pending, timeout=CLOSE_TIMEOUT))
         if any(not task.done() for task in pending):
-            loop.close()  # tasks that ignore cancellation stay behind, unfinished; the run goes on
+            self._abandon(loop)
         else:
             self._runner.close()
+
+    @staticmethod
+    def _abandon(loop) -> None:
+        """What Runner.close() does, each step bounded, leaving the tasks that ignore cancellation behind
+        unfinished: the thread's current loop unset (a later get_event_loop() would get a closed one) and
+        the default executor's threads shut down."""
+        for step in (loop.shutdown_asyncgens(), loop.shutdown_default_executor()):
+            try:
+                loop.run_until_complete(asyncio.wait_for(step, CLOSE_TIMEOUT))
+            except TimeoutError:
+                pass  # a generator or executor thread that does not end: left behind like the tasks
+        asyncio.set_event_loop(None)
+        loop.close()

@@ -63,6 +63,14 @@ def check_clause_markers(items, known) -> None:
             raise pytest.UsageError(f"{item.nodeid} names unknown clause(s) {unknown}; define them in docs/contract/")
 
 
+def narrowed(config) -> bool:
+    """Whether collection saw only part of a module (test ids as arguments, --lf, --sw): an entry of a test it
+    did not see may still name a real one, so no entry is judged stale."""
+    option = config.option
+    by_id = any("::" in str(arg) for arg in config.args)
+    return by_id or bool(getattr(option, "lf", False) or getattr(option, "stepwise", False))
+
+
 def stale_expectations(collected: set[str], session) -> list[dict]:
     """The expectations file's entries that name no collected test (before -k deselects any), each with the
     nearest existing test."""

@@ -43,7 +43,7 @@ def pytest_addoption(parser):
     group.addoption(
         "--dataflow-expectations",
         metavar="FILE",
-        help="TOML file of the implementation's known failures (strict xfail), or the name of one the kit "
+        help="TOML file of the implementation's known failures (a listed test that passes is 'fixed' and fails the gate), or the name of one the kit "
         "bundles (e.g. `dataflow`, for the published kailash-dataflow)",
     )
     group.addoption(

@@ -81,12 +81,20 @@ def pytest_collection_modifyitems(session, config, items):
     collection.check_clause_markers(suite_items, state.clauses)
     # Judged here, where the whole selection is known (under xdist, in every worker: the controller takes
     # the workers' findings, see ConformanceSession); reported at the end, with the report written.
-    state.stale_expectations = collection.stale_expectations({collection.suite_id(i) for i in suite_items}, state)
+    if not collection.narrowed(config):
+        state.stale_expectations = collection.stale_expectations({collection.suite_id(i) for i in suite_items}, state)
     for item in suite_items:
         tag = collection.tag(item)
         item.user_properties.extend(tag.properties())
         collection.gate_capability(item, tag, state)
         collection.apply_expectation(item, tag, state)
+
+
+def pytest_deselected(items):
+    """-k / -m left these out: the run is partial, whatever clauses the rest still covers."""
+    if items:
+        state = session_mod.get(items[0].config)
+        state.tests_deselected += sum(1 for item in items if Path(str(item.path)).is_relative_to(SUITE_DIR))
 
 
 @pytest.hookimpl(wrapper=True)

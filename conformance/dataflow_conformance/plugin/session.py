@@ -20,7 +20,8 @@ from . import implementation as implementation_mod
 
 PLUGIN_NAME = "dataflow-conformance-session"
 _WORKER_BACKENDS = "dataflow_conformance_backends"  # key in xdist's workerinput
-_WORKER_STALE = "dataflow_conformance_stale"  # key in xdist's workeroutput
+_WORKER_STALE = "dataflow_conformance_stale"  # keys in xdist's workeroutput
+_WORKER_DESELECTED = "dataflow_conformance_deselected"
 DEFAULT_IMPLEMENTATION = "dataflow_reference"
 
 
@@ -33,6 +34,7 @@ class ConformanceSession:
     expectations: expectations_mod.Expectations
     containers: list = field(default_factory=list)  # testcontainers started for this run (controller only)
     stale_expectations: list[dict] = field(default_factory=list)  # entries naming no test (report/gate.py)
+    tests_deselected: int = 0  # the pack's tests that -k / -m deselected: the run is partial
 
     @classmethod
     def from_config(cls, config) -> "ConformanceSession":
@@ -79,14 +81,17 @@ class ConformanceSession:
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node, error):
         """xdist: the stale entries a worker found (every worker collects the same suite)."""
-        found = json.loads(getattr(node, "workeroutput", {}).get(_WORKER_STALE, "[]"))
+        output = getattr(node, "workeroutput", {})
+        found = json.loads(output.get(_WORKER_STALE, "[]"))
         if found and not self.stale_expectations:
             self.stale_expectations = found
+        self.tests_deselected = max(self.tests_deselected, int(output.get(_WORKER_DESELECTED, 0)))
 
     def pytest_sessionfinish(self, session):
         worker_output = getattr(session.config, "workeroutput", None)
         if worker_output is not None:
             worker_output[_WORKER_STALE] = json.dumps(self.stale_expectations)
+            worker_output[_WORKER_DESELECTED] = self.tests_deselected
 
     def pytest_unconfigure(self, config):
         for container in self.containers:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..contract.clauses import load as load_clauses
 from . import causes
+from .gate import remove_fixed_command
 
 DEFAULT_LIMIT = 10
 
@@ -23,14 +24,13 @@ def annotations(
     tests = {t["test"]: t for t in report["tests"]}
     level = "error"
     problems = _unexpected(report, [tests[t] for t in gate.get("unexpected", []) if t in tests])
-    for test_id in gate.get("fixed", []):
-        test = tests[test_id]
+    for test in [tests[t] for t in gate.get("fixed", []) if t in tests]:
         problems.append(
             _entry(
                 "warning" if gate.get("allow_fixed") else level,
                 f"Fixed: {test['test']} passed",
                 f"[{test['backend']}] {test['test']} is listed as failing and passed: remove its entry "
-                "(dataflow-conformance expectations conformance-report.json --write FILE --remove-fixed)",
+                f"({gate.get('remove_fixed') or remove_fixed_command('conformance-report.json', '')})",
                 expectations_file,
                 test["backend"],
                 test["test"],

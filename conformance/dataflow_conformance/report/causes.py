@@ -21,6 +21,7 @@ from collections import Counter, defaultdict
 
 from ..exceptions import Blocked, cause_chain
 
+_NAME = re.compile(r"[A-Za-z_][\w.]*")
 # A failure's cause travels from a worker to the report as user properties `cause_<field>` (JUnit shows them).
 FIELDS = ("error", "where", "origin", "chain")
 _MASKS = [
@@ -28,7 +29,9 @@ _MASKS = [
     (re.compile(r"\{[^{}]*\}"), "{…}"),  # a dict or set shown whole (an unexpected return value)
     (re.compile(r"0x[0-9a-fA-F]+"), "0x…"),
     (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"), "<uuid>"),
-    (re.compile(r"'[^']*'(?!:)"), "'…'"),  # quoted values; a dict's keys (followed by ':') say what it holds
+    # Quoted values; a name (a key, an attribute, a field: KeyError: 'id' is not KeyError: 'name') and a
+    # dict's keys (followed by ':') say what broke, and stay.
+    (re.compile(r"'[^']*'(?!:)"), lambda quoted: quoted[0] if _NAME.fullmatch(quoted[0][1:-1]) else "'…'"),
     (re.compile(r'"[^"]*"(?!:)'), '"…"'),
     (re.compile(r"\b\d+(\.\d+)?\b"), "N"),
 ]

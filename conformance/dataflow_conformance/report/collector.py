@@ -16,7 +16,7 @@ from ..contract.capabilities import CAPABILITIES
 from ..contract.clauses import fingerprint
 from . import causes
 from .areas import blindness
-from .gate import Gate, Status
+from .gate import Gate, remove_fixed_command
 from .tag import ARRANGED_PROPERTY, EVERY_BACKEND, EXPECTED_PROPERTY, FIGURES_PROPERTY, TestTag
 
 # A test's outcome: pytest's, with two of the kit's own. "blocked": its arrange step failed because of
@@ -37,14 +37,19 @@ class ConformanceReport:
         self.config = config
         self.tests: dict[str, dict] = {}
         self.other_failures = 0  # failures of tests run beside the pack (not conformance tests)
+        # The tag of every test seen, by node id: xdist reports a test whose worker crashed (a segfault in a
+        # driver, os._exit) without its user_properties, and that test must still count as the pack's.
+        self._tags: dict[str, TestTag] = {}
+        self.exit_status: int | None = None  # the run's, set when the session ends (the gate's, or pytest's own)
 
     # -- collecting --------------------------------------------------------------------------
 
     def pytest_runtest_logreport(self, report):
-        tag = TestTag.from_properties(report.user_properties)
+        tag = TestTag.from_properties(report.user_properties) or self._tags.get(report.nodeid)
         if tag is None:  # a test that is not the pack's: its failure is the run's, whatever the gate says
             self.other_failures += report.failed
             return
+        self._tags[report.nodeid] = tag
         entry = self.tests.setdefault(
             tag.suite_id,
             {
@@ -108,16 +113,16 @@ class ConformanceReport:
             stale=self.session.stale_expectations,
             allow_fixed=option.dataflow_allow_fixed,
             expectations=option.dataflow_expectations or "",
+            others_failed=self.other_failures,
+            report=option.dataflow_report,
         )
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session, exitstatus):
         """The gate's exit status (report/gate.py) where pytest's own says the tests ran as they should."""
         if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.NO_TESTS_COLLECTED):
-            status = self.gate().status(self.verdict(self.clause_results()))
-            if self.other_failures and status in (Status.OK, Status.FIXED, Status.NO_CLAUSE_RAN):
-                status = Status.UNEXPECTED_FAILURE
-            session.exitstatus = status
+            session.exitstatus = self.gate().status(self.verdict(self.clause_results()))
+        self.exit_status = int(session.exitstatus)
 
     def verdict(self, results) -> str:
         judged = {c: per for c, per in results.items() if any(o != "skipped" for o in per.values())}
@@ -134,7 +139,9 @@ class ConformanceReport:
             return "failure"
         return "success" if should_ok else "partial"
 
-    def as_dict(self) -> dict:
+    def as_dict(self, exit_status: int | None = None) -> dict:
+        """The report; `exit_status`: the run's, when pytest's own status (interrupted, usage error) overrides
+        the gate's judgement."""
         results = self.clause_results()
         verdict = self.verdict(results)
         clauses = self.session.clauses
@@ -164,11 +171,12 @@ class ConformanceReport:
                 "packages": package_versions(),
             },
             "verdict": verdict,
-            "gate": self.gate().as_dict(verdict),
-            "complete": not deselected,
+            "gate": self.gate().as_dict(verdict, exit_status),
+            "complete": not deselected and not self.session.tests_deselected,
             "clauses_not_run": sorted(not_run),
             "clauses_not_applicable": sorted(not_run - deselected),  # they need a backend the run lacks
             "clauses_deselected": sorted(deselected),  # -k, test paths: the run is partial
+            "tests_deselected": self.session.tests_deselected,  # -k, -m: partial even when every clause ran
             "clauses": {
                 clause_id: {
                     "level": clauses[clause_id].level,
@@ -199,7 +207,8 @@ class ConformanceReport:
     # -- output ------------------------------------------------------------------------------
 
     def pytest_terminal_summary(self, terminalreporter, exitstatus, config):
-        data = self.as_dict()
+        exit_status = self.exit_status if self.exit_status is not None else int(exitstatus)  # `exitstatus`: pytest's
+        data = self.as_dict(exit_status)
         path = Path(config.option.dataflow_report)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(data, indent=1, default=str, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -220,8 +229,7 @@ class ConformanceReport:
         gate = self.gate()
         for line in gate_lines(gate, config.option.dataflow_report):
             write(line)
-        passed = gate.status(data["verdict"]) == 0
-        write(gate.headline(data["verdict"]), bold=True, red=not passed, green=passed)
+        write(gate.headline(data["verdict"], exit_status), bold=True, red=exit_status != 0, green=exit_status == 0)
         write("report: " + ", ".join(str(p) for p in written))
 
 
@@ -282,10 +290,7 @@ def gate_lines(gate: Gate, report_path: str, limit: int = 10) -> list[str]:
         nearest = f" (nearest existing test: {stale['nearest']})" if stale["nearest"] else ""
         lines.append(f"stale expectation: [{stale['backend']}] {stale['test']} names no test{nearest}")
     if gate.fixed:
-        lines.append(
-            f"remove the fixed entries: dataflow-conformance expectations {report_path} "
-            f"--write {gate.expectations} --remove-fixed"
-        )
+        lines.append(f"remove the fixed entries: {remove_fixed_command(report_path, gate.expectations)}")
     return lines
 
 

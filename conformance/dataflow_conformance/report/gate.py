@@ -10,10 +10,12 @@ It fails with a status of its own for each way it can go wrong, so a CI script c
 | 3 | harness error: the pack itself failed (pytest's internal error) | report it to the kit |
 | 4 | usage error: bad options, an implementation that is no DataFlow, an invalid or stale expectations file | fix the command or the file (the message says how) |
 | 5 | no clause ran: the selection (`-k`, test paths, capabilities) left nothing to judge | widen the selection |
-| 6 | fixed: tests listed as failing passed (unless `--dataflow-allow-fixed`) | remove their entries (`dataflow-conformance expectations REPORT --write FILE --remove-fixed`) |
+| 6 | fixed: tests listed as failing passed (unless `--dataflow-allow-fixed`) | remove their entries (`remove_fixed_command`) |
 
-Statuses 1 to 5 are pytest's own (`pytest.ExitCode`); 6 is the kit's. When several apply, the most
-severe wins: usage error, then unexpected failure, then fixed.
+Statuses 1 to 5 are pytest's own (`pytest.ExitCode`; 2, interrupted, is pytest's alone: a collection error
+or Ctrl-C stops the run before the gate judges it); 6 is the kit's. When several apply, the most severe
+wins: usage error, then unexpected failure, then fixed. A failure of a test run beside the pack (not a
+conformance test, so no expectations entry can list it) is an unexpected failure.
 """
 
 from dataclasses import dataclass, field
@@ -25,6 +27,7 @@ from .expectations import FAILED_OUTCOMES
 class Status(IntEnum):
     OK = 0
     UNEXPECTED_FAILURE = 1
+    INTERRUPTED = 2
     HARNESS_ERROR = 3
     USAGE_ERROR = 4
     NO_CLAUSE_RAN = 5
@@ -42,9 +45,13 @@ class Gate:
     known: int = 0  # listed failures that failed as listed
     allow_fixed: bool = False
     expectations: str = ""  # the file's path or bundled name ("" without one)
+    others_failed: int = 0  # failures of tests run beside the pack: no entry can list them
+    report: str = "conformance-report.json"  # where the run writes its report (for the commands it suggests)
 
     @classmethod
-    def judge(cls, tests: list[dict], *, stale=(), allow_fixed=False, expectations="") -> "Gate":
+    def judge(
+        cls, tests: list[dict], *, stale=(), allow_fixed=False, expectations="", others_failed=0, report=""
+    ) -> "Gate":
         applicable = [t for t in tests if t.get("applicable", True)]
         return cls(
             unexpected=[t for t in applicable if t["outcome"] in UNEXPECTED and not t.get("expected")],
@@ -53,12 +60,14 @@ class Gate:
             known=sum(1 for t in applicable if t.get("expected") and t["outcome"] in FAILED_OUTCOMES),
             allow_fixed=allow_fixed,
             expectations=expectations,
+            others_failed=others_failed,
+            report=report or cls.report,
         )
 
     def status(self, verdict: str) -> Status:
         if self.stale:
             return Status.USAGE_ERROR
-        if self.unexpected:
+        if self.unexpected or self.others_failed:
             return Status.UNEXPECTED_FAILURE
         if self.fixed and not self.allow_fixed:
             return Status.FIXED
@@ -66,17 +75,25 @@ class Gate:
             return Status.NO_CLAUSE_RAN
         return Status.OK
 
-    def headline(self, verdict: str) -> str:
+    def final(self, verdict: str, exit_status: int | None) -> Status:
+        """The run's status: the gate's, unless pytest's own (interrupted, a usage error) overrode it."""
+        if exit_status is None or exit_status not in {int(s) for s in Status}:
+            return self.status(verdict)
+        return Status(exit_status)
+
+    def headline(self, verdict: str, exit_status: int | None = None) -> str:
         """One line: what the gate decided and why."""
-        status = self.status(verdict)
+        status = self.final(verdict, exit_status)
         parts = [f"{len(self.unexpected)} unexpected failures", f"{len(self.fixed)} fixed", f"{self.known} known"]
         if self.stale:
             parts.append(f"{len(self.stale)} stale expectations")
+        if self.others_failed:
+            parts.append(f"{self.others_failed} failures of tests run beside the pack")
         outcome = "passed" if status == Status.OK else f"failed (exit status {int(status)}: {_MEANING[status]})"
         return f"gate {outcome}: " + ", ".join(parts)
 
-    def as_dict(self, verdict: str) -> dict:
-        status = self.status(verdict)
+    def as_dict(self, verdict: str, exit_status: int | None = None) -> dict:
+        status = self.final(verdict, exit_status)
         return {
             "status": int(status),
             "meaning": _MEANING[status],
@@ -86,14 +103,25 @@ class Gate:
             "fixed": [t["test"] for t in self.fixed],
             "stale": self.stale,
             "known": self.known,
+            "others_failed": self.others_failed,
+            "remove_fixed": remove_fixed_command(self.report, self.expectations) if self.fixed else "",
         }
 
 
 _MEANING = {
     Status.OK: "every test as expected",
     Status.UNEXPECTED_FAILURE: "unexpected failure",
+    Status.INTERRUPTED: "interrupted: a collection error or Ctrl-C stopped the run",
     Status.HARNESS_ERROR: "harness error",
-    Status.USAGE_ERROR: "usage error: the expectations file names tests that do not exist",
+    Status.USAGE_ERROR: "usage error: bad options, a module that is no DataFlow, an invalid or stale expectations file",
     Status.NO_CLAUSE_RAN: "no clause ran",
     Status.FIXED: "tests listed as failing passed: remove their entries",
 }
+
+
+def remove_fixed_command(report: str, expectations: str) -> str:
+    """How to remove the entries of fixed tests: the command on the user's file; for a file the kit bundles
+    (named, not a path), the kit's own session, since an installed kit's copy is not the user's to edit."""
+    if expectations and not expectations.endswith(".toml") and "/" not in expectations:
+        return f"the bundled expectations `{expectations}` are the kit's: `nox -s expectations` in its checkout"
+    return f"`dataflow-conformance expectations {report} --write {expectations or 'FILE'} --remove-fixed`"
