@@ -1,0 +1,68 @@
+"""What is mutated and what runs against each mutant.
+
+A target is one behaviour module of the reference (`reference/dataflow_reference/`): code that decides what is
+stored, read, filtered, sorted, counted, named, committed or rolled back. Each maps to the suite modules that
+exercise it (a `-k` expression over the pack's module names), and to the backends its code runs on: SQLite
+unless the code runs only on a server (a dialect's own module).
+
+Not targets: the loop and pool plumbing (`engines.py`, `runner.py`, `slots.py`, `deadline.py`), URL parsing
+(`urls.py`), the exception classes (`errors.py`) and the import checks (`core_check.py`, `__init__.py`): their
+mutants change when or how fast, not what; POOL, NODE and FAULT tests cover them without a score.
+"""
+
+from dataclasses import dataclass
+
+# Suite modules, by what they check (conformance/dataflow_conformance/suite/test_<name>.py).
+READS_AND_WRITES = ("crud", "query", "model", "types", "errors", "consistency")
+EVERY_PATH = ("crud", "query", "bulk", "nodes", "transactions", "tenant")
+
+
+@dataclass(frozen=True)
+class Target:
+    module: str  # the path under reference/dataflow_reference/, without .py
+    suites: tuple[str, ...]  # suite modules without `test_`
+    backends: tuple[str, ...] = ("sqlite",)
+
+    @property
+    def path(self) -> str:
+        return f"dataflow_reference/{self.module}.py"
+
+    @property
+    def keyword(self) -> str:
+        """The pytest -k expression that selects the mapped suite modules."""
+        return " or ".join(f"test_{suite}.py" for suite in self.suites)
+
+
+_DIALECT_SUITES = ("types", "errors", "transactions", "tenant", "migrate", "bulk", "crud")
+
+TARGETS = {
+    t.module: t
+    for t in (
+        Target("crud", (*READS_AND_WRITES, "tenant", "safety")),
+        Target("bulk", ("bulk", "tenant", "model", "errors")),
+        Target("batches", ("bulk", "errors")),
+        Target("fastinsert", ("bulk", "types")),
+        Target("query", ("query", "safety", "tenant")),
+        Target("fieldtypes", ("types", "model", "errors", "crud")),
+        Target("model", ("model", "conf", "types")),
+        Target("schema", ("migrate", "model", "tenant")),
+        Target("tenancy", ("tenant",)),
+        Target("transactions", ("transactions", "consistency")),
+        Target("transaction_nodes", ("transactions",)),
+        Target("express", EVERY_PATH),
+        Target("nodes", ("nodes", "crud", "transactions", "tenant")),
+        Target("operations", ("nodes", "crud", "bulk")),
+        Target("driver_errors", ("errors", "fault")),
+        Target("core", ("conf", "nodes", "tenant", "transactions")),
+        Target("database", ("conf", "transactions", "migrate", "pool")),
+        Target("dialects/base", _DIALECT_SUITES),
+        Target("dialects/sqlite", _DIALECT_SUITES),
+        Target("dialects/postgresql", _DIALECT_SUITES, ("postgresql",)),
+        Target("dialects/mysql", _DIALECT_SUITES, ("mysql",)),
+    )
+}
+
+
+def session_name(module: str) -> str:
+    """The file name (without suffix) of a module's session database and config."""
+    return module.replace("/", "-")
