@@ -39,6 +39,7 @@ def main(argv: list[str]) -> int:
     if args.command == "run":
         from .session import run_all
 
+        args.modules = [m if m in TARGETS else m.replace("-", "/") for m in args.modules]  # dialects-sqlite
         if unknown := [m for m in args.modules if m not in TARGETS]:
             parser.error(f"not a target: {', '.join(unknown)} (targets: {', '.join(TARGETS)})")
         workers = [url for url in args.workers.split(",") if url]

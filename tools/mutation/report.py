@@ -44,7 +44,9 @@ def triage() -> dict[str, str]:
 
 def changed_line(diff: str | None) -> str:
     """The mutated line, from the tool's diff."""
-    added = [line[1:].strip() for line in (diff or "").splitlines() if line.startswith("+") and not line.startswith("++")]
+    added = [
+        line[1:].strip() for line in (diff or "").splitlines() if line.startswith("+") and not line.startswith("++")
+    ]
     return added[0] if added else ""
 
 

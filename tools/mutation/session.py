@@ -50,7 +50,9 @@ def write_config(target: Target, timeout: float, workers: list[str]) -> Path:
     distributor = '[cosmic-ray.distributor]\nname = "local"\n'
     if workers:
         urls = ", ".join(f'"{url}"' for url in workers)
-        distributor = f'[cosmic-ray.distributor]\nname = "http"\n\n[cosmic-ray.distributor.http]\nworker-urls = [{urls}]\n'
+        distributor = (
+            f'[cosmic-ray.distributor]\nname = "http"\n\n[cosmic-ray.distributor.http]\nworker-urls = [{urls}]\n'
+        )
     config.write_text(
         "[cosmic-ray]\n"
         f'module-path = "{COPY / target.path}"\n'
