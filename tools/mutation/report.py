@@ -21,6 +21,8 @@ COLUMNS = ("mutants", "run", "killed", "timed out", "survived", "equivalent", "s
 
 
 def classify(worker_outcome: str, test_outcome: str | None, output: str | None) -> str:
+    """What one result of the tool's database means (it stores its enums by name: `KILLED`, `SKIPPED`, ...)."""
+    worker_outcome, test_outcome = worker_outcome.lower(), (test_outcome or "").lower()
     if worker_outcome == "skipped":
         return "skipped"
     if worker_outcome != "normal":

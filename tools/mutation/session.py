@@ -2,7 +2,8 @@
 
 - `.mutation/src/dataflow_reference/`: the copy of the reference that Cosmic Ray mutates (laid anew from
   `reference/` before every run, so a run stopped in the middle of a mutant never leaves it behind, and the
-  checkout itself is never mutated); the pack imports it through PYTHONPATH (see pack.py).
+  checkout itself is never mutated), and `.mutation/src/dataflow_conformance/`, the pack as the run began;
+  the test command imports both through PYTHONPATH (see pack.py).
 - `.mutation/sessions/<module>.toml`: the tool's config (module path, timeout, test command, distributor);
   `<module>.sqlite`: the tool's results database, which makes a run resumable (`cosmic-ray exec` runs only
   the mutants that have no result yet); `<module>.json`: the source's digest, the baseline's time and the wall
@@ -25,15 +26,20 @@ from .targets import TARGETS, Target, session_name
 ROOT = Path(__file__).resolve().parents[2]
 WORK = Path(".mutation")
 SOURCE = Path("reference/dataflow_reference")
+PACK = Path("conformance/dataflow_conformance")
 COPY = WORK / "src"
 SESSIONS = WORK / "sessions"
 URL_VARIABLES = {"postgresql": "DFC_POSTGRESQL_URL", "mysql": "DFC_MYSQL_URL"}
 
 
 def lay_copy() -> None:
-    """The reference, copied where Cosmic Ray mutates it (relative paths: a worker's checkout has its own)."""
+    """The reference, copied where Cosmic Ray mutates it (relative paths: a worker's checkout has its own), and
+    the pack beside it, so that tests edited during a long run do not change the verdicts halfway (the links
+    to docs/contract are copied as files)."""
     shutil.rmtree(COPY, ignore_errors=True)
-    shutil.copytree(SOURCE, COPY / "dataflow_reference", ignore=shutil.ignore_patterns("__pycache__"))
+    ignore = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(SOURCE, COPY / "dataflow_reference", ignore=ignore)
+    shutil.copytree(PACK, COPY / "dataflow_conformance", ignore=ignore)
 
 
 def paths(target: Target) -> tuple[Path, Path, Path]:
@@ -116,7 +122,7 @@ def watch(target: Target, database: Path, stop: threading.Event, every: float = 
     while not stop.wait(every):
         total, done = counts(database)
         with sqlite3.connect(database) as db:
-            survived = db.execute("SELECT count(*) FROM work_results WHERE test_outcome = 'survived'").fetchone()[0]
+            survived = db.execute("SELECT count(*) FROM work_results WHERE test_outcome = 'SURVIVED'").fetchone()[0]
         elapsed = time.monotonic() - started
         print(f"[mutation] {target.module}: {done}/{total} done, {survived} survived, {elapsed:.0f} s", flush=True)
 
@@ -138,7 +144,7 @@ def forget_survivors(target: Target, database: Path, meta: dict) -> None:
     runs them against the pack as it is now; the outcomes before are kept for the report."""
     meta.setdefault("before", outcomes(database))
     with sqlite3.connect(database) as db:
-        db.execute("DELETE FROM work_results WHERE test_outcome = 'survived'")
+        db.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'")
 
 
 def run(target: Target, workers: list[str], retest: bool = False) -> None:
