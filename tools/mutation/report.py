@@ -12,7 +12,7 @@ import sqlite3
 import tomllib
 from pathlib import Path
 
-from .session import SESSIONS, paths
+from .session import SESSIONS, census, paths
 from .targets import TARGETS
 
 REPORT = Path("docs/mutation/report.md")
@@ -36,12 +36,14 @@ def mutant_key(module: str, line: int, operator: str, occurrence: int) -> str:
     return f"{module}:{line} {operator.removeprefix('core/')} #{occurrence}"
 
 
-def triage() -> dict[str, str]:
-    """Equivalent mutants: key -> why no behaviour can tell them apart."""
+def triage() -> dict[str, dict]:
+    """Triaged survivors: key -> {"kind": "equivalent" | "outside", "why": ...}. An equivalent mutant leaves the
+    score; one outside the contract (observable only through an API the contract does not cover) stays a
+    survivor, listed with its reason."""
     if not TRIAGE.exists():
         return {}
-    entries = tomllib.loads(TRIAGE.read_text(encoding="utf-8")).get("equivalent", [])
-    return {mutant_key(e["module"], e["line"], e["operator"], e["occurrence"]): e["why"] for e in entries}
+    entries = tomllib.loads(TRIAGE.read_text(encoding="utf-8")).get("mutant", [])
+    return {mutant_key(e["module"], e["line"], e["operator"], e["occurrence"]): e for e in entries}
 
 
 def changed_line(diff: str | None) -> str:
@@ -52,7 +54,7 @@ def changed_line(diff: str | None) -> str:
     return added[0] if added else ""
 
 
-def module_results(module: str, equivalent: dict[str, str]) -> tuple[dict[str, int], list[dict]]:
+def module_results(module: str, triaged: dict[str, dict]) -> tuple[dict[str, int], list[dict]]:
     _, database, _ = paths(TARGETS[module])
     query = (
         "SELECT s.start_pos_row, s.operator_name, s.occurrence, r.worker_outcome, r.test_outcome, r.output, r.diff "
@@ -65,7 +67,8 @@ def module_results(module: str, equivalent: dict[str, str]) -> tuple[dict[str, i
     for line, operator, occurrence, worker, test, output, diff in rows:
         outcome = "pending" if worker is None else classify(worker, test, output)
         key = mutant_key(module, line, operator, occurrence)
-        if outcome == "survived" and key in equivalent:
+        kind = triaged.get(key, {}).get("kind")
+        if outcome == "survived" and kind == "equivalent":
             outcome = "equivalent"
         if outcome == "skipped":
             tally["skipped"] += 1
@@ -76,7 +79,7 @@ def module_results(module: str, equivalent: dict[str, str]) -> tuple[dict[str, i
         if outcome in tally:
             tally[outcome] += 1
         if outcome == "survived":
-            survivors.append({"key": key, "line": changed_line(diff)})
+            survivors.append({"key": key, "line": changed_line(diff), "why": triaged.get(key, {}).get("why")})
     return tally, survivors
 
 
@@ -95,14 +98,19 @@ def wall_time(meta: dict) -> str:
 
 
 def render() -> str:
-    equivalent = triage()
+    triaged = triage()
     rows, survivors, totals, not_run = [], [], dict.fromkeys(COLUMNS, 0), []
     for module, target in TARGETS.items():
         _, database, meta_path = paths(target)
         if not database.exists():
+            mutants, skipped = census(target)
             not_run.append(module)
+            totals["mutants"] += mutants
+            totals["skipped"] += skipped
+            backends = ", ".join(target.backends)
+            rows.append(f"| `{module}` | {backends} | {mutants} | not run | | | | | {skipped} | | |")
             continue
-        tally, found = module_results(module, equivalent)
+        tally, found = module_results(module, triaged)
         meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else {}
         before = meta.get("before")
         before_text = "" if not before else f"{before.get('survived', 0)} → "
@@ -121,7 +129,7 @@ def render() -> str:
     ]
     if not_run:
         out += [
-            f"**Partial:** {len(rows)} of {len(TARGETS)} behaviour modules have run; not run yet: "
+            f"**Partial:** {len(rows) - len(not_run)} of {len(TARGETS)} behaviour modules have run; not run yet: "
             + ", ".join(f"`{m}`" for m in not_run)
             + ".",
             "",
@@ -132,14 +140,20 @@ def render() -> str:
         *rows,
         "| **total** | | " + " | ".join(str(totals[c]) for c in COLUMNS) + f" | {score(totals)} | |",
         "",
-        "*mutants*: made by Cosmic Ray's operators, less those inside annotations (*skipped*); *survived*: `a → b`",
+        "*mutants*: made by Cosmic Ray's operators (for a module not run yet, counted by its `init`), less those",
+        "inside annotations (*skipped*); the score counts the modules that ran; *survived*: `a → b`",
         "when survivors were run again after new tests (`run --retest-survivors`); wall time: one entry per",
         "`cosmic-ray exec` (the first is the full run, the others resumed or retested runs), with the mutants it ran.",
         "",
-        "## Survivors not triaged",
+        "## Survivors outside the contract",
+        "",
+        "Observable only through an API the contract does not cover (triage.toml says which); they count against",
+        "the score.",
         "",
     ]
-    out += [f"- `{s['key']}`: `{s['line']}`" for s in survivors] or ["None."]
+    out += [f"- `{s['key']}`: `{s['line']}`: {s['why']}" for s in survivors if s["why"]] or ["None."]
+    out += ["", "## Survivors not triaged", ""]
+    out += [f"- `{s['key']}`: `{s['line']}`" for s in survivors if not s["why"]] or ["None."]
     return "\n".join(out) + "\n"
 
 

@@ -108,6 +108,29 @@ def initialise(target: Target, workers: list[str]) -> dict:
     return meta
 
 
+def census(target: Target) -> tuple[int, int]:
+    """(mutants, skipped in annotations) that a session of the module would hold, without running any: the
+    tool's `init` on the checkout's source into `.mutation/census/` (kept while the source is unchanged)."""
+    folder = WORK / "census"
+    folder.mkdir(parents=True, exist_ok=True)
+    name = folder / f"{session_name(target.module)}-{digest(target)[:12]}"
+    config, database = name.with_suffix(".toml"), name.with_suffix(".sqlite")
+    if not database.exists():
+        config.write_text(
+            f'[cosmic-ray]\nmodule-path = "{SOURCE / (target.module + ".py")}"\ntimeout = 1\n'
+            'excluded-modules = []\ntest-command = "false"\n\n[cosmic-ray.distributor]\nname = "local"\n',
+            encoding="utf-8",
+        )
+        cosmic_ray("init", str(config), str(database))
+        from .annotations import skip_annotations
+
+        skip_annotations(database)
+    with sqlite3.connect(database) as db:
+        total = db.execute("SELECT count(*) FROM work_items").fetchone()[0]
+        skipped = db.execute("SELECT count(*) FROM work_results WHERE worker_outcome = 'SKIPPED'").fetchone()[0]
+    return total - skipped, skipped
+
+
 def counts(database: Path) -> tuple[int, int]:
     """(mutants, with a result) in the tool's database."""
     with sqlite3.connect(database) as db:
