@@ -11,10 +11,6 @@ from pathlib import Path
 from .session import COPY
 from .targets import TARGETS
 
-# Two test workers at most: the machines this runs on share their cores.
-WORKERS = os.environ.get("DFC_MUTATION_WORKERS", "2")
-
-
 def command(module: str, backend: str, report: Path) -> list[str]:
     return [
         sys.executable,
@@ -37,7 +33,7 @@ def command(module: str, backend: str, report: Path) -> list[str]:
         "300",
         "--log-level=WARNING",
         f"--dataflow-report={report}",
-        *(["-n", WORKERS] if WORKERS not in ("0", "1") else ["-p", "no:xdist"]),
+        *(["-n", str(workers)] if (workers := TARGETS[module].workers) > 1 else ["-p", "no:xdist"]),
     ]
 
 

@@ -20,6 +20,9 @@ class Target:
     module: str  # the path under reference/dataflow_reference/, without .py
     suites: tuple[str, ...]  # suite modules without `test_`
     backends: tuple[str, ...] = ("sqlite",)
+    # Test workers (pytest-xdist; at most two, the machines share their cores): one where the mapped suites run
+    # in seconds and starting a second worker costs more than it saves.
+    workers: int = 2
 
     @property
     def path(self) -> str:
@@ -46,11 +49,11 @@ TARGETS = {
         Target("schema", ("migrate", "model", "tenant")),
         Target("tenancy", ("tenant",)),
         Target("transactions", ("transactions", "consistency")),
-        Target("transaction_nodes", ("transactions",)),
+        Target("transaction_nodes", ("transactions",), workers=1),
         Target("express", EVERY_PATH),
         Target("nodes", ("nodes", "crud", "transactions", "tenant")),
         Target("operations", ("nodes", "crud", "bulk")),
-        Target("driver_errors", ("errors", "fault")),
+        Target("driver_errors", ("errors", "fault"), workers=1),
         Target("core", ("conf", "nodes", "tenant", "transactions")),
         Target("database", ("conf", "transactions", "migrate", "pool")),
         Target("dialects/base", _DIALECT_SUITES),
