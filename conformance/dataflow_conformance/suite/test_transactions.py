@@ -61,6 +61,19 @@ def test_rollback_discards_everything(make_dataflow, probe, flow):
     assert [(r["email"], r["age"]) for r in rows] == [("t0@x.org", 0)]
 
 
+@pytest.mark.clause("TXN-002")
+@pytest.mark.paths("local")  # under LocalRuntime later nodes also find a scope through the workflow context
+def test_a_node_after_the_rollback_runs_outside_the_scope(make_dataflow, probe, flow):
+    db = make_dataflow()
+    define_user(db)
+    db.create_tables()
+    scope = Scope().then("UserCreateNode", user(1)).then("TransactionRollbackNode").check(lambda: "after")
+    scope.builder.add_node("UserCreateNode", "unchained", {"email": "t2@x.org"})
+    scope.builder.add_connection(scope.last, "observed", "unchained", "name")  # runs after the rollback
+    flow.run(scope.builder, db=db)
+    assert [(r["name"], r["email"]) for r in probe.rows("users")] == [("after", "t2@x.org")]
+
+
 @pytest.mark.clause("TXN-003")
 def test_failing_node_rolls_back_the_scope(make_dataflow, probe, flow):
     db = make_dataflow()
