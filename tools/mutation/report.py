@@ -113,9 +113,10 @@ def render() -> str:
         tally, found = module_results(module, triaged)
         meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else {}
         before = meta.get("before")
-        before_text = "" if not before else f"{before.get('survived', 0)} → "
         cells = [str(tally[c]) for c in COLUMNS]
-        cells[4] = before_text + cells[4]
+        if before:  # survivors run again after new tests: the outcomes before them, then now
+            cells[2] = f"{before.get('killed', 0)} → {cells[2]}"
+            cells[4] = f"{before.get('survived', 0)} → {cells[4]}"
         backends = ", ".join(target.backends)
         rows.append(f"| `{module}` | {backends} | " + " | ".join(cells) + f" | {score(tally)} | {wall_time(meta)} |")
         survivors += found
@@ -141,7 +142,7 @@ def render() -> str:
         "| **total** | | " + " | ".join(str(totals[c]) for c in COLUMNS) + f" | {score(totals)} | |",
         "",
         "*mutants*: made by Cosmic Ray's operators (for a module not run yet, counted by its `init`), less those",
-        "inside annotations (*skipped*); the score counts the modules that ran; *survived*: `a → b`",
+        "inside annotations (*skipped*); the score counts the modules that ran; *killed*, *survived*: `a → b`",
         "when survivors were run again after new tests (`run --retest-survivors`); wall time: one entry per",
         "`cosmic-ray exec` (the first is the full run, the others resumed or retested runs), with the mutants it ran.",
         "",
