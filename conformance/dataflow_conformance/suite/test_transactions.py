@@ -61,17 +61,30 @@ def test_rollback_discards_everything(make_dataflow, probe, flow):
     assert [(r["email"], r["age"]) for r in rows] == [("t0@x.org", 0)]
 
 
-@pytest.mark.clause("TXN-002")
-@pytest.mark.paths("local")  # under LocalRuntime later nodes also find a scope through the workflow context
-def test_a_node_after_the_rollback_runs_outside_the_scope(make_dataflow, probe, flow):
+def _after_the_end(make_dataflow, probe, flow, ending) -> list[tuple]:
+    """A scope that writes t1 and ends with `ending`, then a node ordered after the end but not chained to
+    the scope (under LocalRuntime it could still find the scope in the workflow context): the rows."""
     db = make_dataflow()
     define_user(db)
     db.create_tables()
-    scope = Scope().then("UserCreateNode", user(1)).then("TransactionRollbackNode").check(lambda: "after")
+    scope = Scope().then("UserCreateNode", user(1)).then(ending).check(lambda: "after")
     scope.builder.add_node("UserCreateNode", "unchained", {"email": "t2@x.org"})
-    scope.builder.add_connection(scope.last, "observed", "unchained", "name")  # runs after the rollback
+    scope.builder.add_connection(scope.last, "observed", "unchained", "name")
     flow.run(scope.builder, db=db)
-    assert [(r["name"], r["email"]) for r in probe.rows("users")] == [("after", "t2@x.org")]
+    return sorted((r["name"], r["email"]) for r in probe.rows("users"))
+
+
+@pytest.mark.clause("TXN-001")
+@pytest.mark.paths("local")  # under LocalRuntime later nodes also find a scope through the workflow context
+def test_a_node_after_the_commit_runs_outside_the_scope(make_dataflow, probe, flow):
+    rows = _after_the_end(make_dataflow, probe, flow, "TransactionCommitNode")
+    assert rows == [("after", "t2@x.org"), ("t1", "t1@x.org")]
+
+
+@pytest.mark.clause("TXN-002")
+@pytest.mark.paths("local")
+def test_a_node_after_the_rollback_runs_outside_the_scope(make_dataflow, probe, flow):
+    assert _after_the_end(make_dataflow, probe, flow, "TransactionRollbackNode") == [("after", "t2@x.org")]
 
 
 @pytest.mark.clause("TXN-003")
