@@ -328,3 +328,17 @@ def test_a_savepoint_needs_a_name(make_dataflow, probe, flow, name):
     scope = Scope().then("UserCreateNode", user(1)).then("TransactionSavepointNode", {"name": name})
     expect_failure(lambda: flow.run(scope.then("TransactionCommitNode").builder, db=db))
     assert probe.count("users") == 0, "the scope of a refused savepoint committed"
+
+
+@pytest.mark.clause("TXN-004")
+@pytest.mark.paths("local")
+def test_a_node_after_a_savepoint_is_still_in_the_scope(make_dataflow, probe, flow):
+    db = make_dataflow()
+    define_user(db)
+    db.create_tables()
+    scope = Scope().then("UserCreateNode", user(1)).then("TransactionSavepointNode", {"name": "sp1"})
+    scope.check(lambda: "after")
+    scope.builder.add_node("UserCreateNode", "unchained", {"email": "t2@x.org"})
+    scope.builder.add_connection(scope.last, "observed", "unchained", "name")  # found through the context
+    flow.run(scope.builder, db=db)  # the scope is left open
+    assert probe.count("users") == 0, "a node after the savepoint committed outside the open scope"
