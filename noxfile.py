@@ -355,3 +355,13 @@ def upstream_docs(session):
         if Path(f"reports/upstream-docs/{b}/docs-report.json").exists()
     ]
     session.run("dataflow-conformance", "docs-summary", *reports, "--update", "README.md")
+
+
+# -- The pack's power as a mutation score over the reference (issue 28) ------------------------------------
+
+
+@nox.session
+def mutation(session):
+    """Cosmic Ray over the reference's behaviour modules with the pack as the test command (tools/mutation/)."""
+    _install(session, "dev,mutation")
+    session.run("python", "-m", "tools.mutation", *session.posargs)

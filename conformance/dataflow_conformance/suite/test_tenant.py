@@ -167,6 +167,44 @@ def test_a_tenant_cannot_be_registered_twice(make_dataflow):
     expect_failure(lambda: db.tenant_context.register_tenant("acme", "Acme again"), "acme")
 
 
+# -- TENANT-009: what a tenant id can be ----------------------------------------------------------
+
+
+@pytest.mark.clause("TENANT-009")
+def test_a_tenant_id_is_recorded_whole_or_refused(make_dataflow, probe, flow):
+    db = tenant_db(make_dataflow)
+    seed_tenants(probe, db)
+    accepted = []
+    for tenant_id in ("t" * 255, "u" * 256):
+        try:
+            db.tenant_context.register_tenant(tenant_id, "Long")
+        except Exception as error:
+            assert len(tenant_id) > 255, f"a tenant id of {len(tenant_id)} characters was refused: {error}"
+            continue
+        with db.tenant_context.switch(tenant_id):
+            flow.node("UserCreateNode", {"name": tenant_id[0], "email": f"{tenant_id[0]}@x.org"})
+        accepted.append(tenant_id)
+    stored = probe.column("SELECT tenant_id FROM users WHERE name IN ('t', 'u') ORDER BY name")
+    assert stored == accepted, "a row does not record its tenant's id unchanged"
+
+
+@pytest.mark.clause("TENANT-009")
+@pytest.mark.paths("local")  # registration is the subject; one path writes through the refused binding
+def test_an_id_that_cannot_name_a_tenant_is_refused(make_dataflow, probe, flow):
+    db = tenant_db(make_dataflow)
+    seed_tenants(probe, db)
+    before = probe.snapshot("users")
+    for tenant_id in ("", "   ", "a\x00b", 7, None):
+        expect_failure(lambda tenant_id=tenant_id: db.tenant_context.register_tenant(tenant_id, "Bad"))
+
+        def as_it(tenant_id=tenant_id):
+            with db.tenant_context.switch(tenant_id):
+                flow.node("UserCreateNode", {"name": "n", "email": "n@x.org"})
+
+        expect_failure(as_it)
+    assert probe.snapshot("users") == before
+
+
 # -- TENANT-006: concurrency ------------------------------------------------------------------
 
 

@@ -61,6 +61,32 @@ def test_rollback_discards_everything(make_dataflow, probe, flow):
     assert [(r["email"], r["age"]) for r in rows] == [("t0@x.org", 0)]
 
 
+def _after_the_end(make_dataflow, probe, flow, ending) -> list[tuple]:
+    """A scope that writes t1 and ends with `ending`, then a node ordered after the end but not chained to
+    the scope (under LocalRuntime it could still find the scope in the workflow context): the rows."""
+    db = make_dataflow()
+    define_user(db)
+    db.create_tables()
+    scope = Scope().then("UserCreateNode", user(1)).then(ending).check(lambda: "after")
+    scope.builder.add_node("UserCreateNode", "unchained", {"email": "t2@x.org"})
+    scope.builder.add_connection(scope.last, "observed", "unchained", "name")
+    flow.run(scope.builder, db=db)
+    return sorted((r["name"], r["email"]) for r in probe.rows("users"))
+
+
+@pytest.mark.clause("TXN-001")
+@pytest.mark.paths("local")  # under LocalRuntime later nodes also find a scope through the workflow context
+def test_a_node_after_the_commit_runs_outside_the_scope(make_dataflow, probe, flow):
+    rows = _after_the_end(make_dataflow, probe, flow, "TransactionCommitNode")
+    assert rows == [("after", "t2@x.org"), ("t1", "t1@x.org")]
+
+
+@pytest.mark.clause("TXN-002")
+@pytest.mark.paths("local")
+def test_a_node_after_the_rollback_runs_outside_the_scope(make_dataflow, probe, flow):
+    assert _after_the_end(make_dataflow, probe, flow, "TransactionRollbackNode") == [("after", "t2@x.org")]
+
+
 @pytest.mark.clause("TXN-003")
 def test_failing_node_rolls_back_the_scope(make_dataflow, probe, flow):
     db = make_dataflow()
@@ -265,3 +291,54 @@ def test_express_calls_join_a_scope_by_id(make_dataflow, probe, flow, ending):
     assert sorted((r["email"], r["age"]) for r in probe.rows("users")) == (
         [("t1@x.org", 5), ("t2@x.org", 0), ("t3@x.org", 0)] if committed else []
     )
+
+
+@pytest.mark.clause("TXN-013")
+@pytest.mark.parametrize(
+    "options",
+    [{"timeout": 0}, {"timeout": -1}, {"timeout": "5"}, {"timeout": True}, {"rollback_on_error": "no"}],
+    ids=["timeout-zero", "timeout-negative", "timeout-text", "timeout-bool", "rollback_on_error-text"],
+)
+def test_a_scope_with_an_invalid_option_is_refused(make_dataflow, probe, flow, options):
+    db = make_dataflow()
+    define_user(db)
+    db.create_tables()
+    scope = Scope(**options).then("UserCreateNode", user(1)).then("TransactionCommitNode")
+    expect_failure(lambda: flow.run(scope.builder, db=db), *options)
+    assert probe.count("users") == 0, "a node wrote in a scope whose options were refused"
+
+
+@pytest.mark.clause("TXN-013")
+def test_a_scope_accepts_any_positive_timeout(make_dataflow, probe, flow):
+    db = make_dataflow()
+    define_user(db)
+    seed_users(probe, db, [user(0)])
+    for timeout in (0.5, 1, 2.5):
+        scope_id = _open_scope(flow, db, timeout=timeout)  # left open: it ends by itself
+        assert scope_id, f"a scope with timeout={timeout} was not begun"
+    assert [r["email"] for r in probe.rows("users")] == ["t0@x.org"]
+
+
+@pytest.mark.clause("TXN-013")
+@pytest.mark.parametrize("name", ["", 7], ids=["empty", "int"])
+def test_a_savepoint_needs_a_name(make_dataflow, probe, flow, name):
+    db = make_dataflow()
+    define_user(db)
+    db.create_tables()
+    scope = Scope().then("UserCreateNode", user(1)).then("TransactionSavepointNode", {"name": name})
+    expect_failure(lambda: flow.run(scope.then("TransactionCommitNode").builder, db=db))
+    assert probe.count("users") == 0, "the scope of a refused savepoint committed"
+
+
+@pytest.mark.clause("TXN-004")
+@pytest.mark.paths("local")
+def test_a_node_after_a_savepoint_is_still_in_the_scope(make_dataflow, probe, flow):
+    db = make_dataflow()
+    define_user(db)
+    db.create_tables()
+    scope = Scope().then("UserCreateNode", user(1)).then("TransactionSavepointNode", {"name": "sp1"})
+    scope.check(lambda: "after")
+    scope.builder.add_node("UserCreateNode", "unchained", {"email": "t2@x.org"})
+    scope.builder.add_connection(scope.last, "observed", "unchained", "name")  # found through the context
+    flow.run(scope.builder, db=db)  # the scope is left open
+    assert probe.count("users") == 0, "a node after the savepoint committed outside the open scope"

@@ -1,0 +1,82 @@
+"""What is mutated and what runs against each mutant.
+
+A target is one behaviour module of the reference (`reference/dataflow_reference/`): code that decides what is
+stored, read, filtered, sorted, counted, named, committed or rolled back. Each maps to the suite modules that
+exercise it (a `-k` expression over the pack's module names), and to the backends its code runs on: SQLite
+unless the code runs only on a server (a dialect's own module).
+
+The other modules are left out (EXCLUDED says why): their mutants change when or how fast, not what.
+"""
+
+from dataclasses import dataclass
+
+# Suite modules, by what they check (conformance/dataflow_conformance/suite/test_<name>.py).
+READS_AND_WRITES = ("crud", "query", "model", "types", "errors", "consistency")
+EVERY_PATH = ("crud", "query", "bulk", "nodes", "transactions", "tenant")
+
+
+@dataclass(frozen=True)
+class Target:
+    module: str  # the path under reference/dataflow_reference/, without .py
+    suites: tuple[str, ...]  # suite modules without `test_`
+    backends: tuple[str, ...] = ("sqlite",)
+    # Test workers (pytest-xdist; at most two, the machines share their cores): one where the mapped suites run
+    # in seconds and starting a second worker costs more than it saves.
+    workers: int = 2
+
+    @property
+    def path(self) -> str:
+        return f"dataflow_reference/{self.module}.py"
+
+    @property
+    def keyword(self) -> str:
+        """The pytest -k expression that selects the mapped suite modules."""
+        return " or ".join(f"test_{suite}.py" for suite in self.suites)
+
+
+_DIALECT_SUITES = ("types", "errors", "transactions", "tenant", "migrate", "bulk", "crud")
+
+TARGETS = {
+    t.module: t
+    for t in (
+        Target("crud", (*READS_AND_WRITES, "tenant", "safety")),
+        Target("bulk", ("bulk", "tenant", "model", "errors")),
+        Target("batches", ("bulk", "errors")),
+        Target("fastinsert", ("bulk", "types")),
+        Target("query", ("query", "safety", "tenant")),
+        Target("fieldtypes", ("types", "model", "errors", "crud")),
+        Target("model", ("model", "conf", "types")),
+        Target("schema", ("migrate", "model", "tenant")),
+        Target("tenancy", ("tenant",)),
+        Target("transactions", ("transactions", "consistency")),
+        Target("transaction_nodes", ("transactions",), workers=1),
+        Target("express", EVERY_PATH),
+        Target("nodes", ("nodes", "crud", "transactions", "tenant")),
+        Target("operations", ("nodes", "crud", "bulk")),
+        Target("driver_errors", ("errors", "fault"), workers=1),
+        Target("core", ("conf", "nodes", "tenant", "transactions")),
+        Target("database", ("conf", "transactions", "migrate", "pool")),
+        Target("dialects/base", _DIALECT_SUITES),
+        Target("dialects/sqlite", _DIALECT_SUITES),
+        Target("dialects/postgresql", _DIALECT_SUITES, ("postgresql",)),
+        Target("dialects/mysql", _DIALECT_SUITES, ("mysql",)),
+    )
+}
+
+
+EXCLUDED = {
+    "__init__": "exports and the import check of the Kailash core",
+    "core_check": "the import check of the Kailash core",
+    "errors": "exception classes; which one is raised is decided (and mutated) where it is raised",
+    "engines": "connection pools per event loop: when connections open and close (POOL, NODE-004)",
+    "runner": "which event loop runs an operation (NODE-004)",
+    "slots": "a cross-loop semaphore: waiting, not results (POOL)",
+    "deadline": "the bound on closing a loop (CONF-007)",
+    "urls": "URL forms to driver URLs: a wrong one fails to connect at all (CONF)",
+    "dialects/__init__": "the table of dialects",
+}
+
+
+def session_name(module: str) -> str:
+    """The file name (without suffix) of a module's session database and config."""
+    return module.replace("/", "-")
