@@ -130,7 +130,7 @@ def merge(text: str | None, reports: list[dict], *, partial: bool = False) -> tu
             else:
                 table[test_id] = reason
             change.added.append(f"[{backend}] {test_id}")
-    _stamp(document, reports)
+    _stamp(document, reports, partial=partial)
     return tomlkit.dumps(document), change
 
 
@@ -180,7 +180,8 @@ def _new_document(reports: list[dict]):
     return document
 
 
-def _stamp(document, reports: list[dict]) -> None:
+def _stamp(document, reports: list[dict], *, partial: bool = False) -> None:
+    """[meta]: what the file was made from; a partial update adds its reports to those the file came from."""
     impl = reports[0]["implementation"]
     meta = document.get("meta")
     if meta is None:
@@ -189,7 +190,8 @@ def _stamp(document, reports: list[dict]) -> None:
     meta["implementation"] = impl["module"]
     meta["version"] = impl["version"]
     meta["generated"] = dt.date.today().isoformat()
-    meta["from_reports"] = [r["generated"] for r in reports]
+    earlier = list(meta.get("from_reports", [])) if partial else []
+    meta["from_reports"] = [*earlier, *(r["generated"] for r in reports if r["generated"] not in earlier)]
 
 
 def _one_line(test: dict) -> str:
