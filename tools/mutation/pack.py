@@ -11,6 +11,7 @@ from pathlib import Path
 from .session import COPY
 from .targets import TARGETS
 
+
 def command(module: str, backend: str, report: Path) -> list[str]:
     return [
         sys.executable,

@@ -94,7 +94,8 @@ def wall_time(meta: dict) -> str:
     if not runs:
         return "–"
     shown = [f"{r['seconds'] / 60:.1f} min ({r['mutants']})" for r in runs]
-    return " + ".join(shown)
+    baseline = f"baseline {meta['baseline_seconds'] / 60:.1f} min; " if "baseline_seconds" in meta else ""
+    return baseline + " + ".join(shown)
 
 
 def render() -> str:
@@ -142,9 +143,11 @@ def render() -> str:
         "| **total** | | " + " | ".join(str(totals[c]) for c in COLUMNS) + f" | {score(totals)} | |",
         "",
         "*mutants*: made by Cosmic Ray's operators (for a module not run yet, counted by its `init`), less those",
-        "inside annotations (*skipped*); the score counts the modules that ran; *killed*, *survived*: `a → b`",
-        "when survivors were run again after new tests (`run --retest-survivors`); wall time: one entry per",
-        "`cosmic-ray exec` (the first is the full run, the others resumed or retested runs), with the mutants it ran.",
+        "inside annotations (*skipped*); *score*: killed and timed out over those plus the survivors (those outside",
+        "the contract included), equivalents left out, over the modules that ran; *killed*, *survived*: `a → b` when",
+        "survivors were run again after new tests (`run --retest-survivors`); wall time: the baseline (the pack on",
+        "the unmutated copy, once per session), then one entry per `cosmic-ray exec` (the first is the full run, the",
+        "others resumed or retested runs), with the mutants it ran.",
         "",
         "## Survivors outside the contract",
         "",
