@@ -43,11 +43,11 @@ def main(argv: list[str]) -> int:
         if unknown := [m for m in args.modules if m not in TARGETS]:
             parser.error(f"not a target: {', '.join(unknown)} (targets: {', '.join(TARGETS)})")
         workers = [url for url in args.workers.split(",") if url]
-        run_all(args.modules or list(TARGETS), workers, retest=args.retest_survivors)
+        failed = run_all(args.modules or list(TARGETS), workers, retest=args.retest_survivors)
     from .report import write
 
     write()
-    return 0
+    return 1 if args.command == "run" and failed else 0
 
 
 if __name__ == "__main__":

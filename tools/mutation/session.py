@@ -195,15 +195,23 @@ def run(target: Target, workers: list[str], retest: bool = False) -> None:
     print(f"[mutation] {target.module}: {done}/{total} done after this run")
 
 
-def run_all(modules: list[str], workers: list[str], retest: bool = False) -> None:
+def run_all(modules: list[str], workers: list[str], retest: bool = False) -> list[str]:
+    """Run or resume each module's session; returns the modules whose baseline failed (the pack does not pass
+    on the unmutated reference, so their mutants cannot be judged)."""
     SESSIONS.mkdir(parents=True, exist_ok=True)
     lay_copy()
+    failed = []
     for module in modules:
         target = TARGETS[module]
         if missing := missing_servers(target):
             print(f"[mutation] {module}: not run, it runs only on a server: set {', '.join(missing)}")
             continue
-        run(target, workers, retest)
+        try:
+            run(target, workers, retest)
+        except subprocess.CalledProcessError:
+            print(f"[mutation] {module}: the pack fails on the unmutated reference (the baseline above): not run")
+            failed.append(module)
+    return failed
 
 
 def worker(port: int) -> None:
