@@ -136,6 +136,9 @@ def reports(session):
             *extra,
             *session.posargs,
             env=UPSTREAM_ENV if module == "dataflow" else None,
+            # the published package's gate may fail (an intermittent test not yet listed): its report says so,
+            # and the badges and the matrix are still made from it
+            success_codes=[0] if module == "dataflow_reference" else [0, 1, 6],
         )
         session.run("dataflow-conformance", "badges", f"{out}/conformance-report.json", "--out", f"{out}/badges")
     session.run(
