@@ -1,0 +1,103 @@
+"""`python -m history run [--releases SPEC] [-- PYTEST ARGS]` and `python -m history dashboard`."""
+
+import argparse
+import datetime as dt
+import os
+import sys
+import time
+from pathlib import Path
+
+from . import index, plan, releases, runner
+from .environments import Builder
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def default_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "dataflow-conformance" / "history"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m history")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="build each release's environment and run the pack in it")
+    run.add_argument(
+        "--releases", action="append", default=[], help="a version specifier (`>=2.19`), repeatable; all when left out"
+    )
+    run.add_argument("--out", type=Path, default=ROOT / "reports" / "history")
+    run.add_argument("--cache", type=Path, default=default_cache(), help="where the environments are kept")
+    run.add_argument("--workers", type=int, default=2)
+    run.add_argument("--environments-only", action="store_true", help="build the environments, run nothing")
+    run.add_argument("pytest_args", nargs="*", help="after `--`: passed to each pack run")
+    board = commands.add_parser("dashboard", help="the dashboard, its Markdown twin and the badges")
+    board.add_argument("--out", type=Path, default=ROOT / "reports" / "history")
+    args = parser.parse_args(argv)
+    if args.command == "dashboard":
+        from .render import write
+
+        for path in write(args.out):
+            print(f"wrote {path}")
+        return 0
+    return history(args)
+
+
+def history(args) -> int:
+    from dataflow_conformance import __version__
+    from dataflow_conformance.contract.clauses import fingerprint, load
+
+    started, load_before = time.monotonic(), os.getloadavg()
+    chosen = releases.select(releases.fetch(), args.releases)
+    servers = {name: os.environ.get(f"DFC_{name.upper()}_URL") for name in plan.SERVERS}
+    todo = plan.make(chosen, args.out, servers, __version__, fingerprint(load()))
+    builder = Builder(args.cache, ROOT)
+    data = index.load(args.out)
+    touched, built = set(), 0
+    print(f"{len(chosen)} releases; {len(todo.run)} runs to do, {len(todo.current)} reports current", flush=True)
+    environments = {}
+    for release in chosen:
+        env = builder.build(release)
+        built += env.seconds > 0
+        environments[release.version] = env
+        index.record_environment(data, release, env)
+        if env.seconds:
+            touched.add(release.version)
+            print(f"{release.version}: {env.status} ({env.seconds} s) {env.reason[:160]}", flush=True)
+    for (version, backend), reason in todo.not_run.items():
+        index.record_not_run(data, version, backend, reason)
+    index.save(args.out, data)
+    jobs = [] if args.environments_only else sorted(todo.run, key=lambda j: releases.Version(j.release.version), reverse=True)
+    for job in todo.current:
+        report = job.report
+        import json
+
+        index.record_outcome(data, job.release.version, runner.summarize(job.backend, json.loads(report.read_text())), report, args.out)
+    for job in jobs:
+        env = environments[job.release.version]
+        if not env.ready:
+            index.record_not_run(data, job.release.version, job.backend, f"{env.status}: {env.reason}")
+            continue
+        print(f"{job.release.version} on {job.backend}: running", flush=True)
+        outcome = runner.run(job, builder.python_of(job.release), env, args.workers, args.pytest_args)
+        touched.add(job.release.version)
+        index.record_outcome(data, job.release.version, outcome, job.report, args.out)
+        index.save(args.out, data)
+        print(f"{job.release.version} on {job.backend}: {outcome}", flush=True)
+    data["runs"].append(
+        {
+            "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "releases": " | ".join(args.releases) or "all",
+            "wall_seconds": round(time.monotonic() - started, 1),
+            "environments_built": built,
+            "touched": sorted(touched, key=releases.Version),
+            "load_average": {"before": [round(x, 2) for x in load_before], "after": [round(x, 2) for x in os.getloadavg()]},
+            "counts": index.counts(data, [r.version for r in chosen]),
+        }
+    )
+    index.save(args.out, data)
+    print(f"done in {data['runs'][-1]['wall_seconds']} s; touched {len(touched)} releases", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
