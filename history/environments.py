@@ -60,9 +60,17 @@ def kit_key(kit_root: Path) -> str:
 class Builder:
     """Builds environments under `cache` (one directory per release) with the running Python's version."""
 
-    def __init__(self, cache: Path, kit_root: Path, requirement: str = "kailash-dataflow", import_name=IMPORT_NAME):
+    def __init__(
+        self,
+        cache: Path,
+        kit_root: Path | None,
+        requirement: str = "kailash-dataflow",
+        import_name: str = IMPORT_NAME,
+        extras: str = EXTRAS,
+    ):
+        """`kit_root` None: the release's environment alone, without the kit (the self-tests build small ones)."""
         self.cache, self.kit_root = cache, kit_root
-        self.requirement, self.import_name = requirement, import_name
+        self.requirement, self.import_name, self.extras = requirement, import_name, extras
         self.python = f"{sys.version_info.major}.{sys.version_info.minor}"
         self.uv = uv_binary()
 
@@ -79,7 +87,7 @@ class Builder:
         env = Environment(**json.loads(record.read_text(encoding="utf-8")))
         if env.cutoff != release.cutoff.isoformat() or env.python != self.python:
             return None
-        if env.ready and env.kit_key != kit_key(self.kit_root):
+        if env.ready and self.kit_root is not None and env.kit_key != kit_key(self.kit_root):
             return None  # the kit's requirements changed: install it again (the release's own part is kept)
         env.seconds = 0.0
         return env
@@ -105,13 +113,14 @@ class Builder:
         self._step(env, [self.uv, "venv", "-q", "--python", sys.executable, str(target)], "venv")
         if not env.ready:
             return env
-        wanted = f"{self.requirement}[{EXTRAS}]=={release.version}" if EXTRAS else f"{self.requirement}=={release.version}"
+        extras = f"[{self.extras}]" if self.extras else ""
+        wanted = f"{self.requirement}{extras}=={release.version}"
         cutoff = release.cutoff.strftime("%Y-%m-%dT%H:%M:%SZ")
         install = [self.uv, "pip", "install", "-q", "--python", python, "--exclude-newer", cutoff, wanted]
         if not self._step(env, install, NOT_INSTALLABLE):
             return env
         env.packages = self.freeze(python)
-        if not self._step(env, [python, "-c", f"import {self.import_name}"], NOT_IMPORTABLE):
+        if not self._step(env, [python, "-c", f"import {self.import_name}"], NOT_IMPORTABLE) or self.kit_root is None:
             return env
         constraints = target / "constraints.txt"
         constraints.write_text("".join(f"{n}=={v}\n" for n, v in env.packages.items()), encoding="utf-8")
@@ -150,6 +159,8 @@ class Builder:
         lines = [line.rstrip() for line in output.splitlines() if line.strip()]
         text = " / ".join(line.strip() for line in lines[-6:])
         for path, name in ((self.cache, "<cache>"), (self.kit_root, "<kit>"), (Path.home(), "~")):
+            if path is None:
+                continue
             text = text.replace(str(path), name)
         return text[:600]
 
