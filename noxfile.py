@@ -368,8 +368,7 @@ def history(session):
     <backend>.json, reports/history/releases.json (a row per release, with the reason when one did not run), then
     the dashboard. Reports that are current (same kit version and clause set) are kept: a rerun after a new
     release runs only that one. `-- --releases ">=2.19"` picks releases; arguments after a second `--` go to pytest."""
-    _install(session, "dev")
-    session.install("uv>=0.9,<1")
+    _install(session, "dev")  # the dev extra brings uv, which builds the releases' environments
     options, pytest_args = _split(session.posargs)
     session.run("python", "-m", "history", "run", *options, "--", *UPSTREAM_RUN, *pytest_args, env=UPSTREAM_ENV)
     session.run("python", "-m", "history", "dashboard")
