@@ -54,7 +54,10 @@ def environment() -> Environment:
 def render(history: History) -> tuple[str, str]:
     plots = {b.name: plot(b) for b in history.backends}
     env = environment()
-    context = {"history": history, "plots": plots, "symbols": SYMBOLS}
+    from dataflow_conformance.report.provenance import stamp
+
+    newest = {b.name: b.versions[-1] for b in history.backends if b.versions}
+    context = {"history": history, "plots": plots, "symbols": SYMBOLS, "provenance": stamp(newest)}
     return env.get_template("dashboard.html.j2").render(**context), env.get_template("dashboard.md.j2").render(**context)
 
 
