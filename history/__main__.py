@@ -66,7 +66,11 @@ def history(args) -> int:
     for (version, backend), reason in todo.not_run.items():
         index.record_not_run(data, version, backend, reason)
     index.save(args.out, data)
-    jobs = [] if args.environments_only else sorted(todo.run, key=lambda j: releases.Version(j.release.version), reverse=True)
+    jobs = sorted(todo.run, key=lambda j: releases.Version(j.release.version), reverse=True)
+    if args.environments_only:
+        for job in jobs:
+            index.record_not_run(data, job.release.version, job.backend, "not run yet: only the environments were built")
+        jobs = []
     for job in todo.current:
         report = job.report
         import json

@@ -53,8 +53,8 @@ def uv_binary() -> str:
 
 
 def kit_key(kit_root: Path) -> str:
-    """What decides the kit's installation: its pyproject.toml (the code itself is installed editable)."""
-    return hashlib.sha256((kit_root / "pyproject.toml").read_bytes()).hexdigest()[:12]
+    """What decides the kit's installation: its requirements (the code itself is installed editable)."""
+    return hashlib.sha256(json.dumps(kit_requirements(kit_root)).encode()).hexdigest()[:12]
 
 
 class Builder:
@@ -87,9 +87,14 @@ class Builder:
         env = Environment(**json.loads(record.read_text(encoding="utf-8")))
         if env.cutoff != release.cutoff.isoformat() or env.python != self.python:
             return None
-        if env.ready and self.kit_root is not None and env.kit_key != kit_key(self.kit_root):
-            return None  # the kit's requirements changed: install it again (the release's own part is kept)
         env.seconds = 0.0
+        if env.ready and self.kit_root is not None and env.kit_key != kit_key(self.kit_root):
+            import time
+
+            started = time.monotonic()  # the kit's requirements changed: install it again, keep the release's part
+            self._install_kit(env, release)
+            env.seconds = round(time.monotonic() - started, 1)
+            self._save(release, env)
         return env
 
     def build(self, release: Release) -> Environment:
@@ -101,9 +106,12 @@ class Builder:
         started = time.monotonic()
         env = self._build(release)
         env.seconds = round(time.monotonic() - started, 1)
+        self._save(release, env)
+        return env
+
+    def _save(self, release: Release, env: Environment) -> None:
         self.path(release).mkdir(parents=True, exist_ok=True)
         (self.path(release) / "environment.json").write_text(json.dumps(asdict(env), indent=1) + "\n", encoding="utf-8")
-        return env
 
     def _build(self, release: Release) -> Environment:
         env = Environment(release.version, release.cutoff.isoformat(), self.python)
@@ -122,6 +130,11 @@ class Builder:
         env.packages = self.freeze(python)
         if not self._step(env, [python, "-c", f"import {self.import_name}"], NOT_IMPORTABLE) or self.kit_root is None:
             return env
+        self._install_kit(env, release)
+        return env
+
+    def _install_kit(self, env: Environment, release: Release) -> None:
+        target, python = self.path(release), str(self.python_of(release))
         constraints = target / "constraints.txt"
         constraints.write_text("".join(f"{n}=={v}\n" for n, v in env.packages.items()), encoding="utf-8")
         pinned = [self.uv, "pip", "install", "-q", "--python", python, "-c", str(constraints)]
@@ -131,10 +144,9 @@ class Builder:
         env.kit_conflicts = unmet(kit_requirements(self.kit_root), env.packages)
         missing = [r for r in kit_requirements(self.kit_root) if canonical(_name(r)) not in _names(env.packages)]
         if missing and not self._step(env, [*pinned, *_strip_markers(missing)], KIT_NOT_INSTALLABLE):
-            return env
+            return
         if self._step(env, [*pinned, "--no-deps", "-e", str(self.kit_root)], KIT_NOT_INSTALLABLE):
             env.kit_key = kit_key(self.kit_root)
-        return env
 
     def freeze(self, python: str) -> dict[str, str]:
         out = subprocess.run(

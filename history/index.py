@@ -57,7 +57,10 @@ def record_outcome(index: dict, version: str, outcome: Outcome, report: Path | N
 
 
 def record_not_run(index: dict, version: str, backend: str, reason: str) -> None:
-    index["releases"][version]["backends"].setdefault(backend, {"ran": False, "reason": reason})
+    """Why `backend` has no report of `version`; a report it has stays (its outcome is kept)."""
+    backends = index["releases"][version]["backends"]
+    if not backends.get(backend, {}).get("ran"):
+        backends[backend] = {"ran": False, "reason": reason}
 
 
 def counts(index: dict, versions: list[str]) -> dict:
