@@ -69,13 +69,17 @@ def history(args) -> int:
     jobs = sorted(todo.run, key=lambda j: releases.Version(j.release.version), reverse=True)
     if args.environments_only:
         for job in jobs:
-            index.record_not_run(data, job.release.version, job.backend, "not run yet: only the environments were built")
+            index.record_not_run(
+                data, job.release.version, job.backend, "not run yet: only the environments were built"
+            )
         jobs = []
     for job in todo.current:
         report = job.report
         import json
 
-        index.record_outcome(data, job.release.version, runner.summarize(job.backend, json.loads(report.read_text())), report, args.out)
+        index.record_outcome(
+            data, job.release.version, runner.summarize(job.backend, json.loads(report.read_text())), report, args.out
+        )
     for job in jobs:
         env = environments[job.release.version]
         if not env.ready:
@@ -94,7 +98,10 @@ def history(args) -> int:
             "wall_seconds": round(time.monotonic() - started, 1),
             "environments_built": built,
             "touched": sorted(touched, key=releases.Version),
-            "load_average": {"before": [round(x, 2) for x in load_before], "after": [round(x, 2) for x in os.getloadavg()]},
+            "load_average": {
+                "before": [round(x, 2) for x in load_before],
+                "after": [round(x, 2) for x in os.getloadavg()],
+            },
             "counts": index.counts(data, [r.version for r in chosen]),
         }
     )

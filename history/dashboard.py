@@ -6,9 +6,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from packaging.version import Version
-
 from dataflow_conformance.report.badges import badge
+from packaging.version import Version
 
 from . import index as release_index
 
@@ -70,7 +69,10 @@ def regressions(backend: str, reports: dict[str, dict], versions: list[str]) -> 
     found = []
     for before, after in zip(versions, versions[1:], strict=False):
         for clause in sorted(reports[before].get("clauses", {})):
-            if outcome(reports[before], clause, backend) == "passed" and outcome(reports[after], clause, backend) == "failed":
+            if (
+                outcome(reports[before], clause, backend) == "passed"
+                and outcome(reports[after], clause, backend) == "failed"
+            ):
                 tests = failing_tests(reports[after], clause, backend)
                 found.append(Regression(backend, clause, before, after, tests))
     return found
@@ -92,7 +94,9 @@ def backend_history(name: str, reports: dict[str, dict], rows: dict[str, dict]) 
         if passing:
             first[clause] = passing[0]
     newest = versions[-1] if versions else None
-    shield = badge(reports[newest], name) if newest else {"schemaVersion": 1, "message": "no report", "color": "lightgrey"}
+    shield = (
+        badge(reports[newest], name) if newest else {"schemaVersion": 1, "message": "no report", "color": "lightgrey"}
+    )
     shield["label"] = f"kailash-dataflow {newest} on {name}" if newest else f"kailash-dataflow on {name}"
     not_run = {
         v: entry.get("reason", "")
@@ -109,7 +113,10 @@ def build(root: Path) -> History:
     data = release_index.load(root)
     rows = data["releases"]
     order = ["sqlite", "postgresql", "mysql"]
-    names = sorted(set(reports) | {b for r in rows.values() for b in r.get("backends", {})}, key=lambda n: (n not in order, order.index(n) if n in order else 0, n))
+    names = sorted(
+        set(reports) | {b for r in rows.values() for b in r.get("backends", {})},
+        key=lambda n: (n not in order, order.index(n) if n in order else 0, n),
+    )
     return History(
         [backend_history(n, reports.get(n, {}), rows) for n in names],
         [{"version": v, **rows[v]} for v in sorted(rows, key=Version)],

@@ -19,7 +19,12 @@ from .releases import Release
 
 EXTRAS = "sqlite,postgres-sync,mysql"  # as the kit's `upstream` extra installs the published package
 IMPORT_NAME = "dataflow"
-READY, NOT_INSTALLABLE, NOT_IMPORTABLE, KIT_NOT_INSTALLABLE = "ready", "not installable", "not importable", "kit cannot run"
+READY, NOT_INSTALLABLE, NOT_IMPORTABLE, KIT_NOT_INSTALLABLE = (
+    "ready",
+    "not installable",
+    "not importable",
+    "kit cannot run",
+)
 STEP_TIMEOUT = 900  # seconds: a resolution or an import that takes longer is a failure with that reason
 
 

@@ -35,7 +35,9 @@ def is_current(report: Path, kit_version: str, fingerprint: str) -> bool:
         data = json.loads(report.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return data.get("kit", {}).get("version") == kit_version and data.get("contract", {}).get("fingerprint") == fingerprint
+    return (
+        data.get("kit", {}).get("version") == kit_version and data.get("contract", {}).get("fingerprint") == fingerprint
+    )
 
 
 def make(

@@ -58,7 +58,9 @@ def render(history: History) -> tuple[str, str]:
 
     newest = {b.name: b.versions[-1] for b in history.backends if b.versions}
     context = {"history": history, "plots": plots, "symbols": SYMBOLS, "provenance": stamp(newest)}
-    return env.get_template("dashboard.html.j2").render(**context), env.get_template("dashboard.md.j2").render(**context)
+    return env.get_template("dashboard.html.j2").render(**context), env.get_template("dashboard.md.j2").render(
+        **context
+    )
 
 
 def write(root: Path) -> list[Path]:

@@ -10,7 +10,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from dataflow_conformance.report.provenance import staleness
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,7 +68,9 @@ def committed() -> list[tuple[Path, str]]:
     return found
 
 
-@pytest.mark.parametrize(("path", "session"), committed(), ids=lambda v: str(v.relative_to(ROOT)) if isinstance(v, Path) else "")
+@pytest.mark.parametrize(
+    ("path", "session"), committed(), ids=lambda v: str(v.relative_to(ROOT)) if isinstance(v, Path) else ""
+)
 def test_a_committed_report_is_current(path, session):
     why = staleness(path)
     assert not why, f"{path.relative_to(ROOT)} is stale: {why}; regenerate it with `{session}`"
@@ -91,7 +92,9 @@ def test_a_stale_report_is_named_with_its_session(tmp_path):
     from dataflow_conformance.report.provenance import current, stamp
 
     report = tmp_path / "report.json"
-    report.write_text('{"kit": {"version": "0.0.1"}, "contract": ' + __import__("json").dumps(current()["contract"]) + "}")
+    report.write_text(
+        '{"kit": {"version": "0.0.1"}, "contract": ' + __import__("json").dumps(current()["contract"]) + "}"
+    )
     assert staleness(report) == f"kit 0.0.1 (now {current()['kit']['version']})"
     page = tmp_path / "page.md"
     page.write_text("# a report\n")

@@ -60,7 +60,9 @@ def test_regressions_are_pass_to_fail_between_consecutive_releases(history_root)
     # QUERY-001 passed in 2.0.0 and is absent from 2.1.0 (removed from the contract): not a regression; its
     # failure in 2.10.0 follows a release without it, so it is no pass -> fail either.
     assert found == [("CRUD-001", "2.0.0", "2.1.0")]
-    assert sqlite.regressions[0].tests == (("test_crud-001[sqlite-local]", "AssertionError: the record read back differs"),)
+    assert sqlite.regressions[0].tests == (
+        ("test_crud-001[sqlite-local]", "AssertionError: the record read back differs"),
+    )
 
 
 def test_first_passing_release_areas_and_badge(history_root):

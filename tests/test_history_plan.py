@@ -31,7 +31,10 @@ def test_sqlite_for_every_release_servers_for_the_last_of_each_minor(tmp_path):
     assert planned(plan) == [("2.19.0", "sqlite"), ("2.19.1", "postgresql"), ("2.19.1", "sqlite"),
                              ("2.20.1", "postgresql"), ("2.20.1", "sqlite")]  # fmt: skip
     # a server without a URL is said, per release, never skipped in silence
-    assert plan.not_run == {("2.19.1", "mysql"): "no DFC_MYSQL_URL in this run", ("2.20.1", "mysql"): "no DFC_MYSQL_URL in this run"}
+    assert plan.not_run == {
+        ("2.19.1", "mysql"): "no DFC_MYSQL_URL in this run",
+        ("2.20.1", "mysql"): "no DFC_MYSQL_URL in this run",
+    }
 
 
 def test_a_rerun_after_a_new_release_touches_only_that_release(tmp_path):

@@ -109,6 +109,11 @@ def test_rate_limiting_shared_across_processes_on_redis():
         pytest.skip(f"no Redis at {shared_rate_limit.redis_url()} (.ci/run starts redis-server)")
     pytest.importorskip("redis", reason="needs the security extra (redis)")
     findings = shared_rate_limit.run(None)
-    assert [(f.side, f.verdict) for f in findings] == [(KAILASH, HOLDS), (KAILASH, HOLDS), (DJANGO, HOLDS), (DJANGO, HOLDS)]
+    assert [(f.side, f.verdict) for f in findings] == [
+        (KAILASH, HOLDS),
+        (KAILASH, HOLDS),
+        (DJANGO, HOLDS),
+        (DJANGO, HOLDS),
+    ]
     assert "FAILS OPEN" in findings[1].reason and "FAILS CLOSED" in findings[3].reason
     assert all("NOT MEASURABLE" not in f.reason.upper() for f in findings)

@@ -70,8 +70,13 @@ def _django(url: str) -> None:
     from django.conf import settings
 
     settings.configure(
-        CACHES={"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url,
-                            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}}},  # fmt: skip
+        CACHES={
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": url,
+                "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+            }
+        },  # fmt: skip
         RATELIMIT_USE_CACHE="default",
         ALLOWED_HOSTS=["testserver"],
         SECRET_KEY="rate-limit-probe",

@@ -95,7 +95,9 @@ def _shared(side: str, server: str) -> Finding:
         problems.append(f"the processes were admitted {admitted} times together (expected exactly {LIMIT})")
     if not after:
         problems.append("refused after the window")
-    reason = "; ".join(problems) or f"one limit across {PROCESSES} processes: exact admission, and again after the window"
+    reason = (
+        "; ".join(problems) or f"one limit across {PROCESSES} processes: exact admission, and again after the window"
+    )
     return Finding("rate_limiting", side, component, tried + f" ({tried_at(server)})", measured,
                    FAILS if problems else HOLDS, reason)  # fmt: skip
 
@@ -139,10 +141,13 @@ def _unavailable_django() -> Finding:
     admitted, error = _one(workers.django_unavailable, UNREACHABLE, calls, LIMIT)
     measured = f"{admitted} of {calls} admitted" + (f"; is_ratelimited raises {error}" if error else "; no error")
     if error:
-        verdict, reason = HOLDS, (
-            "FAILS CLOSED, by an exception: Django's RedisCache raises and django-ratelimit passes it on, so the "
-            "view answers 500 (RATELIMIT_FAIL_OPEN=False is the default; its fail-open path covers only a cache "
-            "that answers without a count)"
+        verdict, reason = (
+            HOLDS,
+            (
+                "FAILS CLOSED, by an exception: Django's RedisCache raises and django-ratelimit passes it on, so the "
+                "view answers 500 (RATELIMIT_FAIL_OPEN=False is the default; its fail-open path covers only a cache "
+                "that answers without a count)"
+            ),
         )
     elif admitted == 0:
         verdict, reason = HOLDS, "FAILS CLOSED: every request limited while Redis is down (RATELIMIT_FAIL_OPEN=False)"

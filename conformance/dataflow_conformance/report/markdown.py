@@ -13,7 +13,11 @@ def _provenance(data: dict) -> str:
     from .provenance import MARK
 
     kit, contract = data.get("kit", {}).get("version"), data.get("contract", {}).get("fingerprint")
-    measured = {data["implementation"].get("distribution") or data["implementation"]["module"]: data["implementation"]["version"]}
+    measured = {
+        data["implementation"].get("distribution") or data["implementation"]["module"]: data["implementation"][
+            "version"
+        ]
+    }
     stamp = json.dumps({"kit": kit, "contract": contract, "measured": measured}, ensure_ascii=False, sort_keys=True)
     return f"<!-- {MARK} {stamp} -->"
 
