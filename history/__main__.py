@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import index, plan, releases, runner
+from . import index, plan, releases, runner, store
 from .environments import Builder
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,12 +74,8 @@ def history(args) -> int:
             )
         jobs = []
     for job in todo.current:
-        report = job.report
-        import json
-
-        index.record_outcome(
-            data, job.release.version, runner.summarize(job.backend, json.loads(report.read_text())), report, args.out
-        )
+        outcome = runner.summarize(job.backend, store.read(job.report))
+        index.record_outcome(data, job.release.version, outcome, job.report, args.out)
     for job in jobs:
         env = environments[job.release.version]
         if not env.ready:

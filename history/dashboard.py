@@ -2,7 +2,6 @@
 each area per release, the first release passing each clause, the regressions between consecutive releases, and
 the newest release's badge. Pure data, read from reports/history/; `render` turns it into pages."""
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,6 +9,7 @@ from dataflow_conformance.report.badges import badge
 from packaging.version import Version
 
 from . import index as release_index
+from . import store
 
 
 @dataclass(frozen=True)
@@ -42,12 +42,12 @@ class History:
 
 
 def load_reports(root: Path) -> dict[str, dict[str, dict]]:
-    """backend -> version -> report, from reports/history/<version>/<backend>.json."""
+    """backend -> version -> report, from reports/history/<version>/<backend>.json.gz."""
     found: dict[str, dict[str, dict]] = {}
-    for path in sorted(root.glob("*/*.json")):
-        report = json.loads(path.read_text(encoding="utf-8"))
+    for path in sorted(root.glob(f"*/*{store.SUFFIX}")):
+        report = store.read(path)
         version = report.get("history", {}).get("release") or path.parent.name
-        found.setdefault(path.stem, {})[version] = report
+        found.setdefault(path.name.removesuffix(store.SUFFIX), {})[version] = report
     return found
 
 

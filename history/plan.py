@@ -2,10 +2,10 @@
 current (same kit version, same contract fingerprint) and are kept, so a rerun after a new release touches
 only that release."""
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import store
 from .releases import Release, last_of_each_minor
 
 SERVERS = ("postgresql", "mysql")  # run for the last release of each minor version only
@@ -26,14 +26,14 @@ class Plan:
 
 
 def report_path(root: Path, version: str, backend: str) -> Path:
-    return root / version / f"{backend}.json"
+    return root / version / f"{backend}{store.SUFFIX}"
 
 
 def is_current(report: Path, kit_version: str, fingerprint: str) -> bool:
     """A report made by this kit version for this clause set (anything else is stale and runs again)."""
     try:
-        data = json.loads(report.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = store.read(report)
+    except (OSError, ValueError, EOFError):
         return False
     return (
         data.get("kit", {}).get("version") == kit_version and data.get("contract", {}).get("fingerprint") == fingerprint

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import store
 from .environments import Environment
 from .plan import Job
 
@@ -51,6 +52,8 @@ def run(job: Job, env_python: Path, environment: Environment, workers: int, pyte
             tail = " / ".join(line.strip() for line in output.splitlines() if line.strip())[-600:]
             return Outcome(job.backend, False, f"the pack wrote no report (exit {process.returncode}): {tail}", seconds)
         report = json.loads(produced.read_text(encoding="utf-8"))
+        machine = {work: "<work>", str(env_python.parent.parent): "<env>", str(Path.home()): "~"}
+        machine[str(Path(work).resolve())] = "<work>"
     report["history"] = {
         "release": job.release.version,
         "uploaded": job.release.uploaded.isoformat(),
@@ -61,8 +64,7 @@ def run(job: Job, env_python: Path, environment: Environment, workers: int, pyte
         "load_average": {"before": [round(x, 2) for x in load_before], "after": [round(x, 2) for x in os.getloadavg()]},
         "exit_status": process.returncode,
     }
-    job.report.parent.mkdir(parents=True, exist_ok=True)
-    job.report.write_text(json.dumps(report, indent=1, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    store.write(job.report, report, machine)
     return summarize(job.backend, report, seconds)
 
 

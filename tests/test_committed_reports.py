@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 REPORTS = {
     "reports/dataflow/conformance-report.json": "nox -s reports",
     "reports/dataflow_reference/conformance-report.json": "nox -s reports",
-    "reports/history/*/*.json": "nox -s history (keeps current reports; reruns the stale ones)",
+    "reports/history/*/*.json.gz": "nox -s history (keeps current reports; reruns the stale ones)",
     "reports/history/dashboard.md": "nox -s dashboard",
     "reports/history/index.html": "nox -s dashboard",
     "reports/upstream-docs/*/docs-report.json": "nox -s upstream_docs -- PATH (a kailash-py checkout)",

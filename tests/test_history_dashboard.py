@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from history import index
+from history import index, store
 from history.dashboard import build
 from history.render import write
 
@@ -43,7 +43,7 @@ def history_root(tmp_path):
     }
     for version, outcomes in versions.items():
         (root / version).mkdir(parents=True)
-        (root / version / "sqlite.json").write_text(json.dumps(report(version, outcomes)), encoding="utf-8")
+        store.write(root / version / "sqlite.json.gz", report(version, outcomes), {})
     rows = {v: {"uploaded": "2026-04-01T00:00:00+00:00", "environment": "ready", "reason": "", "kailash": "2.6.0",
                 "backends": {"sqlite": {"ran": True, "passed": 1, "failed": 1}}} for v in versions}  # fmt: skip
     rows["0.1.0"] = {"uploaded": "2025-07-17T00:00:00+00:00", "environment": "not importable", "kailash": "0.8.1",

@@ -3,10 +3,10 @@ last release of each minor version, reports made by this kit for this clause set
 new release runs only that release; a stale report runs again."""
 
 import datetime as dt
-import json
 
 from dataflow_conformance.report.provenance import current
 
+from history import store
 from history.plan import make
 from history.releases import Release
 
@@ -21,9 +21,8 @@ def planned(plan):
 
 
 def write_report(root, version, backend, kit=KIT):
-    path = root / version / f"{backend}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"kit": {"version": kit}, "contract": {"fingerprint": CONTRACT}}))
+    report = {"kit": {"version": kit}, "contract": {"fingerprint": CONTRACT}}
+    store.write(root / version / f"{backend}.json.gz", report, {})
 
 
 def test_sqlite_for_every_release_servers_for_the_last_of_each_minor(tmp_path):
@@ -48,3 +47,12 @@ def test_a_rerun_after_a_new_release_touches_only_that_release(tmp_path):
 def test_a_report_of_another_kit_runs_again(tmp_path):
     write_report(tmp_path, "2.19.0", "sqlite", kit="0.0.1")
     assert ("2.19.0", "sqlite") in planned(make(RELEASES, tmp_path, SERVERS, KIT, CONTRACT))
+
+
+def test_a_stored_report_names_no_machine_path(tmp_path):
+    """history/store.py: gzipped compact JSON, the same bytes for the same report, machine paths replaced."""
+    report = {"tests": [{"message": "at /home/me/.cache/envs/2.20.1/lib/x.py and /home/me/y"}]}
+    store.write(tmp_path / "a.json.gz", report, {"/home/me/.cache/envs/2.20.1": "<env>", "/home/me": "~"})
+    store.write(tmp_path / "b.json.gz", report, {"/home/me/.cache/envs/2.20.1": "<env>", "/home/me": "~"})
+    assert store.read(tmp_path / "a.json.gz") == {"tests": [{"message": "at <env>/lib/x.py and ~/y"}]}
+    assert (tmp_path / "a.json.gz").read_bytes() == (tmp_path / "b.json.gz").read_bytes()

@@ -32,8 +32,13 @@ def stamp(measured: dict[str, str] | None = None) -> str:
 
 def read(path: Path) -> dict | None:
     """`{"kit": version, "contract": fingerprint}` as the report records them, None when it records neither."""
-    text = path.read_text(encoding="utf-8")
-    if path.suffix == ".json":
+    if path.name.endswith(".json.gz"):  # the history's reports (history/store.py)
+        import gzip
+
+        text = gzip.decompress(path.read_bytes()).decode("utf-8")
+    else:
+        text = path.read_text(encoding="utf-8")
+    if path.name.endswith((".json", ".json.gz")):
         data = json.loads(text)
         kit, contract = data.get("kit") or {}, data.get("contract") or {}
         if not kit and not contract:
