@@ -69,6 +69,13 @@ def write(root: Path) -> list[Path]:
     written = [root / "index.html", root / "dashboard.md"]
     written[0].write_text(html, encoding="utf-8")
     written[1].write_text(markdown, encoding="utf-8")
+    (root / "plots").mkdir(parents=True, exist_ok=True)
+    for backend in history.backends:  # the Markdown twin shows the plot as an image (no inline SVG there)
+        if backend.versions:
+            svg = environment().get_template("plot.svg.j2").render(p=plot(backend), name=backend.name)
+            path = root / "plots" / f"{backend.name}.svg"
+            path.write_text(svg, encoding="utf-8")
+            written.append(path)
     (root / "badges").mkdir(parents=True, exist_ok=True)
     for backend in history.backends:
         path = root / "badges" / f"{backend.name}.json"

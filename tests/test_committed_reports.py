@@ -42,6 +42,7 @@ TWINS = [
     "reports/*/conformance-report.md",
     "reports/*/badges/*.json",
     "reports/history/badges/*.json",
+    "reports/history/plots/*.svg",
     "reports/history/releases.json",  # the history run's index: its reports carry the provenance
     "loadtests/reports/*.png",
     "docs/benchmarks/README.md",

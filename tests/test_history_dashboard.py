@@ -79,7 +79,8 @@ def test_the_page_the_markdown_and_the_badges_say_the_same(history_root):
     html = (history_root / "index.html").read_text(encoding="utf-8")
     markdown = (history_root / "dashboard.md").read_text(encoding="utf-8")
     badge = json.loads((history_root / "badges" / "sqlite.json").read_text(encoding="utf-8"))
-    assert {p.name for p in written} == {"index.html", "dashboard.md", "sqlite.json"}
+    assert {p.name for p in written} == {"index.html", "dashboard.md", "sqlite.svg", "sqlite.json"}
+    assert "![passed clauses per area over releases on sqlite](plots/sqlite.svg)" in markdown
     assert badge == {"schemaVersion": 1, "label": "kailash-dataflow 2.10.0 on sqlite", "message": "2/3 clauses",
                      "color": "red"}  # fmt: skip
     for text in (html, markdown):

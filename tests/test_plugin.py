@@ -238,7 +238,9 @@ class DataFlow:
 @pytest.mark.timeout(180)
 def test_a_task_that_ignores_cancellation_does_not_hang_the_run(pytester, run_pack):
     pytester.makepyfile(stubbornflow=STUBBORN_IMPL)
-    result = run_pack("--dataflow-impl=stubbornflow", "-k", "test_create_stores_and_returns_record and express and not sync")
+    result = run_pack(
+        "--dataflow-impl=stubbornflow", "-k", "test_create_stores_and_returns_record and express and not sync"
+    )
     assert result.ret == pytest.ExitCode.TESTS_FAILED, "the run ends, and judges the implementation"
     result.stdout.fnmatch_lines(["*verdict: failure*"])
 
