@@ -43,56 +43,62 @@ def main(argv=None) -> int:
 
 
 def history(args) -> int:
-    from dataflow_conformance import __version__
-    from dataflow_conformance.contract.clauses import fingerprint, load
+    from dataflow_conformance.report.provenance import current
 
     started, load_before = time.monotonic(), os.getloadavg()
+    now = current()
     chosen = releases.select(releases.fetch(), args.releases)
     servers = {name: os.environ.get(f"DFC_{name.upper()}_URL") for name in plan.SERVERS}
-    todo = plan.make(chosen, args.out, servers, __version__, fingerprint(load()))
+    todo = plan.make(chosen, args.out, servers, now["kit"]["version"], now["contract"]["fingerprint"])
     builder = Builder(args.cache, ROOT)
     data = index.load(args.out)
-    touched, built = set(), 0
     print(f"{len(chosen)} releases; {len(todo.run)} runs to do, {len(todo.current)} reports current", flush=True)
-    environments = {}
-    for release in chosen:
-        env = builder.build(release)
-        built += env.seconds > 0
-        environments[release.version] = env
-        index.record_environment(data, release, env)
-        if env.seconds:
-            touched.add(release.version)
-            print(f"{release.version}: {env.status} ({env.seconds} s) {env.reason[:160]}", flush=True)
+    environments = build_environments(builder, chosen, data, args.out)
+    touched = {version for version, env in environments.items() if env.seconds}
     for (version, backend), reason in todo.not_run.items():
         index.record_not_run(data, version, backend, reason)
-    index.save(args.out, data)
-    jobs = sorted(todo.run, key=lambda j: releases.Version(j.release.version), reverse=True)
-    if args.environments_only:
-        for job in jobs:
-            index.record_not_run(
-                data, job.release.version, job.backend, "not run yet: only the environments were built"
-            )
-        jobs = []
     for job in todo.current:
-        outcome = runner.summarize(job.backend, store.read(job.report))
-        index.record_outcome(data, job.release.version, outcome, job.report, args.out)
+        index.record_outcome(data, job.release.version, runner.summarize(job.backend, store.read(job.report)), job.report, args.out)  # fmt: skip
+    jobs = sorted(todo.run, key=lambda j: releases.Version(j.release.version), reverse=True)  # newest first
     for job in jobs:
         env = environments[job.release.version]
         if not env.ready:
             index.record_not_run(data, job.release.version, job.backend, f"{env.status}: {env.reason}")
-            continue
-        print(f"{job.release.version} on {job.backend}: running", flush=True)
-        outcome = runner.run(job, builder.python_of(job.release), env, args.workers, args.pytest_args)
-        touched.add(job.release.version)
-        index.record_outcome(data, job.release.version, outcome, job.report, args.out)
+        elif args.environments_only:
+            index.record_not_run(data, job.release.version, job.backend, "not run yet: only the environments were built")  # fmt: skip
+        else:
+            print(f"{job.release.version} on {job.backend}: running", flush=True)
+            outcome = runner.run(job, builder.python_of(job.release), env, args.workers, args.pytest_args)
+            touched.add(job.release.version)
+            index.record_outcome(data, job.release.version, outcome, job.report, args.out)
+            print(f"{job.release.version} on {job.backend}: {outcome}", flush=True)
         index.save(args.out, data)
-        print(f"{job.release.version} on {job.backend}: {outcome}", flush=True)
+    record_run(data, args, chosen, environments, touched, time.monotonic() - started, load_before)
+    index.save(args.out, data)
+    print(f"done in {data['runs'][-1]['wall_seconds']} s; touched {len(touched)} releases", flush=True)
+    return 0
+
+
+def build_environments(builder: Builder, chosen: list, data: dict, out: Path) -> dict:
+    """Every chosen release's environment (cached ones at once), each recorded in its row as it is built."""
+    environments = {}
+    for release in chosen:
+        env = environments[release.version] = builder.build(release)
+        index.record_environment(data, release, env)
+        if env.seconds:
+            index.save(out, data)
+            print(f"{release.version}: {env.status} ({env.seconds} s) {env.reason[:160]}", flush=True)
+    return environments
+
+
+def record_run(data, args, chosen, environments, touched, seconds, load_before) -> None:
     data["runs"].append(
         {
             "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "releases": " | ".join(args.releases) or "all",
-            "wall_seconds": round(time.monotonic() - started, 1),
-            "environments_built": built,
+            "mode": "environments only" if args.environments_only else "environments and runs",
+            "wall_seconds": round(seconds, 1),
+            "environments_built": sum(env.seconds > 0 for env in environments.values()),
             "touched": sorted(touched, key=releases.Version),
             "load_average": {
                 "before": [round(x, 2) for x in load_before],
@@ -101,9 +107,6 @@ def history(args) -> int:
             "counts": index.counts(data, [r.version for r in chosen]),
         }
     )
-    index.save(args.out, data)
-    print(f"done in {data['runs'][-1]['wall_seconds']} s; touched {len(touched)} releases", flush=True)
-    return 0
 
 
 if __name__ == "__main__":
