@@ -35,6 +35,10 @@ def plot(history: BackendHistory) -> dict:
             "area": area,
             "color": PALETTE[n % len(PALETTE)],
             "points": " ".join(f"{x(i):.1f},{y(c):.1f}" for i, c in enumerate(counts)),
+            "dots": [
+                (round(x(i), 1), round(y(c), 1), version, c)
+                for i, (version, c) in enumerate(zip(history.versions, counts, strict=True))
+            ],
             "last": counts[-1] if counts else 0,
         }
         for n, (area, counts) in enumerate(history.areas.items())
