@@ -80,9 +80,10 @@ def history(args) -> int:
 
 
 def build_environments(builder: Builder, chosen: list, data: dict, out: Path) -> dict:
-    """Every chosen release's environment (cached ones at once), each recorded in its row as it is built."""
+    """Every chosen release's environment (cached ones at once), each recorded in its row as it is built; newest
+    first, as the runs: a cold run that is stopped early has the releases users are likeliest to have."""
     environments = {}
-    for release in chosen:
+    for release in reversed(chosen):
         env = environments[release.version] = builder.build(release)
         index.record_environment(data, release, env)
         if env.seconds:
