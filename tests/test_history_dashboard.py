@@ -48,6 +48,7 @@ def history_root(tmp_path):
                 "backends": {"sqlite": {"ran": True, "passed": 1, "failed": 1}}} for v in versions}  # fmt: skip
     rows["0.1.0"] = {"uploaded": "2025-07-17T00:00:00+00:00", "environment": "not importable", "kailash": "0.8.1",
                      "reason": "ModuleNotFoundError: No module named 'psutil'",
+                     "kit_conflicts": ["kailash <3,>=2.2 (the release has 0.8.1)"],
                      "backends": {"sqlite": {"ran": False, "reason": "not importable"}}}  # fmt: skip
     index.save(root, {"package": "kailash-dataflow", "releases": rows, "runs": []})
     return root
@@ -86,6 +87,10 @@ def test_the_page_the_markdown_and_the_badges_say_the_same(history_root):
     for text in (html, markdown):
         assert "CRUD-001" in text and "test_crud-001[sqlite-local]" in text
         assert "No module named &#39;psutil&#39;" in text or "No module named 'psutil'" in text
+        assert (
+            "kailash &lt;3,&gt;=2.2 (the release has 0.8.1)" in text
+            or "kailash <3,>=2.2 (the release has 0.8.1)" in text
+        )
     assert "| CRUD-001 | 2.0.0 | 2.1.0 |" in markdown
     assert html.count("<polyline") == 2  # one line per area
     assert "http" not in html.replace("http://www.w3.org/2000/svg", "")  # nothing fetched from elsewhere
