@@ -56,11 +56,21 @@ def outcome(report: dict, clause: str, backend: str) -> str:
 
 
 def failing_tests(report: dict, clause: str, backend: str) -> tuple[tuple[str, str], ...]:
+    """(test, cause) of each test of `clause` that failed on `backend`: the report's root cause of the failure
+    (its error and where it was raised) when it has one, else the failure's message."""
     return tuple(
-        (t["test"], (t.get("message") or "").splitlines()[0][:300] if t.get("message") else "")
+        (t["test"], cause(t))
         for t in report.get("tests", [])
         if clause in t.get("clauses", ()) and t.get("backend") in (backend, "any") and t.get("outcome") == "failed"
     )
+
+
+def cause(test: dict) -> str:
+    found = test.get("cause") or {}
+    if found.get("error"):
+        return found["error"][:300] + (f" (at {found['where']})" if found.get("where") else "")
+    message = test.get("message") or ""
+    return message.splitlines()[0][:300] if message else ""
 
 
 def regressions(backend: str, reports: dict[str, dict], versions: list[str]) -> list[Regression]:
