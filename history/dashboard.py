@@ -18,7 +18,8 @@ class Regression:
     clause: str
     before: str  # the release that passed it
     after: str  # the next release with a report, which fails it
-    tests: tuple[tuple[str, str], ...]  # (test id, its failure's message) of the failing release
+    tests: tuple[tuple[str, str], ...]  # (test id, its failure's cause) of the failing release
+    intermittent: tuple[str, ...] = ()  # those of its tests the published package's expectations call intermittent
 
 
 @dataclass
@@ -73,9 +74,21 @@ def cause(test: dict) -> str:
     return message.splitlines()[0][:300] if message else ""
 
 
+def intermittent_tests() -> set[tuple[str, str]]:
+    """(backend, test id) of the tests the bundled expectations file of the published package lists as failing in
+    some runs and passing in others: a regression shown by one of them alone may be chance."""
+    from dataflow_conformance.report.expectations import load, locate
+
+    tables = load(locate("dataflow")).tables
+    return {
+        (backend, test) for backend, entries in tables.items() for test, entry in entries.items() if entry.intermittent
+    }
+
+
 def regressions(backend: str, reports: dict[str, dict], versions: list[str]) -> list[Regression]:
     """Pass -> fail between consecutive releases that have a report. A clause the later report does not judge (removed
     from the contract, or not run) is no regression: only an outcome of `failed` is."""
+    known = intermittent_tests()
     found = []
     for before, after in zip(versions, versions[1:], strict=False):
         for clause in sorted(reports[before].get("clauses", {})):
@@ -84,7 +97,8 @@ def regressions(backend: str, reports: dict[str, dict], versions: list[str]) -> 
                 and outcome(reports[after], clause, backend) == "failed"
             ):
                 tests = failing_tests(reports[after], clause, backend)
-                found.append(Regression(backend, clause, before, after, tests))
+                flaky = tuple(test for test, _ in tests if (backend, test) in known or ("any", test) in known)
+                found.append(Regression(backend, clause, before, after, tests, flaky))
     return found
 
 

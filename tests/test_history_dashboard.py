@@ -94,3 +94,13 @@ def test_the_page_the_markdown_and_the_badges_say_the_same(history_root):
     assert "| CRUD-001 | 2.0.0 | 2.1.0 |" in markdown
     assert html.count("<polyline") == 2  # one line per area
     assert "http" not in html.replace("http://www.w3.org/2000/svg", "")  # nothing fetched from elsewhere
+
+
+def test_intermittent_tests_come_from_the_published_packages_expectations():
+    from dataflow_conformance.report.expectations import load, locate
+
+    from history.dashboard import intermittent_tests
+
+    found = intermittent_tests()
+    tables = load(locate("dataflow")).tables
+    assert found and all(tables[backend][test].intermittent for backend, test in found)
