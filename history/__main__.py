@@ -65,7 +65,7 @@ def history(args) -> int:
         if not env.ready:
             index.record_not_run(data, job.release.version, job.backend, f"{env.status}: {env.reason}")
         elif args.environments_only:
-            index.record_not_run(data, job.release.version, job.backend, "not run yet: only the environments were built")  # fmt: skip
+            index.record_not_run(data, job.release.version, job.backend, "not run yet: only the environments were built", keep_earlier=True)  # fmt: skip
         else:
             print(f"{job.release.version} on {job.backend}: running", flush=True)
             outcome = runner.run(job, builder.python_of(job.release), env, args.workers, args.pytest_args)

@@ -56,11 +56,13 @@ def record_outcome(index: dict, version: str, outcome: Outcome, report: Path | N
     index["releases"][version]["backends"][outcome.backend] = entry
 
 
-def record_not_run(index: dict, version: str, backend: str, reason: str) -> None:
-    """Why `backend` has no report of `version`; a report it has stays (its outcome is kept)."""
+def record_not_run(index: dict, version: str, backend: str, reason: str, keep_earlier: bool = False) -> None:
+    """Why `backend` has no report of `version`; a report it has stays (its outcome is kept), and so does an earlier
+    run's reason with `keep_earlier` (a run that only builds environments learns nothing new about the pack)."""
     backends = index["releases"][version]["backends"]
-    if not backends.get(backend, {}).get("ran"):
-        backends[backend] = {"ran": False, "reason": reason}
+    if backends.get(backend, {}).get("ran") or (keep_earlier and backend in backends):
+        return
+    backends[backend] = {"ran": False, "reason": reason}
 
 
 def counts(index: dict, versions: list[str]) -> dict:

@@ -56,3 +56,15 @@ def test_a_stored_report_names_no_machine_path(tmp_path):
     store.write(tmp_path / "b.json.gz", report, {"/home/me/.cache/envs/2.20.1": "<env>", "/home/me": "~"})
     assert store.read(tmp_path / "a.json.gz") == {"tests": [{"message": "at <env>/lib/x.py and ~/y"}]}
     assert (tmp_path / "a.json.gz").read_bytes() == (tmp_path / "b.json.gz").read_bytes()
+
+
+def test_an_environments_only_run_keeps_what_an_earlier_run_learnt():
+    from history import index
+
+    data = {
+        "releases": {"0.4.0": {"backends": {"sqlite": {"ran": False, "reason": "the pack wrote no report (exit 4)"}}}}
+    }
+    index.record_not_run(data, "0.4.0", "sqlite", "not run yet: only the environments were built", keep_earlier=True)
+    assert data["releases"]["0.4.0"]["backends"]["sqlite"]["reason"] == "the pack wrote no report (exit 4)"
+    index.record_not_run(data, "0.4.0", "sqlite", "no DFC_SQLITE_URL")  # a run that tried says why, this time
+    assert data["releases"]["0.4.0"]["backends"]["sqlite"]["reason"] == "no DFC_SQLITE_URL"
