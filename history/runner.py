@@ -17,6 +17,7 @@ from .plan import Job
 # How the published package is run (noxfile.py's UPSTREAM_RUN and UPSTREAM_ENV, passed in by `nox -s history`);
 # no expectations file: it was written for one release, and history wants every outcome as it is.
 PACK = ["-p", "dataflow_conformance", "-p", "no:cacheprovider", "--log-level=WARNING", "-q", "--no-header", "-rN"]
+KIT = Path(__file__).resolve().parent.parent  # the checkout the kit is installed from (editable)
 RUN_TIMEOUT = 3 * 3600  # one release on one backend; a run that takes longer is stopped and says so
 
 
@@ -52,7 +53,7 @@ def run(job: Job, env_python: Path, environment: Environment, workers: int, pyte
             tail = " / ".join(line.strip() for line in output.splitlines() if line.strip())[-600:]
             return Outcome(job.backend, False, f"the pack wrote no report (exit {process.returncode}): {tail}", seconds)
         report = json.loads(produced.read_text(encoding="utf-8"))
-        machine = {work: "<work>", str(env_python.parent.parent): "<env>", str(Path.home()): "~"}
+        machine = {work: "<work>", str(env_python.parent.parent): "<env>", str(Path.home()): "~", str(KIT): "<kit>"}
         machine[str(Path(work).resolve())] = "<work>"
     report["history"] = {
         "release": job.release.version,
