@@ -231,7 +231,7 @@ def gate(session):
 def lint(session):
     session.install("ruff>=0.6,<1", "check-jsonschema>=0.29,<1")
     paths = ["reference", "conformance", "tests", "benchmarks", "loadtests", "doctests", "noxfile.py", "conftest.py"]
-    paths += ["harness", "security", "migration", "tools"]
+    paths += ["harness", "security", "migration", "tools", "history"]
     session.run("ruff", "check", *paths)
     session.run("ruff", "format", "--check", *paths)
     session.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", *_workflows())
@@ -368,3 +368,33 @@ def mutation(session):
     """Cosmic Ray over the reference's behaviour modules with the pack as the test command (tools/mutation/)."""
     _install(session, "dev,mutation")
     session.run("python", "-m", "tools.mutation", *session.posargs)
+
+# -- The conformance history of the published package (issue 24) -----------------------------------------
+
+
+@nox.session
+def history(session):
+    """Every release of kailash-dataflow in an environment resolved as of its release day (uv's --exclude-newer;
+    kept under ~/.cache/dataflow-conformance/history), the pack on SQLite for each and on every configured server
+    (DFC_POSTGRESQL_URL, DFC_MYSQL_URL) for the last release of each minor version; reports/history/<version>/
+    <backend>.json, reports/history/releases.json (a row per release, with the reason when one did not run), then
+    the dashboard. Reports that are current (same kit version and clause set) are kept: a rerun after a new
+    release runs only that one. `-- --releases ">=2.19"` picks releases; arguments after a second `--` go to pytest."""
+    _install(session, "dev")  # the dev extra brings uv, which builds the releases' environments
+    options, pytest_args = _split(session.posargs)
+    session.run("python", "-m", "history", "run", *options, "--", *UPSTREAM_RUN, *pytest_args, env=UPSTREAM_ENV)
+    session.run("python", "-m", "history", "dashboard")
+
+
+@nox.session
+def dashboard(session):
+    """The history dashboard again from the committed reports (reports/history/): index.html, dashboard.md, badges."""
+    _install(session, "dev")
+    session.run("python", "-m", "history", "dashboard", *session.posargs)
+
+
+def _split(args: list[str]) -> tuple[list[str], list[str]]:
+    if "--" in args:
+        at = args.index("--")
+        return args[:at], args[at + 1 :]
+    return list(args), []

@@ -7,8 +7,11 @@ import html
 HOLDS, FAILS, UNKNOWN = "holds", "does not hold", "not measurable here"
 
 
-def render_markdown(blocks) -> str:
-    out = []
+def render_markdown(blocks, measured: dict[str, str] | None = None) -> str:
+    """`measured`: the versions of what the report measured, recorded in its provenance line."""
+    from dataflow_conformance.report.provenance import stamp
+
+    out = [stamp(measured) + "\n"]
     for kind, *content in blocks:
         if kind in ("h1", "h2", "h3"):
             out.append(f"{'#' * int(kind[1])} {content[0]}\n")
@@ -25,7 +28,9 @@ def render_markdown(blocks) -> str:
     return "\n".join(out)
 
 
-def render_html(blocks, title: str) -> str:
+def render_html(blocks, title: str, measured: dict[str, str] | None = None) -> str:
+    from dataflow_conformance.report.provenance import stamp
+
     def inline(text: str) -> str:  # the one Markdown construct the text uses: `code`
         parts = html.escape(text).split("`")
         return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
@@ -51,6 +56,6 @@ def render_html(blocks, title: str) -> str:
         "vertical-align:top;font-size:90%}th{background:#f3f3f3}img{max-width:100%}"
     )
     return (
-        f"<!doctype html>\n<html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<!doctype html>\n{stamp(measured)}\n<html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
         f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
     )

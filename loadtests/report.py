@@ -38,8 +38,9 @@ def write_report(run_dir: Path, out: Path) -> list[Path]:
     images = plots.draw(run_dir, record, out, stem)
     blocks = _blocks(record, verdicts(record, load_claims()), images)
     paths = [out / f"{stem}.md", out / f"{stem}.html"]
-    paths[0].write_text(render_markdown(blocks))
-    paths[1].write_text(render_html(blocks, f"Load tests: DataFlow vs Django on {record['backend']}"))
+    measured = record.get("environment", {}).get("versions") or {}
+    paths[0].write_text(render_markdown(blocks, measured))
+    paths[1].write_text(render_html(blocks, f"Load tests: DataFlow vs Django on {record['backend']}", measured))
     return paths + images
 
 

@@ -46,7 +46,9 @@ def run_all(modules: list[str], users: int, markdown: Path | None) -> int:
             "Reproduce: `nox -s migration`."
         )
         blocks = [("h1", "Migration: Django contrib.auth to DataFlow"), ("p", intro), ("table", header, rows)]
-        markdown.write_text(render_markdown(blocks))
+        from harness.environment import versions
+
+        markdown.write_text(render_markdown(blocks, versions(["kailash", "kailash-dataflow", "django"])))
     return 1 if failed else 0
 
 

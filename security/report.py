@@ -27,8 +27,9 @@ def write_report(findings: list[Finding], out: Path, started: float, load: tuple
     stem = f"{time.strftime('%Y-%m-%d', time.localtime(started))}-security"
     blocks = _blocks(findings, started, load, server)
     paths = [out / f"{stem}.md", out / f"{stem}.html"]
-    paths[0].write_text(render_markdown(blocks))
-    paths[1].write_text(render_html(blocks, "Security claims: Django vs Kailash SDK"))
+    measured = {p: package(p).split(" ", 1)[1] for p in PACKAGES}
+    paths[0].write_text(render_markdown(blocks, measured))
+    paths[1].write_text(render_html(blocks, "Security claims: Django vs Kailash SDK", measured))
     return paths
 
 

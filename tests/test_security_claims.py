@@ -98,3 +98,22 @@ def test_a_run_writes_the_claims_table(tmp_path):
     rows = {line.split(" | ")[1]: line for line in report.read_text().splitlines() if line.startswith("| 2FA")}
     assert "HOLDS: not built into Django; django-otp passes the RFC vectors" in rows[f"{DJANGO}: ✗ third party"]
     assert any(word in rows[f"{KAILASH}: ✓ built in"] for word in ("| HOLDS:", "| DOES NOT HOLD:"))
+
+
+def test_rate_limiting_shared_across_processes_on_redis():
+    """Both sides' cross-process limiters on the machine's Redis (.ci/run starts it): two processes, one limit,
+    and each side's behaviour with Redis unavailable stated."""
+    from security.probes import shared_rate_limit
+
+    if shared_rate_limit._server(shared_rate_limit.redis_url()) is None:
+        pytest.skip(f"no Redis at {shared_rate_limit.redis_url()} (.ci/run starts redis-server)")
+    pytest.importorskip("redis", reason="needs the security extra (redis)")
+    findings = shared_rate_limit.run(None)
+    assert [(f.side, f.verdict) for f in findings] == [
+        (KAILASH, HOLDS),
+        (KAILASH, HOLDS),
+        (DJANGO, HOLDS),
+        (DJANGO, HOLDS),
+    ]
+    assert "FAILS OPEN" in findings[1].reason and "FAILS CLOSED" in findings[3].reason
+    assert all("NOT MEASURABLE" not in f.reason.upper() for f in findings)

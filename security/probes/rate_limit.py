@@ -5,20 +5,25 @@ claims it.
 Kailash (built in): `kailash.nodes.api.rate_limiting.SlidingWindowRateLimiter` and
 `kailash.trust.rate_limit.InMemoryBackend`; its cross-process backend (`...backends.redis.RedisBackend`)
 needs a Redis server. Django: django-ratelimit (third party), whose shared state needs memcached or Redis
-(its own system check rejects the local-memory, file and database caches for that)."""
+(its own system check rejects the local-memory, file and database caches for that). The cross-process rows,
+on the machine's Redis, are shared_rate_limit.py's."""
 
 import asyncio
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from ..findings import DJANGO, FAILS, HOLDS, KAILASH, UNKNOWN, Finding, package
+from ..findings import DJANGO, FAILS, HOLDS, KAILASH, Finding, package
 
 LIMIT, WINDOW, CALLERS = 10, 1.0, 50
 
 
 def run(context) -> list[Finding]:
-    return [_sliding_window(), _trust_backend(), _shared(KAILASH), _django(), _shared(DJANGO)]
+    from .shared_rate_limit import run as shared  # across processes, on Redis
+
+    across = shared(context)
+    kailash, django = [f for f in across if f.side == KAILASH], [f for f in across if f.side == DJANGO]
+    return [_sliding_window(), _trust_backend(), *kailash, _django(), *django]
 
 
 def _sequence(admit) -> tuple[list[bool], bool]:
@@ -113,16 +118,3 @@ def _django() -> Finding:
     if finding.verdict == HOLDS:
         finding.reason = "not built into Django; django-ratelimit admits exactly, in one process"
     return finding
-
-
-def _shared(side: str) -> Finding:
-    if side == KAILASH:
-        component = "kailash.trust.rate_limit.backends.redis.RedisBackend (built in)"
-        reason = "the cross-process backend needs a Redis server; none runs here (the in-memory limiters keep "
-        reason += "their state in the process and do not claim sharing)"
-    else:
-        component = f"django-ratelimit ({package('django-ratelimit')}) with a shared cache"
-        reason = "shared state needs memcached or Redis (django-ratelimit's check rejects LocMemCache, "
-        reason += "FileBasedCache and DatabaseCache: not shared or not atomic); none runs here"
-    tried = "limit shared by two processes"
-    return Finding("rate_limiting", side, component, tried, "—", UNKNOWN, reason)

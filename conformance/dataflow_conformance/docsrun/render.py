@@ -83,7 +83,14 @@ def _context(report) -> dict:
         "skip_reasons": report.reasons("skipped"),
         "fragment_kinds": report.reasons("fragment"),
         "mark": MARK,
+        "provenance": _stamp({report.distribution or report.implementation: report.version or ""}),
     }
+
+
+def _stamp(measured: dict[str, str]) -> str:
+    from ..report.provenance import stamp
+
+    return stamp(measured)
 
 
 def render_markdown(report) -> str:

@@ -104,7 +104,10 @@ class DocsReport:
         return 1 if totals["failed"] else 0
 
     def as_dict(self) -> dict:
+        from ..report.provenance import current
+
         return {
+            **current(),  # the kit and contract that made it: a committed report is checked against them
             "implementation": {
                 "module": self.implementation,
                 "distribution": self.distribution,

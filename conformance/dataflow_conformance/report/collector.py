@@ -3,6 +3,7 @@ and the terminal summary."""
 
 import datetime as dt
 import json
+import os
 import platform
 import shlex
 from collections import Counter, defaultdict
@@ -168,6 +169,8 @@ class ConformanceReport:
             "environment": {
                 "python": platform.python_version(),
                 "platform": platform.platform(),
+                # the machine's load when the report was written (1, 5, 15 minutes): timings read against it
+                "load_average": [round(x, 2) for x in os.getloadavg()],
                 "packages": package_versions(),
             },
             "verdict": verdict,

@@ -6,11 +6,29 @@ from collections import defaultdict
 NOT_PASSED = ("failed", "error", "xfailed", "blocked")
 
 
+def _provenance(data: dict) -> str:
+    """The provenance line of the JSON it renders (report/provenance.py), so the page alone says what made it."""
+    import json
+
+    from .provenance import MARK
+
+    kit, contract = data.get("kit", {}).get("version"), data.get("contract", {}).get("fingerprint")
+    measured = {
+        data["implementation"].get("distribution") or data["implementation"]["module"]: data["implementation"][
+            "version"
+        ]
+    }
+    stamp = json.dumps({"kit": kit, "contract": contract, "measured": measured}, ensure_ascii=False, sort_keys=True)
+    return f"<!-- {MARK} {stamp} -->"
+
+
 def render(data: dict) -> str:
     impl = data["implementation"]
     backends = [b["name"] for b in data["backends"]]
     capabilities = data.get("capabilities", {})
     lines = [
+        _provenance(data),
+        "",
         f"# Conformance report: {impl['module']} {impl['version']}",
         "",
         f"Verdict: **{data['verdict']}**" + ("" if data["complete"] else " (partial run: not every clause ran)"),
