@@ -369,6 +369,7 @@ def mutation(session):
     _install(session, "dev,mutation")
     session.run("python", "-m", "tools.mutation", *session.posargs)
 
+
 # -- The conformance history of the published package (issue 24) -----------------------------------------
 
 
