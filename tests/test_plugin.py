@@ -320,3 +320,37 @@ def test_a_test_whose_arrange_step_fails_is_blocked_not_failed(pytester, run_pac
     assert cause["error"] == "RuntimeError: no tables" and cause["where"] == "tablelessflow:create_tables"
     assert cause["tests"] == 4 and cause["rule_clauses"] == ["CONF-005", "MODEL-011"]
     assert cause["symptom_clauses"] == ["CRUD-004"], "the blocked clause is shown under the cause that blocks it"
+
+
+DEADLOCKING_IMPL = """
+import threading
+
+from dataflow_reference import DataFlow as Reference
+
+_NEVER = threading.Event()
+
+
+class DataFlow(Reference):
+    '''Every express_sync create blocks forever: a deadlock inside the implementation.'''
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        create = self.express_sync.create
+
+        def stuck(model, data, **options):
+            if threading.current_thread().name.startswith("dfc-caller-"):
+                _NEVER.wait()  # only the concurrent callers: the test's arrange steps still run
+            return create(model, data, **options)
+
+        self.express_sync.create = stuck
+"""
+
+
+@pytest.mark.timeout(240)
+def test_threads_deadlocked_in_the_implementation_do_not_hang_the_run(pytester, run_pack):
+    """The test times out, fails, and the run (and its worker, at exit) ends: stuck caller threads are left behind."""
+    pytester.makepyfile(deadlockflow=DEADLOCKING_IMPL)
+    tests = "test_500_concurrent_creates_persist_exactly_once and express_sync"
+    result = run_pack("--dataflow-impl=deadlockflow", "-n", "1", "--timeout", "20", "-k", tests)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, "the run ends, and judges the implementation"
+    result.stdout.fnmatch_lines(["*Timeout*", "*verdict: failure*"])
