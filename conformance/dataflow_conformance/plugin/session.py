@@ -80,7 +80,7 @@ class ConformanceSession:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node, error):
-        """xdist: the stale entries a worker found (every worker collects the same suite)."""
+        """xdist: the stale entries and the deselected count a worker found (every worker collects the same suite)."""
         output = getattr(node, "workeroutput", {})
         found = json.loads(output.get(_WORKER_STALE, "[]"))
         if found and not self.stale_expectations:
