@@ -15,8 +15,8 @@ from pathlib import Path
 
 from dataflow_conformance.backends.provision import create_database, drop_database
 from dataflow_conformance.backends.registry import BACKENDS, BY_NAME, EMBEDDED
-from dataflow_conformance.backends.resolve import plain_url, probe_url
-from sqlalchemy import create_engine, text
+from dataflow_conformance.backends.resolve import plain_url, probe_engine, probe_url
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 # Where each server backend's URL is configured.
@@ -57,7 +57,7 @@ def scratch_database(backend: str, run_dir: Path):
         return
     server = make_url(os.environ[ENV_VARS[backend]])
     name = f"dfc_load_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(probe_url(server, server.database), isolation_level="AUTOCOMMIT")
+    admin = probe_engine(probe_url(server, server.database), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
             version = conn.execute(text("select version()")).scalar()

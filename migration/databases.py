@@ -3,8 +3,8 @@ implementation: Django's tables (the source) and the tables DataFlow wrote (chec
 
 import contextlib
 
-from dataflow_conformance.backends.resolve import probe_url
-from sqlalchemy import create_engine, text
+from dataflow_conformance.backends.resolve import probe_engine, probe_url
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from .schema import Table, canonical
@@ -15,7 +15,7 @@ def connect(url: str):
     """A connection through the kit's own driver for the backend (the registry's probe_driver): never the
     one a DataFlow implementation uses to write."""
     parsed = make_url(url)
-    engine = create_engine(probe_url(parsed, parsed.database))
+    engine = probe_engine(probe_url(parsed, parsed.database))
     try:
         with engine.connect() as connection:
             yield connection

@@ -322,8 +322,8 @@ def test_modules_of_the_directory_the_command_runs_in_are_importable(tmp_path):
 
 
 def _databases(server: str, prefix: str) -> list[str]:
-    from dataflow_conformance.backends.resolve import probe_url
-    from sqlalchemy import create_engine, text
+    from dataflow_conformance.backends.resolve import probe_engine, probe_url
+    from sqlalchemy import text
     from sqlalchemy.engine import make_url
 
     url = make_url(server)
@@ -332,7 +332,7 @@ def _databases(server: str, prefix: str) -> list[str]:
         if url.get_backend_name().startswith("postgres")
         else "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE :p"
     )
-    engine = create_engine(probe_url(url, url.database))
+    engine = probe_engine(probe_url(url, url.database))
     try:
         with engine.connect() as conn:
             return conn.execute(text(listing), {"p": prefix.replace("_", r"\_") + "%"}).scalars().all()

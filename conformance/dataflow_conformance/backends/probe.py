@@ -5,11 +5,12 @@ import datetime as dt
 import os
 from pathlib import Path
 
-from sqlalchemy import MetaData, Table, create_engine, func, inspect, select, text
+from sqlalchemy import MetaData, Table, func, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from .registry import BY_NAME, backend_of_scheme
+from .resolve import probe_engine
 
 
 class Probe:
@@ -19,7 +20,7 @@ class Probe:
         url = make_url(url)
         self.features = BY_NAME[backend_of_scheme(url.get_backend_name())]  # the backend's registry entry
         # NullPool: the probe holds no idle connection that could be mistaken for a leak.
-        self.engine = create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+        self.engine = probe_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
 
     def close(self) -> None:
         self.engine.dispose()

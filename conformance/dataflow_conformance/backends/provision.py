@@ -5,11 +5,11 @@ pack, emptied before every test. The SQL of each step is the backend's `provisio
 import uuid
 import warnings
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from .resolve import Backend, plain_url, probe_url
+from .resolve import Backend, plain_url, probe_engine, probe_url
 
 
 def _run(conn, statements, **names) -> None:
@@ -54,7 +54,7 @@ class WorkerDatabase:
         self._provisioning = backend.features.provisioning
         self.name = f"dfc_{worker}_{uuid.uuid4().hex[:8]}"
         server = make_url(backend.server_url)
-        self._admin = create_engine(probe_url(server, server.database), isolation_level="AUTOCOMMIT")
+        self._admin = probe_engine(probe_url(server, server.database), isolation_level="AUTOCOMMIT")
         self.url = plain_url(server.set(database=self.name))  # what the implementation is given
         self.probe_url = probe_url(server, self.name)
         self._probe_engine = None
@@ -63,7 +63,7 @@ class WorkerDatabase:
         with self._admin.connect() as conn:
             create_database(conn, self._provisioning, self.name)
         # NullPool: an idle pooled connection here would look like a leak of the implementation's.
-        self._probe_engine = create_engine(self.probe_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+        self._probe_engine = probe_engine(self.probe_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
 
     def reset(self) -> None:
         """End the sessions an earlier test left behind (an instance that hung or was never closed

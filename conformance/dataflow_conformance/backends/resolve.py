@@ -11,7 +11,7 @@ import os
 from dataclasses import asdict, dataclass
 
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, Engine, make_url
 
 from .registry import BACKENDS, BY_NAME, EMBEDDED, BackendSpec, backend_of_scheme
 
@@ -45,6 +45,19 @@ def backend_of(url: str) -> str:
         known = sorted({s for f in BY_NAME.values() for s in f.url_schemes})
         raise BackendUnavailable(f"--dataflow-dburi {redacted(url)}: unknown scheme {scheme!r}; known: {known}")
     return name
+
+
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", None})  # None: a Unix socket
+
+
+def probe_engine(url: URL, **options) -> Engine:
+    """An engine of the kit's own driver on a probe URL (`probe_url`). The kit connects per query (its probes
+    hold no idle connection), so a connection must be cheap: to a server on this machine it goes without TLS,
+    which would protect nothing there, unless the URL names a TLS option."""
+    features = BY_NAME[backend_of_scheme(url.get_backend_name())]
+    asks_for_tls = any(key.startswith("ssl") for key in url.query)
+    plaintext = url.host in LOOPBACK_HOSTS and not asks_for_tls
+    return create_engine(url, connect_args=features.loopback_connect_args if plaintext else {}, **options)
 
 
 def redacted(url: str) -> str:
@@ -123,7 +136,7 @@ def _sqlite_version() -> str:
 
 def _server_version(name: str, url: str) -> str:
     try:
-        engine = create_engine(probe_url(make_url(url), make_url(url).database))
+        engine = probe_engine(probe_url(make_url(url), make_url(url).database))
         with engine.connect() as conn:
             version = conn.execute(text("select version()")).scalar()
         engine.dispose()
