@@ -25,37 +25,45 @@ class Probe:
     def close(self) -> None:
         self.engine.dispose()
 
+    # Each method reads on one connection of its own (reflection included): a server connection costs a
+    # process on PostgreSQL, and a test reads through the probe dozens of times.
+
     def tables(self) -> set[str]:
-        return set(inspect(self.engine).get_table_names())
+        with self.engine.connect() as conn:
+            return set(inspect(conn).get_table_names())
 
     def columns(self, table: str) -> dict[str, dict]:
-        return {c["name"]: c for c in inspect(self.engine).get_columns(table)}
+        with self.engine.connect() as conn:
+            return {c["name"]: c for c in inspect(conn).get_columns(table)}
 
     def indexes(self, table: str) -> list[dict]:
-        found = list(inspect(self.engine).get_indexes(table))
-        # Some backends report unique constraints separately from unique indexes.
-        for constraint in inspect(self.engine).get_unique_constraints(table):
-            found.append({"name": constraint["name"], "column_names": constraint["column_names"], "unique": True})
+        with self.engine.connect() as conn:
+            inspector = inspect(conn)
+            found = list(inspector.get_indexes(table))
+            # Some backends report unique constraints separately from unique indexes.
+            for constraint in inspector.get_unique_constraints(table):
+                found.append({"name": constraint["name"], "column_names": constraint["column_names"], "unique": True})
         return found
 
-    def _table(self, name: str) -> Table:
-        return Table(name, MetaData(), autoload_with=self.engine)
+    @staticmethod
+    def _table(conn, name: str) -> Table:
+        return Table(name, MetaData(), autoload_with=conn)
 
     def rows(self, table: str, *, where: str | None = None, **params) -> list[dict]:
         """Every row of `table` ordered by id, as dicts of the raw driver's values."""
-        t = self._table(table)
-        stmt = select(t).order_by(t.c.id)
-        if where:
-            stmt = stmt.where(text(where)).params(**params)
         with self.engine.connect() as conn:
+            t = self._table(conn, table)
+            stmt = select(t).order_by(t.c.id)
+            if where:
+                stmt = stmt.where(text(where)).params(**params)
             return [dict(row._mapping) for row in conn.execute(stmt)]
 
     def count(self, table: str) -> int:
         """Rows in `table`; 0 when the table does not exist (nothing was ever written)."""
-        if table not in self.tables():
-            return 0
-        t = self._table(table)
         with self.engine.connect() as conn:
+            if table not in inspect(conn).get_table_names():
+                return 0
+            t = self._table(conn, table)
             return conn.execute(select(func.count()).select_from(t)).scalar_one()
 
     def scalar(self, sql: str, **params):
@@ -80,14 +88,14 @@ class Probe:
         """Insert rows one by one (so ids follow their order), with `created_at` / `updated_at` set to now
         unless given; returns their primary keys. A column that stores time zones gets an aware UTC
         datetime, any other a naive one (UTC, as the contract stores every timestamp)."""
-        t = self._table(table)
         now = dt.datetime.now(dt.timezone.utc)
-        stamps = {}
-        for name in ("created_at", "updated_at"):
-            if name in t.c:
-                stamps[name] = now if getattr(t.c[name].type, "timezone", False) else now.replace(tzinfo=None)
         ids = []
         with self.engine.connect() as conn:
+            t = self._table(conn, table)
+            stamps = {}
+            for name in ("created_at", "updated_at"):
+                if name in t.c:
+                    stamps[name] = now if getattr(t.c[name].type, "timezone", False) else now.replace(tzinfo=None)
             for row in rows:
                 result = conn.execute(t.insert(), {**stamps, **row})
                 ids.append(row.get("id", result.inserted_primary_key[0]))
