@@ -297,8 +297,9 @@ def test_read_locust_parses_what_a_real_locust_run_writes(tmp_path):
     prefix = tmp_path / "out"
     command = [sys.executable, "-m", "locust", "-f", str(tmp_path / "job.py"), "--headless", "-u", "1", "-r", "1"]
     command += ["-t", "5s", "--csv", str(prefix), "--csv-full-history", "--only-summary"]
-    subprocess.run(command, cwd=tmp_path, capture_output=True, timeout=120)  # exit 1: some requests failed
+    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120)  # exit 1: failures
     parsed = results.read_locust(prefix)
+    assert "op" in parsed["operations"], f"Locust ran no request (exit {done.returncode}):\n{done.stderr[-2000:]}"
     stats = parsed["operations"]["op"]
     assert stats["requests"] > 10 and 0 < stats["failures"] < stats["requests"]
     assert stats["p50_ms"] == 12 and stats["max_ms"] == 250
