@@ -184,6 +184,16 @@ def bench(session):
 
 
 @nox.session
+def profile(session):
+    """Where the reference's time goes (not a test): each workload under py-spy, split into Kailash's runtime, the
+    generated nodes, the reference, SQL building, SQLAlchemy's engine, the driver, the event loop and waiting, on
+    SQLite and every configured server; writes docs/benchmarks/profile.md. See docs/guide/performance.md."""
+    _install(session, "dev,loadtests")
+    markdown = ["--markdown", "docs/benchmarks/profile.md"]
+    session.run("python", "-m", "benchmarks.profile_split", *markdown, *session.posargs)
+
+
+@nox.session
 def lifecycle(session):
     """The lifecycle soak (not a test): 100,000 operations per configured backend from every call context,
     then close(); memory, connections, descriptors and threads must come back to their baseline (gated
