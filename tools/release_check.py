@@ -82,11 +82,25 @@ def check_contents(wheel: Path, sdist: Path) -> None:
     in_wheel = set(zipfile.ZipFile(wheel).namelist())
     with tarfile.open(sdist) as archive:
         in_sdist = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
-    missing = [f"wheel: {name}" for name in SHIPPED if name not in in_wheel]
+    missing = [f"wheel: {name}" for name in SHIPPED + modules() if name not in in_wheel]
     missing += [f"sdist: {name}" for name in SDIST_ONLY if name not in in_sdist]
     missing += [f"sdist: conformance/{name}" for name in SHIPPED if f"conformance/{name}" not in in_sdist]
     if missing:
         raise ReleaseError("distributions lack what the kit reads at run time: " + ", ".join(missing))
+
+
+def modules() -> list[str]:
+    """Every Python module of the kit and the reference in the repository, as the wheel names them: a suite module
+    left out of the wheel would leave its clauses without tests in every user's run."""
+    roots = {
+        "conformance/dataflow_conformance": "dataflow_conformance",
+        "reference/dataflow_reference": "dataflow_reference",
+    }
+    tracked = run("git", "-C", ROOT, "ls-files", "--", *(f"{root}/*.py" for root in roots)).split()
+    return [
+        next(package + path[len(root) :] for root, package in roots.items() if path.startswith(root))
+        for path in tracked
+    ]
 
 
 def environment(where: Path, requirement: str) -> Path:
@@ -141,24 +155,20 @@ def main(argv=None) -> int:
             dist = (args.dist or scratch / "dist").resolve()
             wheel, sdist = build(dist)
             check_contents(wheel, sdist)
-            for name, requirement, selection in (
-                ("wheel", str(wheel), ()),  # every SQLite clause
-                ("sdist", str(sdist), ("-k", "test_crud")),
-                ("git", git_clone_at_tag(scratch, current), ("-k", "test_crud")),
+            for name, requirement in (
+                ("wheel", str(wheel)),
+                ("sdist", str(sdist)),
+                ("git", git_clone_at_tag(scratch, current)),
             ):
                 bin_dir = environment(scratch / f"venv-{name}", requirement)
                 check_installed(bin_dir, current)
                 outside = scratch / f"outside-{name}"
                 outside.mkdir()
-                report = run_pack(bin_dir, outside, *selection)
-                if not selection and not report["complete"]:
-                    raise ReleaseError(
-                        f"the pack from the {name} did not run every clause: {report['clauses_deselected']}"
-                    )
-                clauses = sum(1 for c in report["clauses"].values() if "sqlite" in c["results"])
-                print(
-                    f"release check: {name} installs {current}; the pack from it: {report['verdict']}, {clauses} clauses"
-                )
+                # The CRUD tests: every module and data file the pack needs is in the wheel (checked above); the
+                # whole pack runs from the checkout in the self-tests.
+                report = run_pack(bin_dir, outside, "-k", "test_crud")
+                ran = sum(1 for c in report["clauses"].values() if "sqlite" in c["results"])
+                print(f"release check: {name} installs {current}; the pack from it: {report['verdict']}, {ran} clauses")
     except ReleaseError as exc:
         print(f"release check failed: {exc}", file=sys.stderr)
         return 1
