@@ -12,6 +12,9 @@ from sqlalchemy.pool import NullPool
 from .registry import BY_NAME, backend_of_scheme
 from .resolve import probe_engine
 
+# (database URL, table) -> (the columns it was reflected with, the reflected Table), for every probe of the process
+_REFLECTED: dict[tuple[str, str], tuple[tuple, Table]] = {}
+
 
 class Probe:
     """`Probe(url)`: a URL through the kit's own driver (postgresql+psycopg, mysql+pymysql, sqlite)."""
@@ -45,9 +48,16 @@ class Probe:
                 found.append({"name": constraint["name"], "column_names": constraint["column_names"], "unique": True})
         return found
 
-    @staticmethod
-    def _table(conn, name: str) -> Table:
-        return Table(name, MetaData(), autoload_with=conn)
+    def _table(self, conn, name: str) -> Table:
+        """The table as the database has it now. Reflecting it cost most of a test's probing on a server (dozens
+        of catalog queries built by SQLAlchemy); tests drop and make the same tables again and again, so a table
+        is reflected again only when the database's columns differ from those it was reflected with."""
+        columns = tuple(tuple(row) for row in conn.execute(text(self.features.columns_sql), {"table": name}))
+        key = (self.engine.url.render_as_string(), name)
+        known = _REFLECTED.get(key)
+        if known is None or known[0] != columns:
+            known = _REFLECTED[key] = (columns, Table(name, MetaData(), autoload_with=conn))
+        return known[1]
 
     def rows(self, table: str, *, where: str | None = None, **params) -> list[dict]:
         """Every row of `table` ordered by id, as dicts of the raw driver's values."""

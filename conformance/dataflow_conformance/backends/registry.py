@@ -54,6 +54,9 @@ class BackendSpec:
     busy_sessions_filter: str = ""  # appended to sessions_sql: only sessions running a statement
     end_session_sql: str | None = None  # ends the session `:session`
     json_text_type: str = "TEXT"  # CAST(json_column AS ...) reads a JSON document as the text stored
+    # The columns of table `:table` with their types, in order: one cheap query that tells whether a table the
+    # probe reflected earlier has changed since.
+    columns_sql: str = 'SELECT name, type, "notnull", pk FROM pragma_table_info(:table)'
     row_level_security: bool = False  # the database can enforce tenant isolation itself (TENANT-008)
     # The Django baseline of the comparisons on this backend (harness/django_side): ENGINE and OPTIONS.
     django_engine: str = ""
@@ -95,6 +98,9 @@ REGISTRY = (
         default_port=5432,
         identifier_limit=63,
         sessions_sql="SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        columns_sql="SELECT attname, format_type(atttypid, atttypmod), attnotnull, EXISTS (SELECT FROM pg_index "
+        "WHERE indrelid = attrelid AND indisprimary AND attnum = ANY (indkey)) FROM pg_attribute "
+        "WHERE attrelid = to_regclass(quote_ident(:table)) AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
         busy_sessions_filter=" AND state <> 'idle'",
         end_session_sql="SELECT pg_terminate_backend(:session)",
         row_level_security=True,
@@ -120,6 +126,8 @@ REGISTRY = (
         default_port=3306,
         identifier_limit=64,
         sessions_sql="SELECT ID FROM information_schema.PROCESSLIST WHERE DB = DATABASE() AND ID <> CONNECTION_ID()",
+        columns_sql="SELECT column_name, column_type, is_nullable, column_key FROM information_schema.columns "
+        "WHERE table_schema = DATABASE() AND table_name = :table ORDER BY ordinal_position",
         busy_sessions_filter=" AND COMMAND <> 'Sleep'",
         end_session_sql="KILL :session",
         json_text_type="CHAR",
