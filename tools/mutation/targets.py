@@ -24,6 +24,9 @@ class Target:
     # Test workers (pytest-xdist; at most two, the machines share their cores): one where the mapped suites run
     # in seconds and starting a second worker costs more than it saves.
     workers: int = 2
+    # Code that runs beneath the access paths, with the same calls whichever path reached it: each test runs on
+    # `local` and `express` only, not again on their twins `async` and `express_sync` (twins.py says why).
+    twins: bool = False
 
     @property
     def path(self) -> str:
@@ -44,9 +47,9 @@ TARGETS = {
         Target("bulk", ("bulk", "tenant", "model", "errors")),
         Target("batches", ("bulk", "errors")),
         Target("fastinsert", ("bulk", "types")),
-        Target("query", ("query", "safety", "tenant")),
+        Target("query", ("query", "safety", "tenant"), twins=True),
         Target("fieldtypes", ("types", "model", "errors", "crud")),
-        Target("model", ("model", "conf", "types")),
+        Target("model", ("model", "conf", "types"), twins=True),
         Target("schema", ("migrate", "model", "tenant")),
         Target("tenancy", ("tenant",)),
         Target("transactions", ("transactions", "consistency")),
