@@ -19,7 +19,7 @@ from ..testing.querydata import (
     names,
     ordered,
 )
-from .support import as_utc, define_everything, define_user, seed_users
+from .support import as_utc, define_everything, define_user, expect_failure, seed_users
 
 
 @pytest.fixture
@@ -103,6 +103,27 @@ def test_like(people, flow):
     assert names(flow, {"name": {"$like": "_ob"}}) == ["bob"]
     assert names(flow, {"nickname": {"$like": "100\\%"}}) == ["carol"], "escaped % must match literally"
     assert names(flow, {"nickname": {"$like": "B\\_b"}}) == ["bob"]
+
+
+@pytest.mark.clause("QUERY-004")
+def test_like_escapes_a_backslash_and_refuses_a_pattern_ending_in_a_lone_one(make_dataflow, probe, flow):
+    """An escaped backslash matches one backslash; a pattern that ends in an unescaped backslash is refused, on
+    every backend (left to the database, PostgreSQL refuses it, MySQL reads it as a literal, SQLite matches
+    nothing)."""
+    define_user(make_dataflow())
+    seed_users(
+        probe,
+        flow.db,
+        [
+            {"name": "slash", "email": "s@x.org", "nickname": "a\\"},
+            {"name": "plain", "email": "p@x.org", "nickname": "a"},
+        ],
+    )
+    assert names(flow, {"nickname": {"$like": "a\\\\"}}) == ["slash"], "an escaped backslash must match itself"
+    assert names(flow, {"nickname": {"$like": "%\\\\"}}) == ["slash"]
+    for pattern in ("a\\", "a\\\\\\", "\\"):  # one and three trailing backslashes, and a lone one
+        expect_failure(lambda pattern=pattern: names(flow, {"nickname": {"$like": pattern}}), "nickname")
+    assert probe.count("users") == 2
 
 
 @pytest.mark.clause("QUERY-005")
