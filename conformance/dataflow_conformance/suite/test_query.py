@@ -1,9 +1,12 @@
 """QUERY: filters, ordering, paging, Count and Upsert."""
 
+import json
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 
 from ..access.protocol import EXPRESS_PATHS, WORKFLOW_PATHS
+from ..exceptions import exception_chain
 from ..testing.filtermodel import matches
 from ..testing.querydata import (
     AMOUNTS,
@@ -132,6 +135,21 @@ def test_exists_and_null(people, flow):
     assert names(flow, {"score": {"$exists": False}}) == ["Alice", "dave"]
     assert names(flow, {"nickname": {"$null": True}}) == ["Alice", "dave"]
     assert names(flow, {"nickname": {"$null": False}}) == ["alice", "bob", "carol", "eve"]
+
+
+@pytest.mark.clause("QUERY-001", "QUERY-002", "QUERY-007")
+def test_a_filter_decoded_from_json_selects_what_the_same_filter_in_code_selects(people, flow):
+    """A filter that arrives as JSON (a request body, a message) holds operator names built at run time: equal to
+    the ones written in code, not the same objects, so an operator matched by identity misses them."""
+    for text, want in [
+        ('{"nickname": {"$eq": null}}', ["Alice", "dave"]),
+        ('{"nickname": {"$ne": null}}', ["alice", "bob", "carol", "eve"]),
+        ('{"nickname": {"$ne": "Al"}}', ["Alice", "bob", "carol", "dave", "eve"]),
+        ('{"age": {"$eq": 30}}', ["alice", "carol"]),
+        ('{"age": {"$gt": 30, "$lte": 41}}', ["bob", "eve"]),
+        ('{"$or": [{"age": 25}, {"name": {"$in": ["bob"]}}]}', ["Alice", "bob"]),
+    ]:
+        assert names(flow, json.loads(text)) == want, text
 
 
 @pytest.mark.clause("QUERY-006")
@@ -315,3 +333,57 @@ def test_bulk_delete_selects_what_list_selects(people, flow, probe, filter_spec)
     result = flow.node("UserBulkDeleteNode", {"filter": filter_spec})
     gone = sorted(set(p["name"] for p in PEOPLE) - {r["name"] for r in probe.rows("users")})
     assert gone == expected(filter_spec) and result["deleted"] == len(gone), f"BulkDelete, {filter_spec!r}"
+
+
+# A filter that gives an operator a value it cannot take, and the name its error must carry (QUERY-015).
+REFUSED_FILTERS = [
+    ({"age": {"$gt": None}}, "age"),
+    ({"age": {"$lte": None}}, "age"),
+    ({"age": {"$gt": "thirty"}}, "age"),
+    ({"age": {"$in": 30}}, "age"),
+    ({"age": {"$nin": "30"}}, "age"),
+    ({"age": {"$like": "3%"}}, "age"),
+    ({"name": {"$like": 3}}, "name"),
+    ({"score": {"$exists": "no"}}, "score"),
+    ({"nickname": {"$null": "no"}}, "nickname"),
+    ({"age": {"$not": 30}}, "age"),
+    ({"age": {}}, "age"),
+    ({"$or": []}, "$or"),
+    ({"$and": {"age": 30}}, "$and"),
+    ({"$nor": [{"age": 30}]}, "$nor"),
+]
+# order_by entries of no documented form ("field", "-field", {"field": 1 | -1}).
+REFUSED_ORDERS = [[{"age": 2}], [{"age": "desc"}], [{}], [5], ["name", 5], 5]
+
+
+def refusal(call, named: str) -> str | None:
+    """None when `call()` fails with an error naming `named`; otherwise what happened instead."""
+    try:
+        answer = call()
+    except Exception as error:
+        message = " <- ".join(f"{type(e).__name__}: {e}" for e in exception_chain(error))
+        return None if named.lower() in message.lower() else f"failed without naming {named!r}: {message[:200]}"
+    return f"accepted: {answer!r}"
+
+
+@pytest.mark.clause("QUERY-015")
+def test_an_operator_given_a_value_it_cannot_take_is_refused(people, flow, probe):
+    before = probe.snapshot("users")
+    wrong = {
+        json.dumps(filter_spec): problem
+        for filter_spec, named in REFUSED_FILTERS
+        if (problem := refusal(lambda filter_spec=filter_spec: names(flow, filter_spec), named))
+    }
+    assert not wrong, f"filters selected rows by a guess instead of failing: {wrong}"
+    assert probe.snapshot("users") == before
+
+
+@pytest.mark.clause("QUERY-015")
+@pytest.mark.paths(*WORKFLOW_PATHS)  # the express API orders by one field name: these forms are a node's
+def test_an_order_by_of_no_documented_form_is_refused(people, flow):
+    wrong = {
+        json.dumps(order_by): problem
+        for order_by in REFUSED_ORDERS
+        if (problem := refusal(lambda order_by=order_by: ordered(flow, order_by), "order_by"))
+    }
+    assert not wrong, f"order_by entries sorted by a guess instead of failing: {wrong}"
