@@ -25,7 +25,7 @@ def command(module: str, backend: str, report: Path) -> list[str]:
         "--dataflow-db",
         backend,
         "-k",
-        TARGETS[module].keyword,
+        TARGETS[module].keyword_on(backend),
         "-x",
         "-q",
         "--no-header",
