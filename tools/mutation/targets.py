@@ -58,7 +58,15 @@ TARGETS = {
         Target("bulk", ("bulk", "tenant", "model", "errors")),
         Target("batches", ("bulk", "errors")),
         Target("fastinsert", ("bulk", "types")),
-        Target("query", ("query", "safety", "tenant"), twins=True, workers=1),
+        # Where NULL sorts (the dialect's nulls_sort_high: PostgreSQL) is decided only on a server: QUERY there.
+        Target(
+            "query",
+            ("query", "safety", "tenant"),
+            ("sqlite", "postgresql"),
+            twins=True,
+            workers=1,
+            server_suites=("query",),
+        ),
         Target("fieldtypes", ("types", "model", "errors", "crud")),
         # The identifier limits (check_identifier_lengths) and the servers' column types and collations run only
         # on a server: MIGRATE-006 and the model suite there.

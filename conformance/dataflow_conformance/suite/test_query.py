@@ -22,7 +22,7 @@ from ..testing.querydata import (
     names,
     ordered,
 )
-from .support import as_utc, define_everything, define_user, expect_failure, seed_users
+from .support import as_utc, define_everything, define_user, expect_failure, seed, seed_users
 
 
 @pytest.fixture
@@ -187,6 +187,24 @@ def test_ordering_by_one_field(people, flow, case):
 def test_ordering_by_several_fields(people, flow, case):
     order_by, names_in_order = MULTI_KEY_ORDERS[case]
     assert ordered(flow, order_by) == names_in_order
+
+
+@pytest.mark.clause("QUERY-008")
+def test_text_ids_order_by_id_not_by_insertion(make_dataflow, probe, flow):
+    """Rows stored in another order than their ids' (text ids, inserted out of order, so the table's own order
+    is not the ids'): without order_by, and among ties of order_by, they come in ascending id order."""
+    db = make_dataflow()
+
+    @db.model
+    class Token:
+        id: str
+        owner: str
+
+    seed(probe, db, "tokens", [{"id": i, "owner": o} for i, o in [("m", "x"), ("c", "y"), ("t", "x"), ("h", "x")]])
+    listed = flow.node("TokenListNode", {"limit": 100})["records"]
+    assert [r["id"] for r in listed] == ["c", "h", "m", "t"], "without order_by, records must come by ascending id"
+    by_owner = flow.node("TokenListNode", {"order_by": ["owner"], "limit": 100})["records"]
+    assert [r["id"] for r in by_owner] == ["h", "m", "t", "c"], "records that tie must come by ascending id"
 
 
 @pytest.mark.clause("QUERY-008")
