@@ -170,6 +170,16 @@ def forget_survivors(target: Target, database: Path, meta: dict) -> None:
         db.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'")
 
 
+def retry_abnormal(target: Target, database: Path) -> None:
+    """Mutants that ended without a verdict (ABNORMAL: a worker that went away, or the HTTP distributor's own
+    limit of 5 minutes per request, which a slow pack can pass before the tool's timeout) become pending
+    again: the next exec runs them (without `--workers`, the local distributor has no such limit)."""
+    with sqlite3.connect(database) as db:
+        found = db.execute("DELETE FROM work_results WHERE worker_outcome = 'ABNORMAL'").rowcount
+    if found:
+        print(f"[mutation] {target.module}: {found} mutant(s) without a verdict run again")
+
+
 def run(target: Target, workers: list[str], retest: bool = False) -> None:
     config, database, _ = paths(target)
     meta = load_meta(target)
@@ -177,8 +187,10 @@ def run(target: Target, workers: list[str], retest: bool = False) -> None:
         if database.exists():
             print(f"[mutation] {target.module}: the source changed since its session began: starting anew")
         meta = initialise(target, workers)
-    elif retest:
-        forget_survivors(target, database, meta)
+    else:
+        retry_abnormal(target, database)
+        if retest:
+            forget_survivors(target, database, meta)
     write_config(target, meta["timeout"], workers)  # the distributor of this run
     before = counts(database)[1]
     stop = threading.Event()
