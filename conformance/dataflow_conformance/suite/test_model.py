@@ -1,5 +1,7 @@
 """MODEL: declaration, ids, timestamps, defaults, indexes, soft delete."""
 
+import datetime as dt
+
 import pytest
 
 from ..access.protocol import EXPRESS_PATHS, WORKFLOW_PATHS
@@ -127,6 +129,25 @@ def test_timestamps(make_dataflow, probe, flow):
     (read,) = probe.rows("users")
     assert as_utc(read["created_at"]) == created_at, "update changed created_at"
     assert as_utc(read["updated_at"]) > updated_at, "update did not advance updated_at"
+
+
+@pytest.mark.clause("MODEL-004", "QUERY-002", "QUERY-008")
+def test_lists_filter_and_sort_by_the_timestamps(make_dataflow, probe, flow):
+    """The timestamps are datetime fields of every record: compared and sorted as instants like any other
+    (their values written from outside, in another order than the ids')."""
+    define_user(make_dataflow())
+    seed_users(probe, flow.db, [{"name": name, "email": f"{name}@x.org"} for name in ("a", "b", "c")])
+    for name, stamp in [("a", "2003-01-01 00:00:00"), ("b", "2001-06-01 12:00:00"), ("c", "2002-12-31 23:59:59")]:
+        probe.execute(f"UPDATE users SET created_at = '{stamp}', updated_at = '{stamp}' WHERE name = '{name}'")
+    pivot = dt.datetime(2002, 1, 1, tzinfo=dt.timezone.utc)
+
+    def names(**params):
+        return [r["name"] for r in flow.node("UserListNode", {"limit": 100, **params})["records"]]
+
+    assert names(filter={"created_at": {"$gt": pivot}}) == ["a", "c"]
+    assert names(filter={"updated_at": {"$lte": pivot}}) == ["b"]
+    assert names(order_by=["-created_at"]) == ["a", "c", "b"]
+    assert names(order_by=["updated_at"]) == ["b", "c", "a"]
 
 
 def check_updated_at(make_dataflow, probe, flow, write):
