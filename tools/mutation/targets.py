@@ -69,10 +69,11 @@ TARGETS = {
         ),
         Target("fieldtypes", ("types", "model", "errors", "crud")),
         # The identifier limits (check_identifier_lengths) and the servers' column types and collations run only
-        # on a server: MIGRATE-006 and the model suite there.
+        # on a server: MIGRATE-006 and the model suite there. The multi-tenant columns and per-tenant unique
+        # indexes (build_table) are TENANT's.
         Target(
             "model",
-            ("model", "conf", "types"),
+            ("model", "conf", "types", "tenant"),
             ("sqlite", "postgresql", "mysql"),
             twins=True,
             workers=1,
