@@ -231,6 +231,28 @@ def test_optional_and_required_fields(make_dataflow, probe, flow):
     assert probe.count("notes") == 1
 
 
+@pytest.mark.clause("MODEL-006")
+def test_optional_without_a_default_and_a_default_of_none_accept_none(make_dataflow, probe, flow):
+    """`Optional[T]` with no default accepts None; a class default of None (api.md's `meta: dict = None`) makes
+    a field optional whatever its annotation."""
+    db = make_dataflow()
+
+    @db.model
+    class Memo:
+        title: str
+        rating: Optional[int]
+        meta: dict = None
+        note: str = None
+
+    flow.node("MemoCreateNode", {"title": "a", "rating": None})
+    flow.node("MemoCreateNode", {"title": "b", "rating": 4, "meta": {"k": 1}, "note": "n"})
+    stored = [(r["title"], r["rating"], stored_json(r["meta"]), r["note"]) for r in probe.rows("memos")]
+    assert stored == [("a", None, None, None), ("b", 4, {"k": 1}, "n")]
+    first = probe.rows("memos")[0]["id"]
+    read = flow.node("MemoReadNode", {"id": first})
+    assert (read["rating"], read["meta"], read["note"]) == (None, None, None)
+
+
 @pytest.mark.clause("MODEL-007")
 def test_unique_index(make_dataflow, probe, flow):
     define_user(make_dataflow())
