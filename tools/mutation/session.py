@@ -162,12 +162,28 @@ def outcomes(database: Path) -> dict[str, int]:
     return found
 
 
+# A mutant not run yet, set aside while the survivors of a partial session are retested (they go first).
+DEFERRED = "deferred while the survivors are retested"
+
+
 def forget_survivors(target: Target, database: Path, meta: dict) -> None:
     """Survivors become pending again (their results are removed from the tool's database), so the next exec
-    runs them against the pack as it is now; the outcomes before are kept for the report."""
+    runs them against the pack as it is now; the outcomes before are kept for the report. In a session not
+    run to its end, the mutants not run yet are set aside for that exec (a result the tool skips), so the
+    retest is not spread among them; `restore_deferred` makes them pending again after it."""
     meta.setdefault("before", outcomes(database))
     with sqlite3.connect(database) as db:
+        db.execute(
+            "INSERT INTO work_results (worker_outcome, output, job_id) SELECT 'SKIPPED', ?, job_id FROM work_items"
+            " WHERE job_id NOT IN (SELECT job_id FROM work_results)",
+            (DEFERRED,),
+        )
         db.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'")
+
+
+def restore_deferred(database: Path) -> None:
+    with sqlite3.connect(database) as db:
+        db.execute("DELETE FROM work_results WHERE output = ?", (DEFERRED,))
 
 
 def retry_abnormal(target: Target, database: Path) -> None:
@@ -188,6 +204,7 @@ def run(target: Target, workers: list[str], retest: bool = False) -> None:
             print(f"[mutation] {target.module}: the source changed since its session began: starting anew")
         meta = initialise(target, workers)
     else:
+        restore_deferred(database)  # left by a retest that was stopped
         retry_abnormal(target, database)
         if retest:
             forget_survivors(target, database, meta)
@@ -201,6 +218,7 @@ def run(target: Target, workers: list[str], retest: bool = False) -> None:
         cosmic_ray("--verbosity", "INFO", "exec", str(config), str(database))
     finally:
         stop.set()
+        restore_deferred(database)
         total, done = counts(database)
         meta["runs"].append({"seconds": round(time.monotonic() - started, 1), "mutants": done - before})
         save_meta(target, meta)
