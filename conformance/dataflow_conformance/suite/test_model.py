@@ -49,6 +49,46 @@ def test_table_names(make_dataflow, probe, flow):
     assert [r["entry"] for r in probe.rows("custom_ledger")] == ["d"]
 
 
+# Declarations no table can hold faithfully, and the name each refusal must carry (MODEL-012): the class's
+# annotations, then its other attributes.
+REFUSED_DECLARATIONS = {
+    "union": ({"x": int | str}, {}, "x"),
+    "optional-union": ({"x": int | str | None}, {}, "x"),
+    "unsupported-type": ({"x": complex}, {}, "x"),
+    "float-id": ({"id": float, "x": str}, {}, "id"),
+    "nullable-id": ({"id": Optional[int], "x": str}, {}, "id"),
+    "managed-created_at": ({"created_at": str}, {}, "created_at"),
+    "managed-deleted_at": ({"deleted_at": str}, {}, "deleted_at"),
+    "default-of-another-type": ({"x": int}, {"x": "three"}, "x"),
+    "table-name": ({"x": str}, {"__tablename__": "bad table; --"}, "bad table"),
+    "unknown-option": ({"x": str}, {"__dataflow__": {"soft_delet": True}}, "soft_delet"),
+    "indexes-not-a-list": ({"x": str}, {"__dataflow__": {"indexes": {"fields": ["x"]}}}, "indexes"),
+    "index-without-fields": ({"x": str}, {"__dataflow__": {"indexes": [{"name": "ix_nothing"}]}}, "index"),
+    "index-of-unknown-field": ({"x": str}, {"__dataflow__": {"indexes": [{"fields": ["nope"]}]}}, "nope"),
+    "index-name": ({"x": str}, {"__dataflow__": {"indexes": [{"name": "ix x;", "fields": ["x"]}]}}, "ix x;"),
+}
+
+
+@pytest.mark.clause("MODEL-012")
+def test_declarations_no_table_can_hold_faithfully_are_refused(make_dataflow):
+    """Each is refused by the time its table is made (at the declaration, or by create_tables()), naming what
+    is wrong: never stored as something else (an int for `int | str`, a column without the option misspelled)."""
+    wrong = {}
+    for number, (case, (annotations, attributes, named)) in enumerate(sorted(REFUSED_DECLARATIONS.items())):
+        db = make_dataflow()
+        namespace = {"__annotations__": dict(annotations), **attributes}
+        try:
+            db.model(type(f"Declared{number}", (), namespace))
+            db.create_tables()
+        except Exception as error:
+            message = " <- ".join(f"{type(e).__name__}: {e}" for e in exception_chain(error))
+            if named.lower() not in message.lower():
+                wrong[case] = f"refused without naming {named!r}: {message[:200]}"
+        else:
+            wrong[case] = "accepted"
+    assert not wrong, f"declarations accepted or refused without naming the problem: {wrong}"
+
+
 @pytest.mark.clause("MODEL-011")
 def test_storage_schema_columns(make_dataflow, probe):
     db = make_dataflow()
@@ -343,43 +383,3 @@ def test_writes_naming_a_soft_deleted_key_are_refused(make_dataflow, probe, flow
     node_type, params = REFUSED[operation]
     expect_failure(lambda: flow.node(node_type, params))
     assert probe.snapshot("pages") == before, f"{operation} naming a deleted record's key changed the table"
-
-
-# Declarations no table can hold faithfully, and the name each refusal must carry (MODEL-012): the class's
-# annotations, then its other attributes.
-REFUSED_DECLARATIONS = {
-    "union": ({"x": int | str}, {}, "x"),
-    "optional-union": ({"x": int | str | None}, {}, "x"),
-    "unsupported-type": ({"x": complex}, {}, "x"),
-    "float-id": ({"id": float, "x": str}, {}, "id"),
-    "nullable-id": ({"id": Optional[int], "x": str}, {}, "id"),
-    "managed-created_at": ({"created_at": str}, {}, "created_at"),
-    "managed-deleted_at": ({"deleted_at": str}, {}, "deleted_at"),
-    "default-of-another-type": ({"x": int}, {"x": "three"}, "x"),
-    "table-name": ({"x": str}, {"__tablename__": "bad table; --"}, "bad table"),
-    "unknown-option": ({"x": str}, {"__dataflow__": {"soft_delet": True}}, "soft_delet"),
-    "indexes-not-a-list": ({"x": str}, {"__dataflow__": {"indexes": {"fields": ["x"]}}}, "indexes"),
-    "index-without-fields": ({"x": str}, {"__dataflow__": {"indexes": [{"name": "ix_nothing"}]}}, "index"),
-    "index-of-unknown-field": ({"x": str}, {"__dataflow__": {"indexes": [{"fields": ["nope"]}]}}, "nope"),
-    "index-name": ({"x": str}, {"__dataflow__": {"indexes": [{"name": "ix x;", "fields": ["x"]}]}}, "ix x;"),
-}
-
-
-@pytest.mark.clause("MODEL-012")
-def test_declarations_no_table_can_hold_faithfully_are_refused(make_dataflow):
-    """Each is refused by the time its table is made (at the declaration, or by create_tables()), naming what
-    is wrong: never stored as something else (an int for `int | str`, a column without the option misspelled)."""
-    wrong = {}
-    for number, (case, (annotations, attributes, named)) in enumerate(sorted(REFUSED_DECLARATIONS.items())):
-        db = make_dataflow()
-        namespace = {"__annotations__": dict(annotations), **attributes}
-        try:
-            db.model(type(f"Declared{number}", (), namespace))
-            db.create_tables()
-        except Exception as error:
-            message = " <- ".join(f"{type(e).__name__}: {e}" for e in exception_chain(error))
-            if named.lower() not in message.lower():
-                wrong[case] = f"refused without naming {named!r}: {message[:200]}"
-        else:
-            wrong[case] = "accepted"
-    assert not wrong, f"declarations accepted or refused without naming the problem: {wrong}"

@@ -129,6 +129,60 @@ def test_like_escapes_a_backslash_and_refuses_a_pattern_ending_in_a_lone_one(mak
     assert probe.count("users") == 2
 
 
+# A filter that gives an operator a value it cannot take, and the name its error must carry (QUERY-015).
+REFUSED_FILTERS = [
+    ({"age": {"$gt": None}}, "age"),
+    ({"age": {"$lte": None}}, "age"),
+    ({"age": {"$gt": "thirty"}}, "age"),
+    ({"age": {"$in": 30}}, "age"),
+    ({"age": {"$nin": "30"}}, "age"),
+    ({"age": {"$like": "3%"}}, "age"),
+    ({"name": {"$like": 3}}, "name"),
+    ({"score": {"$exists": "no"}}, "score"),
+    ({"nickname": {"$null": "no"}}, "nickname"),
+    ({"age": {"$not": 30}}, "age"),
+    ({"age": {}}, "age"),
+    ({"$or": []}, "$or"),
+    ({"$and": {"age": 30}}, "$and"),
+    ({"$nor": [{"age": 30}]}, "$nor"),
+]
+# order_by entries of no documented form ("field", "-field", {"field": 1 | -1}).
+REFUSED_ORDERS = [[{"age": 2}], [{"age": "desc"}], [{}], [5], ["name", 5], 5]
+
+
+def refusal(call, named: str) -> str | None:
+    """None when `call()` fails with an error naming `named`; otherwise what happened instead."""
+    try:
+        answer = call()
+    except Exception as error:
+        message = " <- ".join(f"{type(e).__name__}: {e}" for e in exception_chain(error))
+        return None if named.lower() in message.lower() else f"failed without naming {named!r}: {message[:200]}"
+    return f"accepted: {answer!r}"
+
+
+@pytest.mark.clause("QUERY-015")
+def test_an_operator_given_a_value_it_cannot_take_is_refused(people, flow, probe):
+    before = probe.snapshot("users")
+    wrong = {
+        json.dumps(filter_spec): problem
+        for filter_spec, named in REFUSED_FILTERS
+        if (problem := refusal(lambda filter_spec=filter_spec: names(flow, filter_spec), named))
+    }
+    assert not wrong, f"filters selected rows by a guess instead of failing: {wrong}"
+    assert probe.snapshot("users") == before
+
+
+@pytest.mark.clause("QUERY-015")
+@pytest.mark.paths(*WORKFLOW_PATHS)  # the express API orders by one field name: these forms are a node's
+def test_an_order_by_of_no_documented_form_is_refused(people, flow):
+    wrong = {
+        json.dumps(order_by): problem
+        for order_by in REFUSED_ORDERS
+        if (problem := refusal(lambda order_by=order_by: ordered(flow, order_by), "order_by"))
+    }
+    assert not wrong, f"order_by entries sorted by a guess instead of failing: {wrong}"
+
+
 @pytest.mark.clause("QUERY-005")
 def test_exists_and_null(people, flow):
     assert names(flow, {"score": {"$exists": True}}) == ["alice", "bob", "carol", "eve"]
@@ -351,57 +405,3 @@ def test_bulk_delete_selects_what_list_selects(people, flow, probe, filter_spec)
     result = flow.node("UserBulkDeleteNode", {"filter": filter_spec})
     gone = sorted(set(p["name"] for p in PEOPLE) - {r["name"] for r in probe.rows("users")})
     assert gone == expected(filter_spec) and result["deleted"] == len(gone), f"BulkDelete, {filter_spec!r}"
-
-
-# A filter that gives an operator a value it cannot take, and the name its error must carry (QUERY-015).
-REFUSED_FILTERS = [
-    ({"age": {"$gt": None}}, "age"),
-    ({"age": {"$lte": None}}, "age"),
-    ({"age": {"$gt": "thirty"}}, "age"),
-    ({"age": {"$in": 30}}, "age"),
-    ({"age": {"$nin": "30"}}, "age"),
-    ({"age": {"$like": "3%"}}, "age"),
-    ({"name": {"$like": 3}}, "name"),
-    ({"score": {"$exists": "no"}}, "score"),
-    ({"nickname": {"$null": "no"}}, "nickname"),
-    ({"age": {"$not": 30}}, "age"),
-    ({"age": {}}, "age"),
-    ({"$or": []}, "$or"),
-    ({"$and": {"age": 30}}, "$and"),
-    ({"$nor": [{"age": 30}]}, "$nor"),
-]
-# order_by entries of no documented form ("field", "-field", {"field": 1 | -1}).
-REFUSED_ORDERS = [[{"age": 2}], [{"age": "desc"}], [{}], [5], ["name", 5], 5]
-
-
-def refusal(call, named: str) -> str | None:
-    """None when `call()` fails with an error naming `named`; otherwise what happened instead."""
-    try:
-        answer = call()
-    except Exception as error:
-        message = " <- ".join(f"{type(e).__name__}: {e}" for e in exception_chain(error))
-        return None if named.lower() in message.lower() else f"failed without naming {named!r}: {message[:200]}"
-    return f"accepted: {answer!r}"
-
-
-@pytest.mark.clause("QUERY-015")
-def test_an_operator_given_a_value_it_cannot_take_is_refused(people, flow, probe):
-    before = probe.snapshot("users")
-    wrong = {
-        json.dumps(filter_spec): problem
-        for filter_spec, named in REFUSED_FILTERS
-        if (problem := refusal(lambda filter_spec=filter_spec: names(flow, filter_spec), named))
-    }
-    assert not wrong, f"filters selected rows by a guess instead of failing: {wrong}"
-    assert probe.snapshot("users") == before
-
-
-@pytest.mark.clause("QUERY-015")
-@pytest.mark.paths(*WORKFLOW_PATHS)  # the express API orders by one field name: these forms are a node's
-def test_an_order_by_of_no_documented_form_is_refused(people, flow):
-    wrong = {
-        json.dumps(order_by): problem
-        for order_by in REFUSED_ORDERS
-        if (problem := refusal(lambda order_by=order_by: ordered(flow, order_by), "order_by"))
-    }
-    assert not wrong, f"order_by entries sorted by a guess instead of failing: {wrong}"
