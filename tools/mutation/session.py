@@ -196,7 +196,7 @@ def retry_abnormal(target: Target, database: Path) -> None:
         print(f"[mutation] {target.module}: {found} mutant(s) without a verdict run again")
 
 
-def run(target: Target, workers: list[str], retest: bool = False) -> None:
+def run(target: Target, workers: list[str], retest: bool = False, timeout: float | None = None) -> None:
     config, database, _ = paths(target)
     meta = load_meta(target)
     if not database.exists() or meta.get("source") != digest(target):
@@ -205,10 +205,10 @@ def run(target: Target, workers: list[str], retest: bool = False) -> None:
         meta = initialise(target, workers)
     else:
         restore_deferred(database)  # left by a retest that was stopped
-        retry_abnormal(target, database)
         if retest:
             forget_survivors(target, database, meta)
-    write_config(target, meta["timeout"], workers)  # the distributor of this run
+        retry_abnormal(target, database)
+    write_config(target, timeout or meta["timeout"], workers)  # the distributor and timeout of this run
     before = counts(database)[1]
     stop = threading.Event()
     watcher = threading.Thread(target=watch, args=(target, database, stop), daemon=True)
@@ -225,7 +225,7 @@ def run(target: Target, workers: list[str], retest: bool = False) -> None:
     print(f"[mutation] {target.module}: {done}/{total} done after this run")
 
 
-def run_all(modules: list[str], workers: list[str], retest: bool = False) -> list[str]:
+def run_all(modules: list[str], workers: list[str], retest: bool = False, timeout: float | None = None) -> list[str]:
     """Run or resume each module's session; returns the modules whose baseline failed (the pack does not pass
     on the unmutated reference, so their mutants cannot be judged)."""
     SESSIONS.mkdir(parents=True, exist_ok=True)
@@ -237,7 +237,7 @@ def run_all(modules: list[str], workers: list[str], retest: bool = False) -> lis
             print(f"[mutation] {module}: not run, it runs only on a server: set {', '.join(missing)}")
             continue
         try:
-            run(target, workers, retest)
+            run(target, workers, retest, timeout)
         except subprocess.CalledProcessError:
             print(f"[mutation] {module}: the pack fails on the unmutated reference (the baseline above): not run")
             failed.append(module)
