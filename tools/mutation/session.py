@@ -218,9 +218,10 @@ def run(target: Target, workers: list[str], retest: bool = False, timeout: float
         cosmic_ray("--verbosity", "INFO", "exec", str(config), str(database))
     finally:
         stop.set()
+        ran = counts(database)[1] - before  # before the mutants set aside are pending again
         restore_deferred(database)
         total, done = counts(database)
-        meta["runs"].append({"seconds": round(time.monotonic() - started, 1), "mutants": done - before})
+        meta["runs"].append({"seconds": round(time.monotonic() - started, 1), "mutants": ran})
         save_meta(target, meta)
     print(f"[mutation] {target.module}: {done}/{total} done after this run")
 
