@@ -22,3 +22,6 @@ def test_every_target_runs_existing_suite_modules_on_known_backends():
         for suite in target.suites:
             assert (SUITE / f"test_{suite}.py").exists(), f"{target.module}: no suite module test_{suite}.py"
         assert set(target.backends) <= {"sqlite", "postgresql", "mysql"}
+        for suite in target.server_suites:
+            assert (SUITE / f"test_{suite}.py").exists(), f"{target.module}: no suite module test_{suite}.py"
+        assert not target.server_suites or len(target.backends) > 1, f"{target.module}: server suites, no server"

@@ -20,6 +20,12 @@ def main(argv: list[str]) -> int:
     run.add_argument("modules", nargs="*", metavar="MODULE", help=", ".join(TARGETS))
     run.add_argument("--workers", default="", help="Cosmic Ray HTTP workers' URLs, comma-separated")
     run.add_argument("--retest-survivors", action="store_true", help="run the surviving mutants again (new tests)")
+    run.add_argument(
+        "--timeout",
+        type=float,
+        help="seconds a mutant's pack may take in this run (default: the session's, 3x its baseline): more on a "
+        "machine busier than at the baseline, where a slow pack would otherwise count as a kill",
+    )
     commands.add_parser("report", help="write docs/mutation/report.md")
     worker = commands.add_parser("worker", help="serve as a Cosmic Ray HTTP worker")
     worker.add_argument("--port", type=int, default=9876)
@@ -43,7 +49,7 @@ def main(argv: list[str]) -> int:
         if unknown := [m for m in args.modules if m not in TARGETS]:
             parser.error(f"not a target: {', '.join(unknown)} (targets: {', '.join(TARGETS)})")
         workers = [url for url in args.workers.split(",") if url]
-        failed = run_all(args.modules or list(TARGETS), workers, retest=args.retest_survivors)
+        failed = run_all(args.modules or list(TARGETS), workers, retest=args.retest_survivors, timeout=args.timeout)
     from .report import write
 
     write()

@@ -25,7 +25,7 @@ def command(module: str, backend: str, report: Path) -> list[str]:
         "--dataflow-db",
         backend,
         "-k",
-        TARGETS[module].keyword,
+        TARGETS[module].keyword_on(backend),
         "-x",
         "-q",
         "--no-header",
@@ -35,6 +35,9 @@ def command(module: str, backend: str, report: Path) -> list[str]:
         "--log-level=WARNING",
         f"--dataflow-report={report}",
         *(["-n", str(workers)] if (workers := TARGETS[module].workers) > 1 else ["-p", "no:xdist"]),
+        "-p",
+        "tools.mutation.noshrink",
+        *(["-p", "tools.mutation.twins"] if TARGETS[module].twins else []),
     ]
 
 

@@ -17,7 +17,7 @@ from .targets import TARGETS
 
 REPORT = Path("docs/mutation/report.md")
 TRIAGE = Path("docs/mutation/triage.toml")
-COLUMNS = ("mutants", "run", "killed", "timed out", "survived", "equivalent", "skipped")
+COLUMNS = ("mutants", "run", "killed", "timed out", "survived", "equivalent", "no verdict", "skipped")
 
 
 def classify(worker_outcome: str, test_outcome: str | None, output: str | None) -> str:
@@ -76,6 +76,8 @@ def module_results(module: str, triaged: dict[str, dict]) -> tuple[dict[str, int
         tally["mutants"] += 1
         if outcome != "pending":
             tally["run"] += 1
+        if outcome in ("error", "incompetent"):
+            outcome = "no verdict"
         if outcome in tally:
             tally[outcome] += 1
         if outcome == "survived":
@@ -100,7 +102,7 @@ def wall_time(meta: dict) -> str:
 
 def render() -> str:
     triaged = triage()
-    rows, survivors, totals, not_run = [], [], dict.fromkeys(COLUMNS, 0), []
+    rows, survivors, totals, not_run, partly = [], [], dict.fromkeys(COLUMNS, 0), [], []
     for module, target in TARGETS.items():
         _, database, meta_path = paths(target)
         if not database.exists():
@@ -109,7 +111,7 @@ def render() -> str:
             totals["mutants"] += mutants
             totals["skipped"] += skipped
             backends = ", ".join(target.backends)
-            rows.append(f"| `{module}` | {backends} | {mutants} | not run | | | | | {skipped} | | |")
+            rows.append(f"| `{module}` | {backends} | {mutants} | not run | | | | | | {skipped} | | |")
             continue
         tally, found = module_results(module, triaged)
         meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else {}
@@ -122,6 +124,8 @@ def render() -> str:
         rows.append(f"| `{module}` | {backends} | " + " | ".join(cells) + f" | {score(tally)} | {wall_time(meta)} |")
         survivors += found
         totals = {c: totals[c] + tally[c] for c in COLUMNS}
+        if tally["run"] < tally["mutants"]:
+            partly.append(f"`{module}` ({tally['run']} of {tally['mutants']})")
     out = [
         "# Mutation report",
         "",
@@ -136,6 +140,13 @@ def render() -> str:
             + ".",
             "",
         ]
+    if partly:
+        out += [
+            "**Partly run** (resumable: `nox -s mutation -- run MODULE` goes on where it stopped): "
+            + ", ".join(partly)
+            + "; their scores are over the mutants run so far.",
+            "",
+        ]
     out += [
         "| module | backends | " + " | ".join(COLUMNS) + " | score | wall time (mutants) per exec |",
         "|---|---|" + "---|" * (len(COLUMNS) + 2),
@@ -147,7 +158,8 @@ def render() -> str:
         "the contract included), equivalents left out, over the modules that ran; *killed*, *survived*: `a → b` when",
         "survivors were run again after new tests (`run --retest-survivors`); wall time: the baseline (the pack on",
         "the unmutated copy, once per session), then one entry per `cosmic-ray exec` (the first is the full run, the",
-        "others resumed or retested runs), with the mutants it ran.",
+        "others resumed or retested runs), with the mutants it ran; *no verdict*: the tool recorded no outcome (an",
+        "HTTP worker's request that passed the distributor's 5-minute limit): run again by the next run.",
         "",
         "## Survivors outside the contract",
         "",

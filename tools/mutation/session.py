@@ -162,24 +162,53 @@ def outcomes(database: Path) -> dict[str, int]:
     return found
 
 
+# A mutant not run yet, set aside while the survivors of a partial session are retested (they go first).
+DEFERRED = "deferred while the survivors are retested"
+
+
 def forget_survivors(target: Target, database: Path, meta: dict) -> None:
     """Survivors become pending again (their results are removed from the tool's database), so the next exec
-    runs them against the pack as it is now; the outcomes before are kept for the report."""
+    runs them against the pack as it is now; the outcomes before are kept for the report. In a session not
+    run to its end, the mutants not run yet are set aside for that exec (a result the tool skips), so the
+    retest is not spread among them; `restore_deferred` makes them pending again after it."""
     meta.setdefault("before", outcomes(database))
     with sqlite3.connect(database) as db:
+        db.execute(
+            "INSERT INTO work_results (worker_outcome, output, job_id) SELECT 'SKIPPED', ?, job_id FROM work_items"
+            " WHERE job_id NOT IN (SELECT job_id FROM work_results)",
+            (DEFERRED,),
+        )
         db.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'")
 
 
-def run(target: Target, workers: list[str], retest: bool = False) -> None:
+def restore_deferred(database: Path) -> None:
+    with sqlite3.connect(database) as db:
+        db.execute("DELETE FROM work_results WHERE output = ?", (DEFERRED,))
+
+
+def retry_abnormal(target: Target, database: Path) -> None:
+    """Mutants that ended without a verdict (ABNORMAL: a worker that went away, or the HTTP distributor's own
+    limit of 5 minutes per request, which a slow pack can pass before the tool's timeout) become pending
+    again: the next exec runs them (without `--workers`, the local distributor has no such limit)."""
+    with sqlite3.connect(database) as db:
+        found = db.execute("DELETE FROM work_results WHERE worker_outcome = 'ABNORMAL'").rowcount
+    if found:
+        print(f"[mutation] {target.module}: {found} mutant(s) without a verdict run again")
+
+
+def run(target: Target, workers: list[str], retest: bool = False, timeout: float | None = None) -> None:
     config, database, _ = paths(target)
     meta = load_meta(target)
     if not database.exists() or meta.get("source") != digest(target):
         if database.exists():
             print(f"[mutation] {target.module}: the source changed since its session began: starting anew")
         meta = initialise(target, workers)
-    elif retest:
-        forget_survivors(target, database, meta)
-    write_config(target, meta["timeout"], workers)  # the distributor of this run
+    else:
+        restore_deferred(database)  # left by a retest that was stopped
+        if retest:
+            forget_survivors(target, database, meta)
+        retry_abnormal(target, database)
+    write_config(target, timeout or meta["timeout"], workers)  # the distributor and timeout of this run
     before = counts(database)[1]
     stop = threading.Event()
     watcher = threading.Thread(target=watch, args=(target, database, stop), daemon=True)
@@ -189,13 +218,15 @@ def run(target: Target, workers: list[str], retest: bool = False) -> None:
         cosmic_ray("--verbosity", "INFO", "exec", str(config), str(database))
     finally:
         stop.set()
+        ran = counts(database)[1] - before  # before the mutants set aside are pending again
+        restore_deferred(database)
         total, done = counts(database)
-        meta["runs"].append({"seconds": round(time.monotonic() - started, 1), "mutants": done - before})
+        meta["runs"].append({"seconds": round(time.monotonic() - started, 1), "mutants": ran})
         save_meta(target, meta)
     print(f"[mutation] {target.module}: {done}/{total} done after this run")
 
 
-def run_all(modules: list[str], workers: list[str], retest: bool = False) -> list[str]:
+def run_all(modules: list[str], workers: list[str], retest: bool = False, timeout: float | None = None) -> list[str]:
     """Run or resume each module's session; returns the modules whose baseline failed (the pack does not pass
     on the unmutated reference, so their mutants cannot be judged)."""
     SESSIONS.mkdir(parents=True, exist_ok=True)
@@ -207,7 +238,7 @@ def run_all(modules: list[str], workers: list[str], retest: bool = False) -> lis
             print(f"[mutation] {module}: not run, it runs only on a server: set {', '.join(missing)}")
             continue
         try:
-            run(target, workers, retest)
+            run(target, workers, retest, timeout)
         except subprocess.CalledProcessError:
             print(f"[mutation] {module}: the pack fails on the unmutated reference (the baseline above): not run")
             failed.append(module)

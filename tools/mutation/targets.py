@@ -22,8 +22,16 @@ class Target:
     suites: tuple[str, ...]  # suite modules without `test_`
     backends: tuple[str, ...] = ("sqlite",)
     # Test workers (pytest-xdist; at most two, the machines share their cores): one where the mapped suites run
-    # in seconds and starting a second worker costs more than it saves.
+    # in seconds and starting a second worker costs more than it saves, and where most mutants are killed by one
+    # of the first tests (then two workers' start-up is most of the mutant's time: on a loaded 2-core machine,
+    # 89 s against 32 s for two tests): several Cosmic Ray workers (`--workers`) then run mutants side by side.
     workers: int = 2
+    # Code that runs beneath the access paths, with the same calls whichever path reached it: each test runs on
+    # `local` and `express` only, not again on their twins `async` and `express_sync` (twins.py says why).
+    twins: bool = False
+    # Suites for the backends after the first, where part of the module runs only on a server (its limits, its
+    # collations): the mutants SQLite did not kill run them there (default: `suites`).
+    server_suites: tuple[str, ...] = ()
 
     @property
     def path(self) -> str:
@@ -33,6 +41,12 @@ class Target:
     def keyword(self) -> str:
         """The pytest -k expression that selects the mapped suite modules."""
         return " or ".join(f"test_{suite}.py" for suite in self.suites)
+
+    def keyword_on(self, backend: str) -> str:
+        """The -k expression on one backend: the server suites on a server after the first backend."""
+        if backend == self.backends[0] or not self.server_suites:
+            return self.keyword
+        return " or ".join(f"test_{suite}.py" for suite in self.server_suites)
 
 
 _DIALECT_SUITES = ("types", "errors", "transactions", "tenant", "migrate", "bulk", "crud")
@@ -44,9 +58,27 @@ TARGETS = {
         Target("bulk", ("bulk", "tenant", "model", "errors")),
         Target("batches", ("bulk", "errors")),
         Target("fastinsert", ("bulk", "types")),
-        Target("query", ("query", "safety", "tenant")),
+        # Where NULL sorts (the dialect's nulls_sort_high: PostgreSQL) is decided only on a server: QUERY there.
+        Target(
+            "query",
+            ("query", "safety", "tenant"),
+            ("sqlite", "postgresql"),
+            twins=True,
+            workers=1,
+            server_suites=("query",),
+        ),
         Target("fieldtypes", ("types", "model", "errors", "crud")),
-        Target("model", ("model", "conf", "types")),
+        # The identifier limits (check_identifier_lengths) and the servers' column types and collations run only
+        # on a server: MIGRATE-006 and the model suite there. The multi-tenant columns and per-tenant unique
+        # indexes (build_table) are TENANT's.
+        Target(
+            "model",
+            ("model", "conf", "types", "tenant"),
+            ("sqlite", "postgresql", "mysql"),
+            twins=True,
+            workers=1,
+            server_suites=("model", "migrate"),
+        ),
         Target("schema", ("migrate", "model", "tenant")),
         Target("tenancy", ("tenant",)),
         Target("transactions", ("transactions", "consistency")),

@@ -247,3 +247,53 @@ def test_names_past_the_identifier_limit_are_refused(make_dataflow, probe, flow,
 
     expect_failure(define_and_use, "a" * limit)
     assert probe.count("wides") == 0
+
+
+@pytest.mark.clause("MIGRATE-006")
+@pytest.mark.backends(*LIMITED)
+@pytest.mark.paths("local")  # the model's declaration is the subject: one path writes through it
+@pytest.mark.parametrize("kind", ["table", "index"])
+def test_table_and_index_names_past_the_identifier_limit_are_refused(make_dataflow, probe, flow, backend, kind):
+    db = make_dataflow()
+    name = "t" * (backend.features.identifier_limit + 1)
+    namespace = {"__annotations__": {"label": str}}
+    if kind == "table":
+        namespace["__tablename__"] = name
+    else:
+        namespace["__dataflow__"] = {"indexes": [{"name": name, "fields": ["label"]}]}
+
+    def define_and_use():
+        db.model(type("Longname", (), namespace))
+        flow.node("LongnameCreateNode", {"label": "x"})
+
+    expect_failure(define_and_use, name)
+    tables = probe.tables()
+    assert not any(table.startswith("t" * 20) for table in tables), f"a truncated table was created: {tables}"
+    assert "longnames" not in tables or probe.count("longnames") == 0
+
+
+# The unit each server counts a name's length in (MIGRATE-006: PostgreSQL 63 bytes, MySQL 64 characters).
+IDENTIFIER_UNITS = {"postgresql": "bytes", "mysql": "characters"}
+
+
+@pytest.mark.clause("MIGRATE-006")
+@pytest.mark.backends(*LIMITED)
+@pytest.mark.paths("local")
+def test_the_identifier_limit_counts_in_the_servers_unit(make_dataflow, probe, flow, backend):
+    """A name of two-byte letters, within the limit in characters and past it in bytes: PostgreSQL would
+    truncate it (refused), MySQL keeps it (it works)."""
+    db = make_dataflow()
+    limit = backend.features.identifier_limit
+    name = "é" * (limit // 2 + 1)
+    assert len(name) <= limit < len(name.encode("utf-8"))
+
+    def define_and_use():
+        db.model(type("Accent", (), {"__annotations__": {name: str}}))
+        return flow.node("AccentCreateNode", {name: "one"})
+
+    if IDENTIFIER_UNITS[backend.name] == "bytes":
+        expect_failure(define_and_use, name)
+        assert "accents" not in probe.tables() or probe.count("accents") == 0
+    else:
+        assert define_and_use()[name] == "one"
+        assert [row[name] for row in probe.rows("accents")] == ["one"]

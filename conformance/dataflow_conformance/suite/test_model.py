@@ -1,8 +1,11 @@
 """MODEL: declaration, ids, timestamps, defaults, indexes, soft delete."""
 
+import datetime as dt
+
 import pytest
 
 from ..access.protocol import EXPRESS_PATHS, WORKFLOW_PATHS
+from ..exceptions import exception_chain
 from ..testing.model_cases import (
     EXPRESS_UPDATES,
     GONE_READS,
@@ -44,6 +47,46 @@ def test_table_names(make_dataflow, probe, flow):
     assert {"order_items", "categories", "boxes", "custom_ledger"} <= probe.tables()
     assert [r["sku"] for r in probe.rows("order_items")] == ["a"]
     assert [r["entry"] for r in probe.rows("custom_ledger")] == ["d"]
+
+
+# Declarations no table can hold faithfully, and the name each refusal must carry (MODEL-012): the class's
+# annotations, then its other attributes.
+REFUSED_DECLARATIONS = {
+    "union": ({"x": int | str}, {}, "x"),
+    "optional-union": ({"x": int | str | None}, {}, "x"),
+    "unsupported-type": ({"x": complex}, {}, "x"),
+    "float-id": ({"id": float, "x": str}, {}, "id"),
+    "nullable-id": ({"id": Optional[int], "x": str}, {}, "id"),
+    "managed-created_at": ({"created_at": str}, {}, "created_at"),
+    "managed-deleted_at": ({"deleted_at": str}, {}, "deleted_at"),
+    "default-of-another-type": ({"x": int}, {"x": "three"}, "x"),
+    "table-name": ({"x": str}, {"__tablename__": "bad table; --"}, "bad table"),
+    "unknown-option": ({"x": str}, {"__dataflow__": {"soft_delet": True}}, "soft_delet"),
+    "indexes-not-a-list": ({"x": str}, {"__dataflow__": {"indexes": {"fields": ["x"]}}}, "indexes"),
+    "index-without-fields": ({"x": str}, {"__dataflow__": {"indexes": [{"name": "ix_nothing"}]}}, "index"),
+    "index-of-unknown-field": ({"x": str}, {"__dataflow__": {"indexes": [{"fields": ["nope"]}]}}, "nope"),
+    "index-name": ({"x": str}, {"__dataflow__": {"indexes": [{"name": "ix x;", "fields": ["x"]}]}}, "ix x;"),
+}
+
+
+@pytest.mark.clause("MODEL-012")
+def test_declarations_no_table_can_hold_faithfully_are_refused(make_dataflow):
+    """Each is refused by the time its table is made (at the declaration, or by create_tables()), naming what
+    is wrong: never stored as something else (an int for `int | str`, a column without the option misspelled)."""
+    wrong = {}
+    for number, (case, (annotations, attributes, named)) in enumerate(sorted(REFUSED_DECLARATIONS.items())):
+        db = make_dataflow()
+        namespace = {"__annotations__": dict(annotations), **attributes}
+        try:
+            db.model(type(f"Declared{number}", (), namespace))
+            db.create_tables()
+        except Exception as error:
+            message = " <- ".join(f"{type(e).__name__}: {e}" for e in exception_chain(error))
+            if named.lower() not in message.lower():
+                wrong[case] = f"refused without naming {named!r}: {message[:200]}"
+        else:
+            wrong[case] = "accepted"
+    assert not wrong, f"declarations accepted or refused without naming the problem: {wrong}"
 
 
 @pytest.mark.clause("MODEL-011")
@@ -128,6 +171,25 @@ def test_timestamps(make_dataflow, probe, flow):
     assert as_utc(read["updated_at"]) > updated_at, "update did not advance updated_at"
 
 
+@pytest.mark.clause("MODEL-004", "QUERY-002", "QUERY-008")
+def test_lists_filter_and_sort_by_the_timestamps(make_dataflow, probe, flow):
+    """The timestamps are datetime fields of every record: compared and sorted as instants like any other
+    (their values written from outside, in another order than the ids')."""
+    define_user(make_dataflow())
+    seed_users(probe, flow.db, [{"name": name, "email": f"{name}@x.org"} for name in ("a", "b", "c")])
+    for name, stamp in [("a", "2003-01-01 00:00:00"), ("b", "2001-06-01 12:00:00"), ("c", "2002-12-31 23:59:59")]:
+        probe.execute(f"UPDATE users SET created_at = '{stamp}', updated_at = '{stamp}' WHERE name = '{name}'")
+    pivot = dt.datetime(2002, 1, 1, tzinfo=dt.timezone.utc)
+
+    def names(**params):
+        return [r["name"] for r in flow.node("UserListNode", {"limit": 100, **params})["records"]]
+
+    assert sorted(names(filter={"created_at": {"$gt": pivot}})) == ["a", "c"]
+    assert sorted(names(filter={"updated_at": {"$lte": pivot}})) == ["b"]
+    assert names(order_by=["-created_at"]) == ["a", "c", "b"]
+    assert names(order_by=["updated_at"]) == ["b", "c", "a"]
+
+
 def check_updated_at(make_dataflow, probe, flow, write):
     define_user(make_dataflow())
     ids = [r["id"] for r in seed_users(probe, flow.db, [{"name": f"s{i}", "email": f"s{i}@x.org"} for i in range(2)])]
@@ -207,6 +269,28 @@ def test_optional_and_required_fields(make_dataflow, probe, flow):
     assert probe.rows("notes")[0]["body"] is None
     expect_failure(lambda: flow.node("NoteCreateNode", {"body": "no title"}), "title")
     assert probe.count("notes") == 1
+
+
+@pytest.mark.clause("MODEL-006")
+def test_optional_without_a_default_and_a_default_of_none_accept_none(make_dataflow, probe, flow):
+    """`Optional[T]` with no default accepts None; a class default of None (api.md's `meta: dict = None`) makes
+    a field optional whatever its annotation."""
+    db = make_dataflow()
+
+    @db.model
+    class Memo:
+        title: str
+        rating: Optional[int]
+        meta: dict = None
+        note: str = None
+
+    flow.node("MemoCreateNode", {"title": "a", "rating": None})
+    flow.node("MemoCreateNode", {"title": "b", "rating": 4, "meta": {"k": 1}, "note": "n"})
+    stored = [(r["title"], r["rating"], stored_json(r["meta"]), r["note"]) for r in probe.rows("memos")]
+    assert stored == [("a", None, None, None), ("b", 4, {"k": 1}, "n")]
+    first = probe.rows("memos")[0]["id"]
+    read = flow.node("MemoReadNode", {"id": first})
+    assert (read["rating"], read["meta"], read["note"]) == (None, None, None)
 
 
 @pytest.mark.clause("MODEL-007")

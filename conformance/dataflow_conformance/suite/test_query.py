@@ -1,9 +1,12 @@
 """QUERY: filters, ordering, paging, Count and Upsert."""
 
+import json
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 
 from ..access.protocol import EXPRESS_PATHS, WORKFLOW_PATHS
+from ..exceptions import exception_chain
 from ..testing.filtermodel import matches
 from ..testing.querydata import (
     AMOUNTS,
@@ -19,7 +22,7 @@ from ..testing.querydata import (
     names,
     ordered,
 )
-from .support import as_utc, define_everything, define_user, seed_users
+from .support import as_utc, define_everything, define_user, expect_failure, seed, seed_users
 
 
 @pytest.fixture
@@ -105,12 +108,102 @@ def test_like(people, flow):
     assert names(flow, {"nickname": {"$like": "B\\_b"}}) == ["bob"]
 
 
+@pytest.mark.clause("QUERY-004")
+def test_like_escapes_a_backslash_and_refuses_a_pattern_ending_in_a_lone_one(make_dataflow, probe, flow):
+    """An escaped backslash matches one backslash; a pattern that ends in an unescaped backslash is refused, on
+    every backend (left to the database, PostgreSQL refuses it, MySQL reads it as a literal, SQLite matches
+    nothing)."""
+    define_user(make_dataflow())
+    seed_users(
+        probe,
+        flow.db,
+        [
+            {"name": "slash", "email": "s@x.org", "nickname": "a\\"},
+            {"name": "plain", "email": "p@x.org", "nickname": "a"},
+        ],
+    )
+    assert names(flow, {"nickname": {"$like": "a\\\\"}}) == ["slash"], "an escaped backslash must match itself"
+    assert names(flow, {"nickname": {"$like": "%\\\\"}}) == ["slash"]
+    for pattern in ("a\\", "a\\\\\\", "\\"):  # one and three trailing backslashes, and a lone one
+        expect_failure(lambda pattern=pattern: names(flow, {"nickname": {"$like": pattern}}), "nickname")
+    assert probe.count("users") == 2
+
+
+# A filter that gives an operator a value it cannot take, and the name its error must carry (QUERY-015).
+REFUSED_FILTERS = [
+    ({"age": {"$gt": None}}, "age"),
+    ({"age": {"$lte": None}}, "age"),
+    ({"age": {"$gt": "thirty"}}, "age"),
+    ({"age": {"$in": 30}}, "age"),
+    ({"age": {"$nin": "30"}}, "age"),
+    ({"age": {"$like": "3%"}}, "age"),
+    ({"name": {"$like": 3}}, "name"),
+    ({"score": {"$exists": "no"}}, "score"),
+    ({"nickname": {"$null": "no"}}, "nickname"),
+    ({"age": {"$not": 30}}, "age"),
+    ({"age": {}}, "age"),
+    ({"$or": []}, "$or"),
+    ({"$and": {"age": 30}}, "$and"),
+    ({"$nor": [{"age": 30}]}, "$nor"),
+]
+# order_by entries of no documented form ("field", "-field", {"field": 1 | -1}).
+REFUSED_ORDERS = [[{"age": 2}], [{"age": "desc"}], [{}], [5], ["name", 5], 5]
+
+
+def refusal(call, named: str) -> str | None:
+    """None when `call()` fails with an error naming `named`; otherwise what happened instead."""
+    try:
+        answer = call()
+    except Exception as error:
+        message = " <- ".join(f"{type(e).__name__}: {e}" for e in exception_chain(error))
+        return None if named.lower() in message.lower() else f"failed without naming {named!r}: {message[:200]}"
+    return f"accepted: {answer!r}"
+
+
+@pytest.mark.clause("QUERY-015")
+def test_an_operator_given_a_value_it_cannot_take_is_refused(people, flow, probe):
+    before = probe.snapshot("users")
+    wrong = {
+        json.dumps(filter_spec): problem
+        for filter_spec, named in REFUSED_FILTERS
+        if (problem := refusal(lambda filter_spec=filter_spec: names(flow, filter_spec), named))
+    }
+    assert not wrong, f"filters selected rows by a guess instead of failing: {wrong}"
+    assert probe.snapshot("users") == before
+
+
+@pytest.mark.clause("QUERY-015")
+@pytest.mark.paths(*WORKFLOW_PATHS)  # the express API orders by one field name: these forms are a node's
+def test_an_order_by_of_no_documented_form_is_refused(people, flow):
+    wrong = {
+        json.dumps(order_by): problem
+        for order_by in REFUSED_ORDERS
+        if (problem := refusal(lambda order_by=order_by: ordered(flow, order_by), "order_by"))
+    }
+    assert not wrong, f"order_by entries sorted by a guess instead of failing: {wrong}"
+
+
 @pytest.mark.clause("QUERY-005")
 def test_exists_and_null(people, flow):
     assert names(flow, {"score": {"$exists": True}}) == ["alice", "bob", "carol", "eve"]
     assert names(flow, {"score": {"$exists": False}}) == ["Alice", "dave"]
     assert names(flow, {"nickname": {"$null": True}}) == ["Alice", "dave"]
     assert names(flow, {"nickname": {"$null": False}}) == ["alice", "bob", "carol", "eve"]
+
+
+@pytest.mark.clause("QUERY-001", "QUERY-002", "QUERY-007")
+def test_a_filter_decoded_from_json_selects_what_the_same_filter_in_code_selects(people, flow):
+    """A filter that arrives as JSON (a request body, a message) holds operator names built at run time: equal to
+    the ones written in code, not the same objects, so an operator matched by identity misses them."""
+    for text, want in [
+        ('{"nickname": {"$eq": null}}', ["Alice", "dave"]),
+        ('{"nickname": {"$ne": null}}', ["alice", "bob", "carol", "eve"]),
+        ('{"nickname": {"$ne": "Al"}}', ["Alice", "bob", "carol", "dave", "eve"]),
+        ('{"age": {"$eq": 30}}', ["alice", "carol"]),
+        ('{"age": {"$gt": 30, "$lte": 41}}', ["bob", "eve"]),
+        ('{"$or": [{"age": 25}, {"name": {"$in": ["bob"]}}]}', ["Alice", "bob"]),
+    ]:
+        assert names(flow, json.loads(text)) == want, text
 
 
 @pytest.mark.clause("QUERY-006")
@@ -148,6 +241,24 @@ def test_ordering_by_one_field(people, flow, case):
 def test_ordering_by_several_fields(people, flow, case):
     order_by, names_in_order = MULTI_KEY_ORDERS[case]
     assert ordered(flow, order_by) == names_in_order
+
+
+@pytest.mark.clause("QUERY-008")
+def test_text_ids_order_by_id_not_by_insertion(make_dataflow, probe, flow):
+    """Rows stored in another order than their ids' (text ids, inserted out of order, so the table's own order
+    is not the ids'): without order_by, and among ties of order_by, they come in ascending id order."""
+    db = make_dataflow()
+
+    @db.model
+    class Token:
+        id: str
+        owner: str
+
+    seed(probe, db, "tokens", [{"id": i, "owner": o} for i, o in [("m", "x"), ("c", "y"), ("t", "x"), ("h", "x")]])
+    listed = flow.node("TokenListNode", {"limit": 100})["records"]
+    assert [r["id"] for r in listed] == ["c", "h", "m", "t"], "without order_by, records must come by ascending id"
+    by_owner = flow.node("TokenListNode", {"order_by": ["owner"], "limit": 100})["records"]
+    assert [r["id"] for r in by_owner] == ["h", "m", "t", "c"], "records that tie must come by ascending id"
 
 
 @pytest.mark.clause("QUERY-008")
