@@ -153,3 +153,74 @@ def test_a_scope_that_never_begins_is_forgotten(tmp_path):
         assert db.transactions.get(holder.id, "commit") is holder
     finally:
         db.close()
+
+
+def test_a_failed_sqlite_connect_is_over_before_its_loop_closes(tmp_path, monkeypatch):
+    """aiosqlite stops the worker thread of a connect that failed without waiting for the stop, whose
+    answer then goes to the loop that connected: it must not arrive after close() closed that loop
+    (`RuntimeError: Event loop is closed` in the thread). The worker is held here before it stops until
+    the loop is closed (or for a bound, when the reference waits for the worker and nothing closes it)."""
+    import logging
+    import threading
+
+    (tmp_path / "a-file").write_text("not a directory")
+    db = DataFlow(f"sqlite:///{tmp_path}/a-file/x.db")  # no connect can succeed: a-file is not a directory
+    closed, workers, errors = threading.Event(), [], []
+
+    class HoldTheStop(logging.Handler):
+        def emit(self, record):
+            if "close_and_stop" in record.getMessage():  # aiosqlite's worker logs each call it runs
+                workers.append(threading.current_thread())
+                closed.wait(timeout=2)
+
+    monkeypatch.setattr(threading, "excepthook", errors.append)
+    logger, handler = logging.getLogger("aiosqlite"), HoldTheStop()
+    level = logger.level
+    logger.setLevel(logging.DEBUG)  # setLevel: it also clears the loggers' cached answers
+    logger.addHandler(handler)
+    try:
+        assert db.health_check()["status"] == "unhealthy"
+        db.close()
+    finally:
+        closed.set()
+        for worker in workers:
+            worker.join(timeout=10)
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    assert workers, "aiosqlite's worker never stopped"
+    assert not errors, f"aiosqlite's worker failed: {errors[0].exc_type.__name__}: {errors[0].exc_value}"
+
+
+def test_sqlite_connections_of_a_closed_loop_are_closed_not_collected(tmp_path):
+    """A loop closed without ending its tasks leaves its engine to close(): its aiosqlite connections must be
+    closed, not left to the garbage collector, whose finalizer would have their threads answer the collecting
+    thread's current loop, closed here (`RuntimeError: Event loop is closed` in the thread)."""
+    import asyncio
+    import gc
+    import threading
+
+    db = DataFlow(f"sqlite:///{tmp_path}/orphans.db")
+
+    @db.model
+    class Item:
+        name: str
+
+    db.create_tables()
+    errors, hook = [], threading.excepthook
+    threading.excepthook = errors.append
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        assert loop.run_until_complete(db.express.create("Item", {"name": "x"}))["name"] == "x"
+        loop.close()  # its tasks not ended: the engine's keeper never runs
+        workers = [t for t in threading.enumerate() if t.name.endswith("(_connection_worker_thread)")]
+        db.close()
+        gc.collect()
+        for worker in workers:
+            worker.join(timeout=10)
+    finally:
+        asyncio.set_event_loop(None)
+        threading.excepthook = hook
+    assert workers, "no aiosqlite connection was open"
+    assert not errors, f"aiosqlite's worker failed: {errors[0].exc_type.__name__}: {errors[0].exc_value}"
+    assert not any(worker.is_alive() for worker in workers), "an aiosqlite connection was left open"

@@ -101,19 +101,24 @@ class Database:
                     loop_engine.loop.call_soon_threadsafe(loop_engine.trim)
 
     def close_engines(self) -> None:
-        """Close every loop's engine, each on its own loop (from synchronous code)."""
+        """Close every loop's engine, each on its own loop (from synchronous code); an engine whose loop
+        was closed first, on the home loop when its connections are not bound to their loop."""
         for loop_engine in self._take_engines():
-            if loop_engine.loop.is_closed():
+            if not loop_engine.loop.is_closed():
+                run_on_sync(loop_engine.loop, loop_engine.close())
+            elif self.dialect.loop_bound:
                 loop_engine.abandon()
             else:
-                run_on_sync(loop_engine.loop, loop_engine.close())
+                self.home.run_sync(loop_engine.close_orphaned())
 
     async def close_engines_async(self) -> None:
         for loop_engine in self._take_engines():
-            if loop_engine.loop.is_closed():
+            if not loop_engine.loop.is_closed():
+                await run_on(loop_engine.loop, loop_engine.close())
+            elif self.dialect.loop_bound:
                 loop_engine.abandon()
             else:
-                await run_on(loop_engine.loop, loop_engine.close())
+                await self.home.run(loop_engine.close_orphaned())
 
     def create_engine(self, loop_engine: LoopEngine) -> AsyncEngine:
         # No reset (a ROLLBACK round trip) when a connection returns to the pool: every checkout ends

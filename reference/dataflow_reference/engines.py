@@ -14,6 +14,7 @@ asyncio.Runner between calls) can never hold every slot.
 
 import asyncio
 import contextlib
+import weakref
 
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
@@ -93,6 +94,25 @@ class LoopEngine:
             self._keeper.cancel()
             await asyncio.wait([self._keeper])  # it ends at once: the engine is closed already
 
+    async def close_orphaned(self) -> None:
+        """The loop was closed before the engine, but the driver's connections are not bound to it
+        (aiosqlite's): close them from the running loop, those idle in the pool and those still out to a
+        task the closed loop will never resume. Left to the garbage collector, an aiosqlite connection's
+        finalizer would queue a stop whose answer goes to the collecting thread's current loop, which may
+        be closed (`RuntimeError: Event loop is closed` in the connection's thread)."""
+        self.closed = True
+        engine, self.engine = self.engine, None
+        if engine is not None:
+            pool = engine.sync_engine.pool
+
+            def close_all() -> None:
+                for record in list(getattr(pool, "out", ())):  # a StaticPool's one connection: dispose() closes it
+                    record.close()
+                pool.dispose()
+
+            await greenlet_spawn(close_all)
+        self.abandon()  # the slots of any that could not be closed
+
     def abandon(self) -> None:
         """The loop was closed before the engine: its connections cannot be closed politely any more
         (the garbage collector closes their sockets); give their slots back."""
@@ -109,7 +129,17 @@ class LoopPool(AsyncAdaptedQueuePool):
 
     loop_engine: LoopEngine | None = None
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.out = weakref.WeakSet()  # the records checked out (LoopEngine.close_orphaned closes them)
+
+    def _do_get(self):
+        record = super()._do_get()
+        self.out.add(record)
+        return record
+
     def _do_return_conn(self, record) -> None:
+        self.out.discard(record)
         if self.loop_engine is not None and not self.loop_engine.keep_idle(self):
             record.close()  # the record stays in the pool and reconnects when it is next used
         super()._do_return_conn(record)

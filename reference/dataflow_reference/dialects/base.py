@@ -103,6 +103,7 @@ class Dialect:
     async_driver: str = ""
     server = True  # a server: URLs name a host and a database, connections count against a limit
     single_writer = False  # one writer at a time: the instance serialises writes across its loops
+    loop_bound = True  # a driver connection works only on the event loop that opened it
     # Longest identifier the server keeps without truncating it, as (unit, length); None: no limit.
     identifier_limit: tuple[str, int] | None = None
     row_level_security = False  # the server enforces tenant isolation itself (a policy per table)

@@ -6,8 +6,10 @@ case-sensitive, and Decimal stored as fixed-scale text (SQLite's NUMERIC is a fl
 sorts by an exact key function registered on every connection.
 """
 
+import asyncio
 from decimal import Decimal
 
+import aiosqlite
 from sqlalchemy import Integer, String, event, func
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -45,6 +47,39 @@ class TextDecimal(ExactDecimal):
         )
 
 
+async def connect(*args, **kwargs) -> aiosqlite.Connection:
+    """aiosqlite.connect, awaited on the running loop, except that a connect that fails (or is cancelled)
+    returns only once aiosqlite's worker thread has ended.
+
+    aiosqlite then stops its thread without awaiting the stop (`Connection._connect` calls `stop()` and
+    drops the future it returns); the thread's last act answers that future on this loop. Left to itself,
+    the answer may come after the loop has closed (the home loop of a health check that failed to connect
+    is closed by the `close()` that follows at once): `RuntimeError: Event loop is closed` in the thread.
+    """
+    connection = aiosqlite.connect(*args, **kwargs)
+    worker = connection._thread
+    worker.daemon = True  # as SQLAlchemy's adapter makes it: a connection left open does not hold up exit
+    try:
+        return await connection
+    except BaseException:
+        if worker.ident is not None:  # started (aiosqlite starts it before it connects)
+            await _ended(worker)
+        raise
+
+
+async def _ended(thread) -> None:
+    """Wait until `thread` has ended, through cancellations (re-raised after it)."""
+    joined = asyncio.get_running_loop().run_in_executor(None, thread.join)
+    cancelled = False
+    while not joined.done():
+        try:
+            await asyncio.shield(joined)
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+
+
 class SQLiteUpsert(UpsertDialect):
     """The write lock is held, so counting the existing keys first is exact."""
 
@@ -62,6 +97,7 @@ class SQLiteDialect(Dialect):
     async_driver = "sqlite+aiosqlite"
     server = False
     single_writer = True  # one writer; serialising writers here (across loops) avoids lock-upgrade failures
+    loop_bound = False  # aiosqlite: each connection works on a thread of its own and answers any loop's calls
     version_query = "select sqlite_version()"
     upsert = SQLiteUpsert()
 
@@ -72,7 +108,8 @@ class SQLiteDialect(Dialect):
         return url.database in (None, "", ":memory:")
 
     def connect_arguments(self, url):
-        return url, {"timeout": 30}
+        # async_creator_fn: SQLAlchemy's aiosqlite adapter connects with it instead of aiosqlite.connect.
+        return url, {"timeout": 30, "async_creator_fn": connect}
 
     def configure_engine(self, engine, *, in_memory: bool) -> None:
         @event.listens_for(engine.sync_engine, "connect")
