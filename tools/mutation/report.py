@@ -143,6 +143,8 @@ def render() -> str:
         if before:  # survivors run again after new tests: the outcomes before them, then now
             cells[2] = f"{before.get('killed', 0)} → {cells[2]}"
             cells[4] = f"{before.get('survived', 0)} → {cells[4]}"
+            if before.get("timed out", 0) != tally["timed out"]:  # timed-out mutants run again (--retest-timeouts)
+                cells[3] = f"{before.get('timed out', 0)} → {cells[3]}"
         backends = ", ".join(target.backends)
         rows.append(f"| `{module}` | {backends} | " + " | ".join(cells) + f" | {score(tally)} | {wall_time(meta)} |")
         survivors += found
