@@ -21,6 +21,11 @@ def main(argv: list[str]) -> int:
     run.add_argument("--workers", default="", help="Cosmic Ray HTTP workers' URLs, comma-separated")
     run.add_argument("--retest-survivors", action="store_true", help="run the surviving mutants again (new tests)")
     run.add_argument(
+        "--retest-timeouts",
+        action="store_true",
+        help="run the mutants that timed out again (with --timeout, after a run on a busier machine)",
+    )
+    run.add_argument(
         "--timeout",
         type=float,
         help="seconds a mutant's pack may take in this run (default: the session's, 3x its baseline): more on a "
@@ -49,7 +54,13 @@ def main(argv: list[str]) -> int:
         if unknown := [m for m in args.modules if m not in TARGETS]:
             parser.error(f"not a target: {', '.join(unknown)} (targets: {', '.join(TARGETS)})")
         workers = [url for url in args.workers.split(",") if url]
-        failed = run_all(args.modules or list(TARGETS), workers, retest=args.retest_survivors, timeout=args.timeout)
+        failed = run_all(
+            args.modules or list(TARGETS),
+            workers,
+            retest=args.retest_survivors,
+            timeout=args.timeout,
+            timeouts=args.retest_timeouts,
+        )
     from .report import write
 
     write()

@@ -100,11 +100,34 @@ def wall_time(meta: dict) -> str:
     return baseline + " + ".join(shown)
 
 
+def earlier(module: str, report: str) -> tuple[str | None, list[str]]:
+    """A module's row and survivor lines in the report as it stands, when they come from a session this
+    checkout does not have (the sessions are local): kept, marked as earlier, so that writing the report
+    where only some modules ran does not drop the others' results."""
+    row = next((line for line in report.splitlines() if line.startswith(f"| `{module}` |")), None)
+    if row is None or "| not run |" in row:
+        return None, []
+    cells = row.strip("|").split("|")
+    if len(cells) == len(COLUMNS) + 3:  # a report from before the *no verdict* column
+        cells.insert(8, " – ")
+    if "(earlier session)" not in cells[0]:
+        cells[0] = cells[0].rstrip() + " (earlier session) "
+    lines = [line for line in report.splitlines() if line.startswith(f"- `{module}:")]
+    return "|" + "|".join(cells) + "|", lines
+
+
 def render() -> str:
     triaged = triage()
+    standing = REPORT.read_text(encoding="utf-8") if REPORT.exists() else ""
     rows, survivors, totals, not_run, partly = [], [], dict.fromkeys(COLUMNS, 0), [], []
+    carried: list[str] = []
     for module, target in TARGETS.items():
         _, database, meta_path = paths(target)
+        row, lines = (None, []) if database.exists() else earlier(module, standing)
+        if row is not None:
+            rows.append(row)
+            carried += lines
+            continue
         if not database.exists():
             mutants, skipped = census(target)
             not_run.append(module)
@@ -120,6 +143,8 @@ def render() -> str:
         if before:  # survivors run again after new tests: the outcomes before them, then now
             cells[2] = f"{before.get('killed', 0)} → {cells[2]}"
             cells[4] = f"{before.get('survived', 0)} → {cells[4]}"
+            if before.get("timed out", 0) != tally["timed out"]:  # timed-out mutants run again (--retest-timeouts)
+                cells[3] = f"{before.get('timed out', 0)} → {cells[3]}"
         backends = ", ".join(target.backends)
         rows.append(f"| `{module}` | {backends} | " + " | ".join(cells) + f" | {score(tally)} | {wall_time(meta)} |")
         survivors += found
@@ -133,6 +158,12 @@ def render() -> str:
         "[README.md](README.md) for what runs and [triage.toml](triage.toml) for the equivalent mutants.",
         "",
     ]
+    if carried or any("(earlier session)" in row for row in rows):
+        out += [
+            "Rows marked *(earlier session)* are kept from this report as it stood: their sessions are not in this",
+            "checkout's `.mutation/` (nor in the total below); a run of those modules here replaces them.",
+            "",
+        ]
     if not_run:
         out += [
             f"**Partial:** {len(rows) - len(not_run)} of {len(TARGETS)} behaviour modules have run; not run yet: "
@@ -167,7 +198,7 @@ def render() -> str:
         "the score.",
         "",
     ]
-    out += [f"- `{s['key']}`: `{s['line']}`: {s['why']}" for s in survivors if s["why"]] or ["None."]
+    out += [f"- `{s['key']}`: `{s['line']}`: {s['why']}" for s in survivors if s["why"]] + carried or ["None."]
     out += ["", "## Survivors not triaged", ""]
     out += [f"- `{s['key']}`: `{s['line']}`" for s in survivors if not s["why"]] or ["None."]
     return "\n".join(out) + "\n"

@@ -166,7 +166,7 @@ def outcomes(database: Path) -> dict[str, int]:
 DEFERRED = "deferred while the survivors are retested"
 
 
-def forget_survivors(target: Target, database: Path, meta: dict) -> None:
+def forget_survivors(target: Target, database: Path, meta: dict, timeouts: bool = False) -> None:
     """Survivors become pending again (their results are removed from the tool's database), so the next exec
     runs them against the pack as it is now; the outcomes before are kept for the report. In a session not
     run to its end, the mutants not run yet are set aside for that exec (a result the tool skips), so the
@@ -179,6 +179,8 @@ def forget_survivors(target: Target, database: Path, meta: dict) -> None:
             (DEFERRED,),
         )
         db.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'")
+        if timeouts:  # judged under a timeout a busier machine made too short (run --timeout)
+            db.execute("DELETE FROM work_results WHERE test_outcome = 'KILLED' AND output = 'timeout'")
 
 
 def restore_deferred(database: Path) -> None:
@@ -196,7 +198,9 @@ def retry_abnormal(target: Target, database: Path) -> None:
         print(f"[mutation] {target.module}: {found} mutant(s) without a verdict run again")
 
 
-def run(target: Target, workers: list[str], retest: bool = False, timeout: float | None = None) -> None:
+def run(
+    target: Target, workers: list[str], retest: bool = False, timeout: float | None = None, timeouts: bool = False
+) -> None:
     config, database, _ = paths(target)
     meta = load_meta(target)
     if not database.exists() or meta.get("source") != digest(target):
@@ -205,8 +209,8 @@ def run(target: Target, workers: list[str], retest: bool = False, timeout: float
         meta = initialise(target, workers)
     else:
         restore_deferred(database)  # left by a retest that was stopped
-        if retest:
-            forget_survivors(target, database, meta)
+        if retest or timeouts:
+            forget_survivors(target, database, meta, timeouts)
         retry_abnormal(target, database)
     write_config(target, timeout or meta["timeout"], workers)  # the distributor and timeout of this run
     before = counts(database)[1]
@@ -226,7 +230,9 @@ def run(target: Target, workers: list[str], retest: bool = False, timeout: float
     print(f"[mutation] {target.module}: {done}/{total} done after this run")
 
 
-def run_all(modules: list[str], workers: list[str], retest: bool = False, timeout: float | None = None) -> list[str]:
+def run_all(
+    modules: list[str], workers: list[str], retest: bool = False, timeout: float | None = None, timeouts: bool = False
+) -> list[str]:
     """Run or resume each module's session; returns the modules whose baseline failed (the pack does not pass
     on the unmutated reference, so their mutants cannot be judged)."""
     SESSIONS.mkdir(parents=True, exist_ok=True)
@@ -238,7 +244,7 @@ def run_all(modules: list[str], workers: list[str], retest: bool = False, timeou
             print(f"[mutation] {module}: not run, it runs only on a server: set {', '.join(missing)}")
             continue
         try:
-            run(target, workers, retest, timeout)
+            run(target, workers, retest, timeout, timeouts)
         except subprocess.CalledProcessError:
             print(f"[mutation] {module}: the pack fails on the unmutated reference (the baseline above): not run")
             failed.append(module)
