@@ -115,7 +115,8 @@ def profile(url: str, workload: str, iterations: int, out: Path) -> dict:
         if proc.stdout.readline().strip() != "ready":
             raise RuntimeError(f"{workload}: the worker did not get ready (exit {proc.wait()})")
         spy = subprocess.Popen(
-            [py_spy(), "record", "--pid", str(proc.pid), "-r", str(RATE), "-f", "raw", "-o", str(out)],
+            # --nonblocking: the process is not paused for each sample (that would stretch the wall times shown)
+            [py_spy(), "record", "--nonblocking", "--pid", str(proc.pid), "-r", str(RATE), "-f", "raw", "-o", str(out)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
