@@ -104,7 +104,8 @@ def earlier(module: str, report: str) -> tuple[str | None, list[str]]:
     """A module's row and survivor lines in the report as it stands, when they come from a session this
     checkout does not have (the sessions are local): kept, marked as earlier, so that writing the report
     where only some modules ran does not drop the others' results."""
-    row = next((line for line in report.splitlines() if line.startswith(f"| `{module}` |")), None)
+    starts = (f"| `{module}` |", f"| `{module}` (earlier session) |")
+    row = next((line for line in report.splitlines() if line.startswith(starts)), None)
     if row is None or "| not run |" in row:
         return None, []
     cells = row.strip("|").split("|")
