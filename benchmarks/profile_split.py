@@ -74,7 +74,7 @@ def one_node(node_type: str, params: dict):
 
 def worker(url: str, workload: str, iterations: int) -> None:
     """The load tests' user-management models and seed data (harness/), through LocalRuntime."""
-    from harness.dataflow_side import DataFlowAuth, bulk_import_workflow, open_dataflow
+    from harness.dataflow_side import DataFlowAuth, bulk_import_workflow, create_user_workflow, open_dataflow
     from harness.workload import PERMISSIONS, UserNames
 
     auth = DataFlowAuth(open_dataflow("dataflow_reference", url, "prof"))
@@ -82,7 +82,7 @@ def worker(url: str, workload: str, iterations: int) -> None:
     user_ids = auth.seed(200)
     names = UserNames("p")
     operations = {
-        "create": lambda i: auth.run(one_node("UserCreateNode", {**names.next(), "password": "x"})),
+        "create": lambda i: auth.run(create_user_workflow(**names.next(), password_hash="x")),
         "read": lambda i: auth.run(one_node("UserReadNode", {"id": user_ids[i % len(user_ids)]})),
         "list20": lambda i: auth.run(one_node("UserListNode", {"limit": 20})),
         "permission check": lambda i: auth.has_perm(user_ids[i % len(user_ids)], PERMISSIONS[i % len(PERMISSIONS)]),

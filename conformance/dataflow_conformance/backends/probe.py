@@ -24,6 +24,7 @@ class Probe:
         self.features = BY_NAME[backend_of_scheme(url.get_backend_name())]  # the backend's registry entry
         # NullPool: the probe holds no idle connection that could be mistaken for a leak.
         self.engine = probe_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+        self._database = url.render_as_string()  # its part of the reflection cache's keys
 
     def close(self) -> None:
         self.engine.dispose()
@@ -53,7 +54,7 @@ class Probe:
         of catalog queries built by SQLAlchemy); tests drop and make the same tables again and again, so a table
         is reflected again only when the database's columns differ from those it was reflected with."""
         columns = tuple(tuple(row) for row in conn.execute(text(self.features.columns_sql), {"table": name}))
-        key = (self.engine.url.render_as_string(), name)
+        key = (self._database, name)
         known = _REFLECTED.get(key)
         if known is None or known[0] != columns:
             known = _REFLECTED[key] = (columns, Table(name, MetaData(), autoload_with=conn))
