@@ -13,7 +13,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from dataflow_conformance.report.expectations import PASSED_OUTCOMES
+from dataflow_conformance.report.outcomes import PASSED
 
 from ..findings import DJANGO, FAILS, HOLDS, KAILASH, Finding, package
 
@@ -150,12 +150,12 @@ def _safe_clauses() -> Finding:
     """The published DataFlow's own injection safety: the pack's SAFE clauses, from its committed report."""
     report = json.loads((REPORTS / "dataflow" / "conformance-report.json").read_text())
     results = {cid: c["results"] for cid, c in report["clauses"].items() if cid.startswith("SAFE-")}
-    failing = {cid: sorted(b for b, r in res.items() if r not in PASSED_OUTCOMES) for cid, res in results.items()}
+    failing = {cid: sorted(b for b, r in res.items() if r not in PASSED) for cid, res in results.items()}
     failing = {cid: backends for cid, backends in failing.items() if backends}
     messages = {}
     for test in report["tests"]:
         for cid in test["clauses"]:
-            if cid in failing and cid not in messages and test["outcome"] not in PASSED_OUTCOMES:
+            if cid in failing and cid not in messages and test["outcome"] not in PASSED:
                 messages[cid] = test["message"].split("\n")[0][:110]
     total = sum(len(r) for r in results.values())
     passed = total - sum(len(b) for b in failing.values())

@@ -6,7 +6,7 @@ this implementation and what it would take to see there."""
 
 from collections import Counter, defaultdict
 
-JUDGED = ("passed", "fixed", "failed", "error", "xfailed")
+from .outcomes import JUDGED
 
 
 def area_of(clause: str) -> str:

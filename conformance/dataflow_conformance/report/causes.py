@@ -20,6 +20,7 @@ import traceback
 from collections import Counter, defaultdict
 
 from ..exceptions import Blocked, cause_chain
+from .outcomes import NOT_PASSED
 
 _NAME = re.compile(r"[A-Za-z_][\w.]*")
 # A failure's cause travels from a worker to the report as user properties `cause_<field>` (JUnit shows them).
@@ -46,7 +47,6 @@ WRAPPERS = [
 ]
 # "SomeError: message" inside a message: the type an access path or wrapper put in front of the text.
 _TYPE_PREFIX = re.compile(r"^(?:[A-Za-z_][\w]*\.)*([A-Z]\w*(?:Error|Exception|Failed|Failure|Violation)): ")
-FAILED = ("failed", "error", "blocked", "xfailed")
 IMPLEMENTATION, SUITE = "implementation", "suite"
 
 
@@ -167,7 +167,7 @@ def group(tests: list[dict], levels: dict[str, str] | None = None) -> list[dict]
     )
     for test in tests:
         cause = test.get("cause")
-        if test["outcome"] not in FAILED or not cause:
+        if test["outcome"] not in NOT_PASSED or not cause:
             continue
         entry = groups[key(cause)]
         entry["errors"][cause["error"]] += 1

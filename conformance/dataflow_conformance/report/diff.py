@@ -4,22 +4,20 @@ a regression; a fix shows up as one."""
 
 from dataclasses import dataclass, field
 
-PASSING = ("passed", "fixed")  # fixed: passed while an expectations file listed it as failing
-FAILING = ("failed", "error", "xfailed")
-BLOCKED = ("blocked",)
+from .outcomes import BLOCKED, FAILED, PASSED
 
 
 def _kind(old: str, new: str) -> str | None:
     """How an outcome changed, or None when it did not change in a way that matters."""
-    if old == new or {old, new} <= set(PASSING):
+    if old == new or {old, new} <= set(PASSED):
         return None
-    if new in PASSING and old in (*FAILING, *BLOCKED):
+    if new in PASSED and old in (*FAILED, *BLOCKED):
         return "fixed"
-    if old in PASSING and new in FAILING:
+    if old in PASSED and new in FAILED:
         return "regressed"
     if new in BLOCKED:
         return "newly blocked"
-    if old in BLOCKED and new in FAILING:
+    if old in BLOCKED and new in FAILED:
         return "unblocked, failing"
     return None  # skipped <-> run, xfailed <-> failed: the same judgement
 

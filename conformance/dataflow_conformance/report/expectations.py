@@ -32,8 +32,6 @@ from .tag import EVERY_BACKEND
 
 BACKEND_TABLES = (EVERY_BACKEND, *BACKENDS)  # a table per backend of the registry, and one for every backend
 FAIL, PASS = "fail", "pass"  # the outcomes an entry may allow
-FAILED_OUTCOMES = ("failed", "error", "xfailed", "blocked")  # outcomes a report gives a test that did not pass
-PASSED_OUTCOMES = ("passed", "fixed")
 BUNDLED = resources.files("dataflow_conformance") / "expectations"  # expectations files that ship with the kit
 _ENTRY_KEYS = {"reason", "expected", "versions"}
 

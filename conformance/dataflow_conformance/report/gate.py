@@ -21,7 +21,7 @@ conformance test, so no expectations entry can list it) is an unexpected failure
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-from .expectations import FAILED_OUTCOMES
+from .outcomes import NOT_PASSED
 
 
 class Status(IntEnum):
@@ -57,7 +57,7 @@ class Gate:
             unexpected=[t for t in applicable if t["outcome"] in UNEXPECTED and not t.get("expected")],
             fixed=[t for t in applicable if t["outcome"] == "fixed"],
             stale=list(stale),
-            known=sum(1 for t in applicable if t.get("expected") and t["outcome"] in FAILED_OUTCOMES),
+            known=sum(1 for t in applicable if t.get("expected") and t["outcome"] in NOT_PASSED),
             allow_fixed=allow_fixed,
             expectations=expectations,
             others_failed=others_failed,

@@ -3,7 +3,7 @@ clause that did not pass with its rule and, folded, the tests that show it."""
 
 from collections import defaultdict
 
-NOT_PASSED = ("failed", "error", "xfailed", "blocked")
+from .outcomes import NOT_PASSED
 
 
 def _provenance(data: dict) -> str:

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 import tomlkit
 
-from .expectations import BACKEND_TABLES, FAIL, FAILED_OUTCOMES, PASS, PASSED_OUTCOMES, ExpectationsError, parse_entry
+from .expectations import BACKEND_TABLES, FAIL, PASS, ExpectationsError, parse_entry
+from .outcomes import NOT_PASSED, PASSED
 from .tag import EVERY_BACKEND
 
 
@@ -67,11 +68,10 @@ def observe(reports: list[dict]) -> dict[tuple[str, str], Observation]:
     runs: dict[tuple[str, str], list[dict]] = {}
     for report in reports:
         for test in report["tests"]:
-            if test["backend"] in BACKEND_TABLES and test["outcome"] in (*FAILED_OUTCOMES, *PASSED_OUTCOMES):
+            if test["backend"] in BACKEND_TABLES and test["outcome"] in (*NOT_PASSED, *PASSED):
                 runs.setdefault((test["backend"], test["suite_id"]), []).append(test)
     return {
-        key: Observation([t for t in tests if t["outcome"] in FAILED_OUTCOMES], len(tests))
-        for key, tests in runs.items()
+        key: Observation([t for t in tests if t["outcome"] in NOT_PASSED], len(tests)) for key, tests in runs.items()
     }
 
 

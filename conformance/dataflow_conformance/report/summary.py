@@ -9,6 +9,7 @@ from collections import Counter
 import jinja2
 
 from .gate import Status
+from .outcomes import NOT_PASSED
 
 DEFAULT_MAX_BYTES = 64 * 1024
 _LIMITS = (30, 15, 8, 4, 2, 0)  # entries per list, tried in order until the summary fits
@@ -83,7 +84,7 @@ def _backend_rows(report: dict, backends: list[str]) -> list[dict]:
 def _failed_clauses(clauses: dict, backends: list[str]) -> list[dict]:
     failed = []
     for clause_id, entry in clauses.items():
-        where = [b for b in backends if entry["results"].get(b) in ("failed", "error", "xfailed", "blocked")]
+        where = [b for b in backends if entry["results"].get(b) in NOT_PASSED]
         if where:
             failed.append({"id": clause_id, "level": entry["level"], "text": entry["text"], "backends": where})
     return sorted(failed, key=lambda c: (c["level"] != "MUST", c["id"]))
