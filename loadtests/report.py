@@ -161,7 +161,7 @@ def _measured(measure, unit: str) -> str:
     value = "" if measure.low is None else _value(measure, unit)
     pct = measure.percentiles
     spread = f"{_ms(pct.get('p50_ms'))} / {_ms(pct.get('p95_ms'))} / {_ms(pct.get('p99_ms'))} ms" if pct else ""
-    parts = [p for p in (value, spread, f"n={measure.requests}" if measure.requests else "") if p]
+    parts = [p for p in (value, measure.detail, spread, f"n={measure.requests}" if measure.requests else "") if p]
     if measure.problem:
         parts.append(f"({measure.problem})")
     return "; ".join(parts)
@@ -173,7 +173,7 @@ def _value(measure, unit: str) -> str:
             "" if measure.high == float("inf") else f" (fails at {measure.high:,.0f})"
         )
     if unit == "MB":
-        return f"{measure.low:.3g} MB"
+        return f"{measure.low:.3g} MB per request"
     return f"{measure.low:.3g} {unit}"
 
 

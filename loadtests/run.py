@@ -52,6 +52,7 @@ def run_backend(backend: str, profile: Profile, run_dir: Path, *, upstream: bool
     status = upstream_status() if upstream else "skipped (--no-upstream)"
     settle(profile.settle_seconds, _log)
     record = {"backend": backend, "profile": profile.name, "started": time.time(), "upstream": status}
+    record["min_samples"] = profile.min_samples  # a claim cell with fewer requests gets no verdict
     record["load_average_before"] = os.getloadavg()  # other work on the machine skews every number
     record["variants"], record["apps"] = {}, {}
     with scratch_database(backend, run_dir) as database:
@@ -101,6 +102,8 @@ def _inprocess(run_dir: Path, spec: dict, url: str, user_ids: list[int], profile
         user_ids=user_ids,
         rng_seed=RNG_SEED,
         phases={op: profile.phase_seconds[op] for op in operations},
+        min_samples=profile.min_samples,
+        max_phase_seconds=max(profile.max_phase_seconds, *(profile.phase_seconds[op] for op in operations)),
     )
     env = {"DFC_LOAD_PLAN": str(plan), "DFC_LOAD_DATABASE_URL": url, "LOCUST_SKIP_MONKEY_PATCH": "1"}
     env["DFC_LOAD_DJANGO_HASHER"] = spec["hasher"]

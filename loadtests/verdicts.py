@@ -27,6 +27,7 @@ class Measure:
     percentiles: dict = field(default_factory=dict)  # p50_ms / p95_ms / p99_ms (ms) of the measured requests
     requests: int = 0
     problem: str | None = None  # why there is no usable value
+    detail: str = ""  # how a value that is not a latency was obtained (memory: growth, requests in flight)
 
     @property
     def usable(self) -> bool:
@@ -87,7 +88,7 @@ def _comparisons(claim: dict, record: dict):
 
 def _measure(claim: dict, record: dict, name: str) -> Measure:
     if claim["measured_by"] == "inprocess":
-        return _latency(claim, record["variants"].get(name), name)
+        return _latency(claim, record["variants"].get(name), name, record.get("min_samples", 1))
     app = record["apps"].get(name)
     if app is None:
         return Measure(problem=f"{name} did not run")
@@ -96,7 +97,7 @@ def _measure(claim: dict, record: dict, name: str) -> Measure:
     return _memory(app)
 
 
-def _latency(claim: dict, variant: dict | None, name: str) -> Measure:
+def _latency(claim: dict, variant: dict | None, name: str, min_samples: int) -> Measure:
     if variant is None:
         return Measure(problem=f"{name} did not run")
     stats = variant["operations"].get(claim["operation"])
@@ -107,6 +108,12 @@ def _latency(claim: dict, variant: dict | None, name: str) -> Measure:
     if stats["failures"]:
         errors = [f["error"] for f in variant["failures"] if f["name"] == claim["operation"]]
         measure.problem = f"{name}: {stats['failures']} of {stats['requests']} failed ({errors[0] if errors else '?'})"
+        return measure
+    if stats["requests"] < min_samples:
+        measure.problem = (
+            f"{name}: {stats['requests']} {claim['operation']} requests within the profile's longest phase, "
+            f"fewer than the {min_samples} a verdict needs"
+        )
         return measure
     value = stats[claim["statistic"]] / UNIT_SCALE[claim["unit"]]
     measure.low = measure.high = value
@@ -135,8 +142,11 @@ def _memory(app: dict) -> Measure:
         return Measure(problem="no memory reading under load")
     value = max(memory["per_request_bytes"], 0) / MB  # RSS can also shrink under load (freed pages)
     step = next(s for s in app["steps"] if s["users"] == memory["step_users"])
-    percentiles = {key: step[key] for key in ("p50_ms", "p95_ms", "p99_ms")}
-    return Measure(low=value, high=value, percentiles=percentiles, requests=step["requests"])
+    detail = (
+        f"RSS growth {memory['growth_bytes'] / MB:.3g} MB over {memory['in_flight']:.2f} requests in flight "
+        f"at {memory['step_users']:,} users"
+    )
+    return Measure(low=value, high=value, requests=step["requests"], detail=detail)
 
 
 def _judge(claim, tolerance, comparison, dataflow_name, django_name, dataflow, django) -> Verdict:

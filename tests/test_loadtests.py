@@ -86,6 +86,7 @@ def record(variants_=None, apps=None, profile="smoke"):
         "variants": variants_ or {},
         "apps": apps or {},
         "environment": describe(PROFILES[profile]),
+        "min_samples": PROFILES[profile].min_samples,
     }
 
 
@@ -175,6 +176,25 @@ def test_memory_per_request_verdict_uses_megabytes_per_request_in_flight():
     (row,) = rows_for(rec, "memory_per_request")
     assert row.dataflow.low == pytest.approx(0.5)
     assert row.verdict == verdicts.HOLDS  # 0.5 MB <= 5 MB and 6 / 0.5 = 12x >= 10x
+
+
+def test_a_latency_cell_with_fewer_requests_than_the_profile_asks_gets_no_verdict():
+    few = {"dataflow_reference": variant(check_permission=op(1, requests=29)), "django": variant(check_permission=op(20))}
+    rec = record(few, profile="short")
+    (row,) = rows_for(rec, "permission_check")
+    assert row.verdict == verdicts.UNKNOWN
+    assert "29 check_permission requests within the profile's longest phase, fewer than the 30" in row.reason
+    rec["variants"]["dataflow_reference"]["operations"]["check_permission"]["requests"] = 30
+    (row,) = rows_for(rec, "permission_check")
+    assert row.verdict == verdicts.HOLDS
+
+
+def test_the_step_load_doubles_from_10_users_past_the_largest_claim():
+    claimed = max(max(c["django"], c["dataflow"]) for c in CLAIMS["claims"] if c["measured_by"] == "step_load")
+    for name in ("short", "full"):
+        steps = PROFILES[name].steps
+        assert steps[0] == 10 and all(b == 2 * a for a, b in zip(steps, steps[1:])), name
+    assert PROFILES["full"].steps[-1] >= claimed
 
 
 def test_memory_per_request_reads_peak_rss_of_the_sustained_step(tmp_path):
@@ -273,6 +293,10 @@ def test_report_has_every_claim_with_both_sides_and_a_verdict(tmp_path):
         assert f"| {claim['title']} |" in markdown
     assert "enable_monitoring=False" in markdown
     assert "DOES NOT HOLD: DataFlow 300 ms vs 8 ms claimed" in markdown
+    # the memory row shows memory (the step's latencies belong to the concurrent-users row)
+    (memory_row,) = [line for line in markdown.splitlines() if line.startswith("| Memory per request |")]
+    assert "| 1 MB per request; RSS growth 10 MB over 10.00 requests in flight at 10 users; n=100 |" in memory_row
+    assert " ms" not in memory_row
     html = next(p for p in paths if p.suffix == ".html").read_text()
     assert html.count("<table>") >= 4 and "<code>smoke</code>" in html
     assert any(p.suffix == ".png" for p in paths)

@@ -129,24 +129,30 @@ OPERATIONS = {
 
 
 class OperationPhases(LoadTestShape):
-    """One user of one operation at a time, for the number of seconds the plan gives each operation."""
+    """One user of one operation at a time: each operation runs for its seconds in the plan, and on until it has
+    the plan's minimum of requests (at most the plan's longest phase), so that no claim rests on a handful."""
 
-    current = None
+    def __init__(self):
+        super().__init__()
+        self.phases = list(PLAN["phases"].items())
+        self.current, self.started = None, 0.0
 
     def tick(self):
-        operation = _operation_at(self.get_run_time())
-        if operation is None:
+        now = self.get_run_time()
+        while self.phases and self.current == self.phases[0][0] and self.phase_done(now):
+            self.phases.pop(0)
+        if not self.phases:
             return None
+        operation = self.phases[0][0]
         if operation != self.current:
             # Locust keeps a running user when only the class changes at the same count: stop it for one tick.
-            self.current = operation
+            self.current, self.started = operation, now
             return 0, 1, [OPERATIONS[operation]]
         return 1, 1, [OPERATIONS[operation]]
 
-
-def _operation_at(elapsed: float) -> str | None:
-    for operation, seconds in PLAN["phases"].items():
-        if elapsed < seconds:
-            return operation
-        elapsed -= seconds
-    return None
+    def phase_done(self, now: float) -> bool:
+        elapsed = now - self.started
+        if elapsed >= PLAN["max_phase_seconds"]:
+            return True
+        done = self.runner.stats.get(self.current, VARIANT).num_requests
+        return elapsed >= self.phases[0][1] and done >= PLAN["min_samples"]
