@@ -64,18 +64,12 @@ def split(raw: Path) -> dict[str, int]:
 # -- the worker: one workload, set up unprofiled, then timed while py-spy samples ------------------------
 
 
-def one_node(node_type: str, params: dict):
-    from kailash.workflow.builder import WorkflowBuilder
-
-    builder = WorkflowBuilder()
-    builder.add_node(node_type, "n", params)
-    return builder.build()
-
-
 def worker(url: str, workload: str, iterations: int) -> None:
     """The load tests' user-management models and seed data (harness/), through LocalRuntime."""
     from harness.dataflow_side import DataFlowAuth, bulk_import_workflow, create_user_workflow, open_dataflow
     from harness.workload import PERMISSIONS, UserNames
+
+    from .node_overhead import workflow as one_node
 
     auth = DataFlowAuth(open_dataflow("dataflow_reference", url, "prof"))
     auth.db.create_tables()

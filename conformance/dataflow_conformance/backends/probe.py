@@ -49,11 +49,15 @@ class Probe:
                 found.append({"name": constraint["name"], "column_names": constraint["column_names"], "unique": True})
         return found
 
-    def _table(self, conn, name: str) -> Table:
+    def _columns(self, conn, name: str) -> tuple:
+        """The table's columns as one catalog query sees them (none when the table does not exist)."""
+        return tuple(tuple(row) for row in conn.execute(text(self.features.columns_sql), {"table": name}))
+
+    def _table(self, conn, name: str, columns: tuple | None = None) -> Table:
         """The table as the database has it now. Reflecting it cost most of a test's probing on a server (dozens
         of catalog queries built by SQLAlchemy); tests drop and make the same tables again and again, so a table
         is reflected again only when the database's columns differ from those it was reflected with."""
-        columns = tuple(tuple(row) for row in conn.execute(text(self.features.columns_sql), {"table": name}))
+        columns = self._columns(conn, name) if columns is None else columns
         key = (self._database, name)
         known = _REFLECTED.get(key)
         if known is None or known[0] != columns:
@@ -72,9 +76,10 @@ class Probe:
     def count(self, table: str) -> int:
         """Rows in `table`; 0 when the table does not exist (nothing was ever written)."""
         with self.engine.connect() as conn:
-            if table not in inspect(conn).get_table_names():
+            columns = self._columns(conn, table)
+            if not columns:
                 return 0
-            t = self._table(conn, table)
+            t = self._table(conn, table, columns)
             return conn.execute(select(func.count()).select_from(t)).scalar_one()
 
     def scalar(self, sql: str, **params):
