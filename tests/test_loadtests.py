@@ -2,6 +2,7 @@
 reading of Locust's output. The load tests themselves run with `nox -s loadtests` / `loadtests_smoke`."""
 
 import importlib.util
+import itertools
 import json
 import math
 import os
@@ -179,7 +180,10 @@ def test_memory_per_request_verdict_uses_megabytes_per_request_in_flight():
 
 
 def test_a_latency_cell_with_fewer_requests_than_the_profile_asks_gets_no_verdict():
-    few = {"dataflow_reference": variant(check_permission=op(1, requests=29)), "django": variant(check_permission=op(20))}
+    few = {
+        "dataflow_reference": variant(check_permission=op(1, requests=29)),
+        "django": variant(check_permission=op(20)),
+    }
     rec = record(few, profile="short")
     (row,) = rows_for(rec, "permission_check")
     assert row.verdict == verdicts.UNKNOWN
@@ -193,7 +197,7 @@ def test_the_step_load_doubles_from_10_users_past_the_largest_claim():
     claimed = max(max(c["django"], c["dataflow"]) for c in CLAIMS["claims"] if c["measured_by"] == "step_load")
     for name in ("short", "full"):
         steps = PROFILES[name].steps
-        assert steps[0] == 10 and all(b == 2 * a for a, b in zip(steps, steps[1:])), name
+        assert steps[0] == 10 and all(b == 2 * a for a, b in itertools.pairwise(steps)), name
     assert PROFILES["full"].steps[-1] >= claimed
 
 
