@@ -67,22 +67,24 @@ def render(history: History) -> tuple[str, str]:
     )
 
 
-def write(root: Path) -> list[Path]:
+def files(root: Path) -> dict[Path, str]:
+    """Every file the dashboard is made of (page, Markdown twin, plots, badges) and its text, from the reports
+    under `root`: what `write` writes, and what a committed dashboard must equal."""
     history = build(root)
     html, markdown = render(history)
-    written = [root / "index.html", root / "dashboard.md"]
-    written[0].write_text(html, encoding="utf-8")
-    written[1].write_text(markdown, encoding="utf-8")
-    (root / "plots").mkdir(parents=True, exist_ok=True)
+    made = {root / "index.html": html, root / "dashboard.md": markdown}
     for backend in history.backends:  # the Markdown twin shows the plot as an image (no inline SVG there)
         if backend.versions:
             svg = environment().get_template("plot.svg.j2").render(p=plot(backend), name=backend.name)
-            path = root / "plots" / f"{backend.name}.svg"
-            path.write_text(svg, encoding="utf-8")
-            written.append(path)
-    (root / "badges").mkdir(parents=True, exist_ok=True)
+            made[root / "plots" / f"{backend.name}.svg"] = svg
     for backend in history.backends:
-        path = root / "badges" / f"{backend.name}.json"
-        path.write_text(json.dumps(backend.badge, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-        written.append(path)
-    return written
+        made[root / "badges" / f"{backend.name}.json"] = json.dumps(backend.badge, indent=1, ensure_ascii=False) + "\n"
+    return made
+
+
+def write(root: Path) -> list[Path]:
+    made = files(root)
+    for path, text in made.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return list(made)

@@ -51,14 +51,15 @@ def read(path: Path) -> dict | None:
     return {"kit": data.get("kit"), "contract": data.get("contract")}
 
 
-def staleness(path: Path) -> str:
-    """Why the report at `path` is stale ("" when it is current)."""
+def staleness(path: Path, judges_clauses: bool = True) -> str:
+    """Why the report at `path` is stale ("" when it is current). A report that judges clauses is stale when the kit
+    or the contract changed; a measurement (`judges_clauses=False`: a benchmark, a load test) only when the kit did."""
     found, now = read(path), current()
     if found is None:
         return "it records no kit version and no contract fingerprint"
     problems = []
     if found["kit"] != now["kit"]["version"]:
         problems.append(f"kit {found['kit']} (now {now['kit']['version']})")
-    if found["contract"] != now["contract"]["fingerprint"]:
+    if judges_clauses and found["contract"] != now["contract"]["fingerprint"]:
         problems.append(f"contract {found['contract']} (now {now['contract']['fingerprint']})")
     return "; ".join(problems)
