@@ -224,3 +224,45 @@ def test_sqlite_connections_of_a_closed_loop_are_closed_not_collected(tmp_path):
     assert workers, "no aiosqlite connection was open"
     assert not errors, f"aiosqlite's worker failed: {errors[0].exc_type.__name__}: {errors[0].exc_value}"
     assert not any(worker.is_alive() for worker in workers), "an aiosqlite connection was left open"
+
+
+def _loops_of_a_local_runtime_read(url: str):
+    """The loops the instance opened a connection pool on for one LocalRuntime Read, and the runtime's own."""
+    from kailash.runtime.local import LocalRuntime
+    from kailash.workflow.builder import WorkflowBuilder
+
+    db = DataFlow(url)
+
+    @db.model
+    class Hop:
+        name: str
+
+    builder = WorkflowBuilder()
+    builder.add_node("HopListNode", "list", {"limit": 1})
+    try:
+        db.create_tables()  # a synchronous call: the home loop's pool
+        before = set(db.database.loops_with_engines())
+        with LocalRuntime(enable_monitoring=False) as runtime:
+            runtime.execute(builder.build())
+            return set(db.database.loops_with_engines()) - before, runtime._persistent_loop
+    finally:
+        db.close()
+
+
+def test_a_local_runtime_node_on_sqlite_runs_its_io_on_the_runtime_loop(tmp_path):
+    """Nothing limits SQLite's connections, so LocalRuntime's own loop does the I/O: no hand-off to the home loop."""
+    new, runtime_loop = _loops_of_a_local_runtime_read(f"sqlite:///{tmp_path}/hop.db")
+    assert new == {runtime_loop}
+
+
+def test_a_local_runtime_node_on_a_server_hands_its_io_to_the_home_loop(tmp_path):
+    """A loop that runs only during execute() could not give idle connections back under the connection limit."""
+    import os
+
+    from harness.databases import scratch_database
+
+    if not os.environ.get("DFC_POSTGRESQL_URL"):
+        pytest.skip("needs a PostgreSQL server: set DFC_POSTGRESQL_URL")
+    with scratch_database("postgresql", tmp_path) as database:
+        new, _ = _loops_of_a_local_runtime_read(database.url)
+    assert new == set()  # the home loop's pool, made by create_tables(), served it

@@ -56,6 +56,7 @@ class DataFlow:
         self.runner = Runner(
             f"dataflow-{self.target.backend}-{id(self):x}",
             home_only=self.target.is_memory,
+            connection_limit=self.target.dialect.server,
         )
         self.database = Database(
             self.target,

@@ -6,10 +6,12 @@ pool per loop it runs I/O on (database.py). An async caller (AsyncLocalRuntime, 
 loop, the instance's own loop on a daemon thread started on first use, serves the callers that
 cannot keep connections between calls on a loop of theirs:
 
-- synchronous callers: `db.express_sync`, `create_tables()`, `health_check()`, `close()`, and nodes
-  run by LocalRuntime, whose loop runs only while `execute()` does (from plain code its persistent
-  loop, inside a running loop a fresh thread and loop per workflow): idle connections on a loop that
-  is not running could not be closed to make room for others under the instance's connection limit;
+- synchronous callers: `db.express_sync`, `create_tables()`, `health_check()`, `close()`;
+- nodes run by LocalRuntime inside a running loop (a fresh thread and loop per workflow, closed without
+  ending its tasks), and, on a server, every node LocalRuntime runs: its loop runs only while `execute()`
+  does, and idle connections on a loop that is not running could not be closed to make room for others
+  under the instance's connection limit. An embedded database has no such limit: from plain code,
+  LocalRuntime's persistent loop does its nodes' I/O itself, one hand-off fewer per node;
 - transaction scopes, which span calls from any loop and need a loop that runs their timeouts;
 - an SQLite database in memory, which exists once, on one connection.
 """
@@ -91,19 +93,21 @@ def _finish(loop: asyncio.AbstractEventLoop) -> None:
 class Runner:
     """Decides where a call's I/O runs: on the caller's loop, or on the home loop."""
 
-    def __init__(self, name: str, *, home_only: bool):
+    def __init__(self, name: str, *, home_only: bool, connection_limit: bool):
         self.home = HomeLoop(name)
         self.home_only = home_only
+        self.connection_limit = connection_limit  # one limit of server connections across the loops' pools
 
     def caller_loop_serves(self, caller=None) -> bool:
-        """May the running loop do the I/O itself? Not when it is LocalRuntime's (see the module's docstring)."""
+        """May the running loop do the I/O itself? Not LocalRuntime's, unless nothing limits the connections
+        (see the module's docstring)."""
         if self.home.here():
             return True
-        if self.home_only:
+        if self.home_only or threading.current_thread().name.startswith(SYNC_BRIDGE_THREAD):
             return False
         if caller is not None and hasattr(caller, "_workflow_context"):  # LocalRuntime sets it on every node it runs
-            return False
-        return not threading.current_thread().name.startswith(SYNC_BRIDGE_THREAD)
+            return not self.connection_limit
+        return True
 
     async def run(self, coro: Coroutine, *, caller=None):
         """Await `coro` where its I/O belongs; `caller` is the node that asks, if any."""
