@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import MetaData, Table, func, inspect, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, QueuePool
 
 from .registry import BY_NAME, backend_of_scheme
 from .resolve import probe_engine
@@ -22,15 +22,21 @@ class Probe:
     def __init__(self, url):
         url = make_url(url)
         self.features = BY_NAME[backend_of_scheme(url.get_backend_name())]  # the backend's registry entry
-        # NullPool: the probe holds no idle connection that could be mistaken for a leak.
-        self.engine = probe_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+        if self.features.server:
+            # One pooled connection serves the reads: a new server connection is a process PostgreSQL forks and
+            # warms up, and a test reads through the probe dozens of times. `connections()` runs on that
+            # connection and so leaves it out; pre-ping replaces it when a test ended it (FAULT ends every
+            # other session). Reads from other threads meanwhile get connections of their own, closed after.
+            pool = {"poolclass": QueuePool, "pool_size": 1, "max_overflow": -1, "pool_pre_ping": True}
+        else:
+            pool = {"poolclass": NullPool}  # an open handle on the file would count as the implementation's
+        self.engine = probe_engine(url, isolation_level="AUTOCOMMIT", **pool)
         self._database = url.render_as_string()  # its part of the reflection cache's keys
 
     def close(self) -> None:
         self.engine.dispose()
 
-    # Each method reads on one connection of its own (reflection included): a server connection costs a
-    # process on PostgreSQL, and a test reads through the probe dozens of times.
+    # Each method reads on one connection (reflection included), checked out for that read only.
 
     def tables(self) -> set[str]:
         with self.engine.connect() as conn:
