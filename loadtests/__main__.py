@@ -3,6 +3,7 @@
 import argparse
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from dataflow_conformance.backends.registry import BACKENDS
@@ -47,14 +48,20 @@ def _run(args) -> int:
     profile = get_profile(args.profile)
     backends = configured_backends(args.backend)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    run_dirs = []
-    for backend in backends:
-        run_dir = args.runs / f"{stamp}-{profile.name}-{backend}"
+    run_dirs = [args.runs / f"{stamp}-{profile.name}-{backend}" for backend in backends]
+
+    def run(backend: str, run_dir: Path) -> None:
         run_backend(backend, profile, run_dir, upstream=not args.no_upstream)
+
+    if profile.backends_side_by_side:  # every job runs in processes of its own: threads only wait for them
+        with ThreadPoolExecutor(len(backends)) as pool:
+            list(pool.map(run, backends, run_dirs))  # list(): the first backend's error is raised here
+    for backend, run_dir in zip(backends, run_dirs, strict=True):
+        if not profile.backends_side_by_side:
+            run(backend, run_dir)
         out = args.out or (run_dir if profile.name == "smoke" else HERE / "reports")
-        for path in write_report(run_dir, out):
+        for path in write_report(run_dir, out):  # one at a time: matplotlib's pyplot is not thread-safe
             print(f"[loadtests] wrote {path}")
-        run_dirs.append(run_dir)
     return check_runs(run_dirs, HERE / "thresholds.toml") if args.check else 0
 
 
