@@ -226,6 +226,55 @@ def test_sqlite_connections_of_a_closed_loop_are_closed_not_collected(tmp_path):
     assert not any(worker.is_alive() for worker in workers), "an aiosqlite connection was left open"
 
 
+def test_sqlite_statement_crosses_to_the_connection_thread_once(tmp_path):
+    """A read is one hand-off to aiosqlite's thread, a create two (BEGIN with the INSERT, then COMMIT),
+    counted from the worker's own log of each call it runs: four per statement and one per BEGIN and
+    COMMIT is what aiosqlite's cursor costs through SQLAlchemy. Fails too if aiosqlite's private
+    `Connection._execute`, which the reference queues its statements with, stops working."""
+    import asyncio
+    import logging
+
+    db = DataFlow(f"sqlite:///{tmp_path}/hops.db")
+
+    @db.model
+    class Hop:
+        name: str
+
+    db.create_tables()
+    calls = []
+
+    class Calls(logging.Handler):
+        def emit(self, record):
+            if record.getMessage().startswith("executing"):
+                calls.append(record.getMessage())
+
+    async def hand_offs(operation) -> int:
+        calls.clear()
+        await operation
+        return len(calls)
+
+    async def measure():
+        created = await db.express.create("Hop", {"name": "warm-up"})  # the loop's pool connects first
+        logger.addHandler(handler)
+        try:
+            read = await hand_offs(db.express.read("Hop", created["id"]))
+            create = await hand_offs(db.express.create("Hop", {"name": "counted"}))
+        finally:
+            logger.removeHandler(handler)
+        return read, create, await db.express.count("Hop")
+
+    logger, handler = logging.getLogger("aiosqlite"), Calls()
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    try:
+        read, create, count = asyncio.run(measure())
+    finally:
+        logger.setLevel(level)
+        db.close()
+    assert count == 2, "the counted create did not store its record"
+    assert (read, create) == (1, 2), f"hand-offs to the connection's thread: read {read}, create {create}"
+
+
 def _loops_of_a_local_runtime_read(url: str):
     """The loops the instance opened a connection pool on for one LocalRuntime Read, and the runtime's own."""
     from kailash.runtime.local import LocalRuntime

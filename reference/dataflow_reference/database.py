@@ -15,7 +15,7 @@ from . import schema
 from .deadline import DEADLINE
 from .dialects import ServerInfo
 from .driver_errors import commit, translated_errors
-from .engines import LoopEngine, LoopPool, connected, count_connections
+from .engines import LoopEngine, LoopPool, begun, count_connections
 from .fieldtypes import json_serializer
 from .runner import HomeLoop, run_on, run_on_sync
 from .slots import Slots
@@ -175,16 +175,13 @@ class Database:
         tenant = self._row_security_tenant()
         async with lock.held() if lock is not None else contextlib.nullcontext():
             with translated_errors(self.dialect, describe):
-                async with connected(engine) as conn:
-                    # A read is one statement: where the driver can skip BEGIN/COMMIT cheaply, the dialect says so.
-                    options = self.dialect.transaction_options(write=write, tenant=tenant)
-                    if options:
-                        await conn.execution_options(**options)
+                # A read is one statement: where the driver can skip BEGIN/COMMIT cheaply, the dialect says so.
+                options = self.dialect.transaction_options(write=write, tenant=tenant)
+                async with begun(engine, options) as (conn, root):  # no driver sends BEGIN before a statement
                     await self._watch(conn)
-                    async with conn.begin() as root:
-                        await self._bind_row_security(conn, tenant)
-                        yield conn
-                        await commit(conn, root, self.dialect)
+                    await self._bind_row_security(conn, tenant)
+                    yield conn
+                    await commit(conn, root, self.dialect, close=True)
 
     @contextlib.asynccontextmanager
     async def _within(self, scope, describe):

@@ -6,6 +6,7 @@ import contextlib
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.util import greenlet_spawn
 
 from .errors import (
     ConflictError,
@@ -39,16 +40,24 @@ def translated_errors(dialect, describe=None):
         raise DatabaseError(f"{backend} error: {driver_message(exc)}") from exc
 
 
-async def commit(conn: AsyncConnection, root, dialect) -> None:
-    """Commit `root`. A connection lost while the COMMIT may have reached the server leaves the outcome
-    unknown, and the error says so; one already lost before it never sent it (the server rolls back)."""
+async def commit(conn: AsyncConnection, root, dialect, *, close: bool = False) -> None:
+    """Commit `root` (and with `close`, give `conn` back to its pool in the same switch into SQLAlchemy's
+    greenlet). A connection lost while the COMMIT may have reached the server leaves the outcome unknown,
+    and the error says so; one already lost before it never sent it (the server rolls back)."""
     backend = dialect.name
     if conn.invalidated or dialect.driver_closed(conn.sync_connection.connection.driver_connection):
         raise ConnectionLostError(
             f"lost the connection to {backend} before COMMIT; the server rolls back a transaction left open"
         )
+    transaction, connection = root.sync_transaction, conn.sync_connection
+
+    def commit_and_close() -> None:
+        transaction.commit()
+        if close:
+            connection.close()
+
     try:
-        await root.commit()
+        await greenlet_spawn(commit_and_close)
     except sa_exc.DBAPIError as exc:
         if not exc.connection_invalidated:
             raise

@@ -92,6 +92,7 @@ TARGETS = {
         Target("database", ("conf", "transactions", "migrate", "pool")),
         Target("dialects/base", _DIALECT_SUITES),
         Target("dialects/sqlite", _DIALECT_SUITES),
+        Target("dialects/sqlite_thread", EVERY_PATH),  # every statement's rows and counts on SQLite
         Target("dialects/postgresql", _DIALECT_SUITES, ("postgresql",)),
         Target("dialects/mysql", _DIALECT_SUITES, ("mysql",)),
     )

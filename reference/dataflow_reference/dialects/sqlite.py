@@ -14,6 +14,7 @@ from sqlalchemy import Integer, String, event, func
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..fieldtypes import DECIMAL_PRECISION, DECIMAL_SCALE, WIDE_CONTEXT, quantize
+from . import sqlite_thread
 from .base import Dialect, ExactDecimal, UpsertDialect
 
 DECIMAL_KEY = "dfr_decimal_key"  # the key function's name in SQL
@@ -48,15 +49,16 @@ class TextDecimal(ExactDecimal):
 
 
 async def connect(*args, **kwargs) -> aiosqlite.Connection:
-    """aiosqlite.connect, awaited on the running loop, except that a connect that fails (or is cancelled)
-    returns only once aiosqlite's worker thread has ended.
+    """A connection with one hand-off to its thread per statement (sqlite_thread.py), awaited on the
+    running loop, except that a connect that fails (or is cancelled) returns only once aiosqlite's worker
+    thread has ended.
 
     aiosqlite then stops its thread without awaiting the stop (`Connection._connect` calls `stop()` and
     drops the future it returns); the thread's last act answers that future on this loop. Left to itself,
     the answer may come after the loop has closed (the home loop of a health check that failed to connect
     is closed by the `close()` that follows at once): `RuntimeError: Event loop is closed` in the thread.
     """
-    connection = aiosqlite.connect(*args, **kwargs)
+    connection = sqlite_thread.connect(*args, **kwargs)
     worker = connection._thread
     worker.daemon = True  # as SQLAlchemy's adapter makes it: a connection left open does not hold up exit
     try:
@@ -128,8 +130,8 @@ class SQLiteDialect(Dialect):
         @event.listens_for(engine.sync_engine, "begin")
         def on_begin(conn):
             mode = conn.get_execution_options().get("dfr_begin", "")
-            if mode != "NONE":
-                conn.exec_driver_sql(f"BEGIN {mode}".strip())
+            if mode != "NONE":  # run with the transaction's first statement (sqlite_thread.py)
+                conn.connection.driver_connection.defer_begin(f"BEGIN {mode}".strip())
 
     def transaction_options(self, *, write, tenant):
         # A read is one statement: SQLite just skips BEGIN. A write takes the write lock at once.
