@@ -1,11 +1,11 @@
 """aiosqlite's connection with one hand-off to its thread per statement.
 
 aiosqlite runs every call on the connection's own thread, and SQLAlchemy's adapter makes four calls per
-statement (open a cursor, execute, fetch the rows, close the cursor) and one per commit: a read cost
-five crossings between the event loop and that thread, a create eight, each a wake-up of both. Here a statement, its
-rows and the cursor's close are one call; a BEGIN goes with the transaction's first statement, and a
-commit or rollback with no transaction open (a read runs without BEGIN, see sqlite.py) is no call: a
-read crosses once, a create twice (BEGIN and the INSERT, then COMMIT).
+statement (open a cursor, execute, fetch the rows, close the cursor) and one per BEGIN and COMMIT: a read
+crossed between the event loop and that thread five times, a create eight, each a wake-up of both. Here a
+statement, its rows and the cursor's close are one call; a BEGIN goes with the transaction's first
+statement, and a commit or rollback with no transaction open (a read runs without BEGIN, see sqlite.py)
+is no call: a read crosses once, a create twice (BEGIN and the INSERT, then COMMIT).
 
 Everything else (connecting, closing, stopping the thread, isolation level, functions) is aiosqlite's.
 `Connection._execute` (queue a call on the thread, await its answer) is the one private name used; it is
