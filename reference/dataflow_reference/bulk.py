@@ -82,7 +82,7 @@ class BulkOperations:
             statement = insert(self.table).returning(*self.store.visible_columns, sort_by_parameter_order=True)
 
             async def execute(connection, batch):
-                created.extend(self.store.record(row) for row in await connection.execute(statement, batch))
+                created.extend(self.store.records_of(await connection.execute(statement, batch)))
                 return len(batch)
 
             size = size if len(rows) > 1 else 1
@@ -308,8 +308,7 @@ class BulkOperations:
         for start in range(0, len(rows), 900 // len(keys)):
             chunk = rows[start : start + 900 // len(keys)]
             stmt = self.store.select_visible().where(self._key_filter(keys, chunk))
-            for row in (await conn.execute(stmt)).all():
-                record = self.store.record(row)
+            for record in self.store.records_of(await conn.execute(stmt)):
                 by_key[tuple(record[k] for k in keys)] = record
         return [by_key[tuple(row[k] for k in keys)] for row in rows]
 

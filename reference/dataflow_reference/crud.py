@@ -138,6 +138,12 @@ class ModelStore:
     def record(self, row) -> dict:
         return dict(row._mapping)
 
+    @staticmethod
+    def records_of(result) -> list[dict]:
+        """Every row of a result as a record, its keys looked up once (a row's mapping is built per row)."""
+        keys = tuple(result.keys())
+        return [dict(zip(keys, row, strict=True)) for row in result]
+
     def select_visible(self):
         """SELECT of the record fields of the rows this operation may see."""
         return self.visible(select(*self.visible_columns))
@@ -208,7 +214,7 @@ class ModelStore:
         if offset:
             stmt = stmt.offset(offset)
         async with self.transaction(write=False) as conn:
-            return [self.record(row) for row in (await conn.execute(stmt)).all()]
+            return self.records_of(await conn.execute(stmt))
 
     async def count(self, filter=None) -> int:  # noqa: A002 - the documented name
         where = self.filters.compile(filter)
