@@ -47,24 +47,17 @@ def connect(*args, **kwargs) -> StatementConnection:
 
 
 class StatementCursor:
-    """What SQLAlchemy's adapter uses of an aiosqlite cursor. `execute` runs the statement, fetches
-    every row and closes the sqlite3 cursor in one call on the connection's thread; the rest answers
-    from what that call brought back."""
-
-    arraysize = 1
+    """What SQLAlchemy's adapter uses of an aiosqlite cursor (not a server-side one: the reference streams no
+    results). `execute` runs the statement, fetches every row and closes the sqlite3 cursor in one call on the
+    connection's thread; the rest answers from what that call brought back."""
 
     def __init__(self, connection: StatementConnection):
         self._connection = connection
-        self.description = None
-        self.rowcount = -1
-        self.lastrowid = None
+        self.description = self.rowcount = self.lastrowid = None  # set by every statement, read after it
         self._rows: list = []
 
     async def __aenter__(self) -> "StatementCursor":
         return self
-
-    async def __aexit__(self, *exc_info) -> None:
-        await self.close()
 
     async def execute(self, sql: str, parameters=()) -> "StatementCursor":
         await self._run(sqlite3.Cursor.execute, sql, parameters)
@@ -80,14 +73,6 @@ class StatementCursor:
         self.description, self.rowcount, self.lastrowid, self._rows = await connection._execute(
             _statement, connection._conn, begin, method, sql, parameters
         )
-
-    async def fetchone(self):
-        return self._rows.pop(0) if self._rows else None
-
-    async def fetchmany(self, size: int | None = None) -> list:
-        size = self.arraysize if size is None else size
-        rows, self._rows = self._rows[:size], self._rows[size:]
-        return rows
 
     async def fetchall(self) -> list:
         rows, self._rows = self._rows, []
