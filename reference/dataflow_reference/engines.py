@@ -201,5 +201,5 @@ async def begun(engine: AsyncEngine, options: dict):
     except BaseException as exc:
         await conn.__aexit__(type(exc), exc, exc.__traceback__)
         raise
-    if not conn.closed:  # committed and closed by the caller, unless it left early
+    if not conn.closed:  # a caller that did not commit with close=True: closing rolls back
         await conn.close()
