@@ -3,6 +3,7 @@
 import argparse
 import datetime as dt
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -45,6 +46,7 @@ def main(argv=None) -> int:
 def history(args) -> int:
     from dataflow_conformance.report.provenance import current
 
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # a stopped run (CI, nox, kill) ends as Ctrl-C does
     started, load_before = time.monotonic(), os.getloadavg()
     now = current()
     chosen = releases.select(releases.fetch(), args.releases)
@@ -67,16 +69,32 @@ def history(args) -> int:
         elif args.environments_only:
             index.record_not_run(data, job.release.version, job.backend, "not run yet: only the environments were built", keep_earlier=True)  # fmt: skip
         else:
-            print(f"{job.release.version} on {job.backend}: running", flush=True)
-            outcome = runner.run(job, builder.python_of(job.release), env, args.workers, args.pytest_args)
             touched.add(job.release.version)
-            index.record_outcome(data, job.release.version, outcome, job.report, args.out)
-            print(f"{job.release.version} on {job.backend}: {outcome}", flush=True)
+            run_job(data, job, builder.python_of(job.release), env, args)
         index.save(args.out, data)
     record_run(data, args, chosen, environments, touched, time.monotonic() - started, load_before)
     index.save(args.out, data)
     print(f"done in {data['runs'][-1]['wall_seconds']} s; touched {len(touched)} releases", flush=True)
     return 0
+
+
+def run_job(data: dict, job, python: Path, env, args) -> None:
+    """One release on one backend. Its row says so before the pack starts, so a history run killed during the job
+    leaves a row that says what happened, never the reason of an earlier run; an interrupted run says it too."""
+    version, started = job.release.version, time.monotonic()
+    print(f"{version} on {job.backend}: running", flush=True)
+    when = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    index.record_not_run(data, version, job.backend, f"did not end: the history run was killed during this job (started {when})")  # fmt: skip
+    index.save(args.out, data)
+    try:
+        outcome = runner.run(job, python, env, args.workers, args.pytest_args)
+    except KeyboardInterrupt:
+        seconds = round(time.monotonic() - started)
+        index.record_not_run(data, version, job.backend, f"interrupted after {seconds} s: the history run was stopped during this job")  # fmt: skip
+        index.save(args.out, data)
+        raise
+    index.record_outcome(data, version, outcome, job.report, args.out)
+    print(f"{version} on {job.backend}: {outcome}", flush=True)
 
 
 def build_environments(builder: Builder, chosen: list, data: dict, out: Path) -> dict:

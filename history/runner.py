@@ -44,9 +44,11 @@ def run(job: Job, env_python: Path, environment: Environment, workers: int, pyte
         try:
             output, _ = process.communicate(timeout=RUN_TIMEOUT)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
+            stop(process)
             return Outcome(job.backend, False, f"stopped after {RUN_TIMEOUT} s", round(time.monotonic() - started))
+        except BaseException:  # interrupted: pytest and its workers are in their own session, so stop them here
+            stop(process)
+            raise
         seconds = round(time.monotonic() - started, 1)
         produced = Path(work) / "report.json"
         if not produced.exists():
@@ -67,6 +69,11 @@ def run(job: Job, env_python: Path, environment: Environment, workers: int, pyte
     }
     store.write(job.report, report, machine)
     return summarize(job.backend, report, seconds)
+
+
+def stop(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGKILL)
+    process.communicate()
 
 
 def summarize(backend: str, report: dict, seconds: float = 0.0) -> Outcome:

@@ -2,11 +2,19 @@
 last release of each minor version, reports made by this kit for this clause set are kept, so a rerun after a
 new release runs only that release; a stale report runs again."""
 
+import argparse
 import datetime as dt
+import os
+import signal
+import threading
+import time
 
+import pytest
 from dataflow_conformance.report.provenance import current
 
-from history import store
+from history import index, store
+from history.__main__ import run_job
+from history.environments import Environment
 from history.plan import make
 from history.releases import Release
 
@@ -59,8 +67,6 @@ def test_a_stored_report_names_no_machine_path(tmp_path):
 
 
 def test_an_environments_only_run_keeps_what_an_earlier_run_learnt():
-    from history import index
-
     data = {
         "releases": {"0.4.0": {"backends": {"sqlite": {"ran": False, "reason": "the pack wrote no report (exit 4)"}}}}
     }
@@ -68,3 +74,32 @@ def test_an_environments_only_run_keeps_what_an_earlier_run_learnt():
     assert data["releases"]["0.4.0"]["backends"]["sqlite"]["reason"] == "the pack wrote no report (exit 4)"
     index.record_not_run(data, "0.4.0", "sqlite", "no DFC_SQLITE_URL")  # a run that tried says why, this time
     assert data["releases"]["0.4.0"]["backends"]["sqlite"]["reason"] == "no DFC_SQLITE_URL"
+
+
+def test_an_interrupted_job_stops_its_pack_and_its_row_says_so(tmp_path):
+    """history/__main__.py run_job and history/runner.py: Ctrl-C or SIGTERM during a job stops pytest and its
+    workers (they run in their own session, so no signal reaches them otherwise) and the release's row says the
+    job was interrupted, not what an earlier run found."""
+    pids = tmp_path / "pids"
+    python = tmp_path / "python"  # stands in for the release's interpreter: a pack run with one worker that hangs
+    python.write_text(f"#!/bin/sh\nsleep 300 &\necho $! > {pids}\nwait\n")
+    python.chmod(0o755)
+    job = make(RELEASES[:1], tmp_path, SERVERS, KIT, CONTRACT).run[0]
+    data = {"releases": {"2.19.0": {"backends": {"sqlite": {"ran": False, "reason": "an earlier run's reason"}}}}}
+    args = argparse.Namespace(out=tmp_path, workers=1, pytest_args=[])
+    env = Environment("2.19.0", "", str(python))
+
+    def interrupt_once_the_worker_runs():
+        while not pids.exists() or not pids.read_text().strip():
+            time.sleep(0.05)
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)  # as Ctrl-C does
+
+    threading.Thread(target=interrupt_once_the_worker_runs, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        run_job(data, job, python, env, args)
+    worker = int(pids.read_text())
+    time.sleep(0.2)  # the kill is sent; a zombie or a gone process both read as stopped
+    state = open(f"/proc/{worker}/stat").read().split()[2] if os.path.exists(f"/proc/{worker}/stat") else "gone"
+    assert state in ("Z", "gone"), f"the pack's worker {worker} still runs ({state})"
+    reason = index.load(tmp_path)["releases"]["2.19.0"]["backends"]["sqlite"]["reason"]
+    assert reason.startswith("interrupted after "), reason
