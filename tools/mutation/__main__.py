@@ -36,12 +36,13 @@ def main(argv: list[str]) -> int:
     worker.add_argument("--port", type=int, default=9876)
     pack = commands.add_parser("pack", help="the test command of one mutant")
     pack.add_argument("module", choices=list(TARGETS))
+    pack.add_argument("--record-reach", action="store_true", help="the baseline: learn which tests reach each line")
     args = parser.parse_args(argv or ["run"])
 
     if args.command == "pack":
         from .pack import main as pack_main
 
-        return pack_main(args.module)
+        return pack_main(args.module, args.record_reach)
     if args.command == "worker":
         from .session import worker as serve
 

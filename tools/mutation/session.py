@@ -6,8 +6,8 @@
   the test command imports both through PYTHONPATH (see pack.py).
 - `.mutation/sessions/<module>.toml`: the tool's config (module path, timeout, test command, distributor);
   `<module>.sqlite`: the tool's results database, which makes a run resumable (`cosmic-ray exec` runs only
-  the mutants that have no result yet); `<module>.json`: the source's digest, the baseline's time and the wall
-  time of every exec.
+  the mutants that have no result yet); `<module>.reach.json`: which tests reach each line (reach.py);
+  `<module>.json`: the source's digest, the baseline's time and the wall time of every exec.
 """
 
 import hashlib
@@ -21,6 +21,7 @@ import threading
 import time
 from pathlib import Path
 
+from . import reach
 from .targets import TARGETS, Target, session_name
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,7 +52,7 @@ def missing_servers(target: Target) -> list[str]:
     return [URL_VARIABLES[b] for b in target.backends if b in URL_VARIABLES and not os.environ.get(URL_VARIABLES[b])]
 
 
-def write_config(target: Target, timeout: float, workers: list[str]) -> Path:
+def write_config(target: Target, timeout: float, workers: list[str], record_reach: bool = False) -> Path:
     config, _, _ = paths(target)
     distributor = '[cosmic-ray.distributor]\nname = "local"\n'
     if workers:
@@ -64,7 +65,8 @@ def write_config(target: Target, timeout: float, workers: list[str]) -> Path:
         f'module-path = "{COPY / target.path}"\n'
         f"timeout = {timeout:.0f}\n"
         "excluded-modules = []\n"
-        f'test-command = "python -m tools.mutation pack {target.module}"\n\n' + distributor,
+        f'test-command = "python -m tools.mutation pack {target.module}{" --record-reach" if record_reach else ""}"\n\n'
+        + distributor,
         encoding="utf-8",
     )
     return config
@@ -88,11 +90,13 @@ def cosmic_ray(*args: str) -> None:
 
 
 def initialise(target: Target, workers: list[str]) -> dict:
-    """A new session: the pack must pass on the unmutated copy (its time sets the timeout), then every mutant
-    the tool's operators make is recorded, and those inside annotations are skipped (annotations.py)."""
+    """A new session: the pack must pass on the unmutated copy (its time sets the timeout; it runs under coverage
+    to learn which tests reach each line, reach.py), then every mutant the tool's operators make is recorded, and
+    those inside annotations are skipped (annotations.py)."""
     config, database, _ = paths(target)
     started = time.monotonic()
-    write_config(target, 3600, [])
+    reach.map_path(SESSIONS, target).unlink(missing_ok=True)
+    write_config(target, 3600, [], record_reach=True)
     cosmic_ray("baseline", str(config))
     baseline = time.monotonic() - started
     # A mutant that makes the pack hang or crawl is killed after 3x the unmutated run (and at least 2 minutes).
