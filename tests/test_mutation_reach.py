@@ -1,6 +1,6 @@
-"""tools/mutation/reach.py and passes.py: a mutant's pack runs the tests that reach its line first, fastest
-first, then every other mapped test, so the two passes together are the mapped suites and the map can change
-how soon a mutant falls, never its verdict."""
+"""tools/mutation/reach.py and order.py: a mutant's pack runs the tests that reach its line first, fastest
+first, then every other mapped test in its own order: the same tests, reordered, so the map can change how
+soon a mutant falls, never its verdict."""
 
 import json
 from pathlib import Path
@@ -33,27 +33,22 @@ def test_the_reaching_tests_come_fastest_first_over_every_changed_line():
     assert reaching(FOUND, "postgresql", {3}) == []
 
 
-def run_pass(pytester, monkeypatch, name, tests):
-    chosen = pytester.path / f"{name}.json"
-    chosen.write_text(json.dumps({"pass": name, "tests": tests}))
-    monkeypatch.setenv("DFC_MUTATION_TESTS", str(chosen))
-    result = pytester.runpytest_subprocess("-p", "tools.mutation.passes", "-p", "no:cacheprovider", "-v")
-    return [line.split(" ")[0] for line in result.outlines if " PASSED" in line]
-
-
-def test_the_two_passes_run_every_test_once_the_reaching_ones_first_in_their_order(pytester, monkeypatch):
+def test_the_reaching_tests_run_first_in_their_order_then_every_other_in_its_own(pytester, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
     pytester.makepyfile(test_t="def test_a(): pass\ndef test_b(): pass\ndef test_c(): pass\ndef test_d(): pass\n")
-    first = ["test_t.py::test_c", "test_t.py::test_a"]
-    assert run_pass(pytester, monkeypatch, "reaching", first) == ["test_t.py::test_c", "test_t.py::test_a"]
-    assert run_pass(pytester, monkeypatch, "rest", first) == ["test_t.py::test_b", "test_t.py::test_d"]
+    first = pytester.path / "first.json"
+    first.write_text(json.dumps(["test_t.py::test_c", "test_t.py::test_a"]))
+    monkeypatch.setenv("DFC_MUTATION_FIRST", str(first))
+    result = pytester.runpytest_subprocess("-p", "tools.mutation.order", "-p", "no:cacheprovider", "-v")
+    ran = [line.split(" ")[0] for line in result.outlines if " PASSED" in line]
+    assert ran == ["test_t.py::test_c", "test_t.py::test_a", "test_t.py::test_b", "test_t.py::test_d"]
 
 
 def test_the_baseline_writes_each_tests_time(pytester, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
     monkeypatch.setenv("DFC_MUTATION_DURATIONS", str(pytester.path / "durations.json"))
     pytester.makepyfile(test_t="import time\ndef test_slow(): time.sleep(0.2)\ndef test_fast(): pass\n")
-    pytester.runpytest_subprocess("-p", "tools.mutation.passes", "-p", "no:cacheprovider").assert_outcomes(passed=2)
+    pytester.runpytest_subprocess("-p", "tools.mutation.order", "-p", "no:cacheprovider").assert_outcomes(passed=2)
     durations = json.loads((pytester.path / "durations.json").read_text())
     assert set(durations) == {"test_t.py::test_slow", "test_t.py::test_fast"}
     assert durations["test_t.py::test_slow"] >= 0.2 > durations["test_t.py::test_fast"]

@@ -2,8 +2,9 @@
 reference (`.mutation/src` first on PYTHONPATH), only the suite modules mapped to the target, on each of its
 backends in turn, stopping at the first failing test (`-x`). Exit status 0 means the mutant survived.
 
-On each backend the tests that reach a changed line run first, then the rest (reach.py); the baseline
-(`--record-reach`) runs the suites once under coverage to learn which tests those are."""
+On each backend the tests that reach a changed line run first, fastest first, then the rest in their own
+order (reach.py); the baseline (`--record-reach`) runs the suites once under coverage to learn which tests
+those are."""
 
 import json
 import os
@@ -15,8 +16,6 @@ from pathlib import Path
 from . import reach
 from .session import COPY, SESSIONS, SOURCE
 from .targets import TARGETS
-
-NO_TESTS = 5  # pytest's exit status when every test was deselected: a pass that had nothing to run
 
 
 def command(module: str, backend: str, report: Path) -> list[str]:
@@ -46,7 +45,7 @@ def command(module: str, backend: str, report: Path) -> list[str]:
         "tools.mutation.noshrink",
         *(["-p", "tools.mutation.twins"] if TARGETS[module].twins else []),
         "-p",
-        "tools.mutation.passes",
+        "tools.mutation.order",
     ]
 
 
@@ -61,23 +60,12 @@ def main(module: str, record_reach: bool = False) -> int:
             run = command(module, backend, scratch / "report.json")
             if record_reach:
                 status = baseline(target, backend, run, env, scratch)
-            elif first := reach.reaching(found, backend, lines):
-                status = in_passes(run, env, first, scratch)
             else:
-                status = subprocess.run(run, env=env).returncode
+                first = scratch / "first.json"
+                first.write_text(json.dumps(reach.reaching(found, backend, lines)), encoding="utf-8")
+                status = subprocess.run(run, env={**env, "DFC_MUTATION_FIRST": str(first)}).returncode
             if status:
                 return status
-    return 0
-
-
-def in_passes(run: list[str], env: dict, first: list[str], scratch: Path) -> int:
-    """The tests that reach the mutation, then the others: a pass with nothing to run has passed."""
-    for name in ("reaching", "rest"):
-        chosen = scratch / f"{name}.json"
-        chosen.write_text(json.dumps({"pass": name, "tests": first}), encoding="utf-8")
-        status = subprocess.run(run, env={**env, "DFC_MUTATION_TESTS": str(chosen)}).returncode
-        if status not in (0, NO_TESTS):
-            return status
     return 0
 
 

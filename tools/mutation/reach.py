@@ -6,11 +6,12 @@ code on Kailash's runtime threads, the home loop and aiosqlite's thread counts f
 From its data, `.mutation/sessions/<module>.reach.json` keeps, per backend, the tests that ran each line (in
 their setup, call or teardown) and how long each took.
 
-A mutant's pack (pack.py) then runs in two passes per backend: the tests that reach a changed line, fastest
-first, stopping at the first failure; if all pass, the rest of the mapped suites. Together the two passes are
-the same tests as one run of the mapped suites, so a verdict never depends on the map: a survivor still passes
-every mapped test, and a stale or missing map only costs time. What the map buys: a mutant is mostly killed by
-a test that runs its line, so it falls to one of the first tests instead of somewhere in the suite.
+A mutant's pack (pack.py) then runs, per backend, the tests that reach a changed line first, fastest first,
+and then the rest of the mapped suites in their own order (order.py), in one pytest run that stops at the first
+failure. The run is the same tests as without the map, only reordered, so a verdict never depends on the map:
+a survivor still passes every mapped test, and a stale or missing map only costs time. What the map buys: a
+mutant is mostly killed by a test that runs its line, so it falls to one of the first tests instead of
+somewhere in the suite.
 """
 
 import difflib
@@ -76,7 +77,7 @@ def changed_lines(original: Path, mutated: Path) -> set[int]:
 
 def reaching(found: dict, backend: str, lines: set[int]) -> list[str]:
     """The tests that ran any of `lines` on `backend`, fastest first; none when the map has no such line (a line
-    run only at import, or not at all): then the mutant's pack runs the mapped suites in their own order."""
+    run only at import, or not at all): then the mapped suites run in their own order."""
     entry = found.get(backend, {})
     tests = {test for line in lines for test in entry.get("lines", {}).get(str(line), ())}
     durations = entry.get("durations", {})
