@@ -62,20 +62,24 @@ def history(args) -> int:
     for job in todo.current:
         index.record_outcome(data, job.release.version, runner.summarize(job.backend, store.read(job.report)), job.report, args.out)  # fmt: skip
     jobs = sorted(todo.run, key=lambda j: releases.Version(j.release.version), reverse=True)  # newest first
-    for job in jobs:
-        env = environments[job.release.version]
-        if not env.ready:
-            index.record_not_run(data, job.release.version, job.backend, f"{env.status}: {env.reason}")
-        elif args.environments_only:
-            index.record_not_run(data, job.release.version, job.backend, "not run yet: only the environments were built", keep_earlier=True)  # fmt: skip
-        else:
-            touched.add(job.release.version)
-            run_job(data, job, builder.python_of(job.release), env, args)
-        index.save(args.out, data)
-    record_run(data, args, chosen, environments, touched, time.monotonic() - started, load_before)
+    interrupted = False
+    try:
+        for job in jobs:
+            env = environments[job.release.version]
+            if not env.ready:
+                index.record_not_run(data, job.release.version, job.backend, f"{env.status}: {env.reason}")
+            elif args.environments_only:
+                index.record_not_run(data, job.release.version, job.backend, "not run yet: only the environments were built", keep_earlier=True)  # fmt: skip
+            else:
+                touched.add(job.release.version)
+                run_job(data, job, builder.python_of(job.release), env, args)
+            index.save(args.out, data)
+    except KeyboardInterrupt:  # the jobs that ended are saved; the run is listed as interrupted
+        interrupted = True
+    record_run(data, args, chosen, environments, touched, time.monotonic() - started, load_before, interrupted)
     index.save(args.out, data)
-    print(f"done in {data['runs'][-1]['wall_seconds']} s; touched {len(touched)} releases", flush=True)
-    return 0
+    print(f"{'interrupted' if interrupted else 'done'} after {data['runs'][-1]['wall_seconds']} s; touched {len(touched)} releases", flush=True)  # fmt: skip
+    return 130 if interrupted else 0
 
 
 def run_job(data: dict, job, python: Path, env, args) -> None:
@@ -110,12 +114,13 @@ def build_environments(builder: Builder, chosen: list, data: dict, out: Path) ->
     return environments
 
 
-def record_run(data, args, chosen, environments, touched, seconds, load_before) -> None:
+def record_run(data, args, chosen, environments, touched, seconds, load_before, interrupted=False) -> None:
+    mode = "environments only" if args.environments_only else "environments and runs"
     data["runs"].append(
         {
             "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "releases": " | ".join(args.releases) or "all",
-            "mode": "environments only" if args.environments_only else "environments and runs",
+            "mode": f"{mode}, interrupted" if interrupted else mode,
             "wall_seconds": round(seconds, 1),
             "environments_built": sum(env.seconds > 0 for env in environments.values()),
             "touched": sorted(touched, key=releases.Version),
