@@ -36,7 +36,10 @@ def test_output_shapes(make_dataflow, probe, flow):
     assert flow.node("UserReadNode", {"id": created["id"]})["found"] is True
     assert flow.node("UserUpdateNode", {"filter": {"id": created["id"]}, "fields": {"age": 2}})["updated"] is True
     listed = flow.node("UserListNode", {"limit": 10})
-    assert {"records", "count"} <= set(listed) and listed["count"] == 1
+    assert {"records", "count", "limit", "offset"} <= set(listed) and listed["count"] == 1
+    # The paging in effect is echoed: the limit given, and with no offset given, none or 0 (the first record).
+    echoed = (listed["limit"], listed["offset"] or 0)
+    assert echoed == (10, 0), f"UserListNode echoed limit, offset {echoed} for limit=10 and no offset"
     assert flow.node("UserCountNode", {})["count"] == 1
     upserted = flow.node(
         "UserUpsertNode", {"where": {"email": "b@x.org"}, "create": {"name": "b"}, "update": {"age": 1}}
