@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ..testing.bulkdata import creating
 from .support import as_utc, blocked_by, seed
 
 AWARE = dt.datetime(2024, 2, 29, 23, 59, 58, 123456, tzinfo=dt.timezone(dt.timedelta(hours=5, minutes=30)))
@@ -188,25 +189,51 @@ def test_automatic_timestamps_read_back_as_datetimes(make_dataflow, probe, flow)
         )
 
 
+STORED = {"text": "Ünïcödé '; --", "number": -(2**40), "ratio": 0.1, "amount": Decimal("42.125"), "flag": True}
+STORED |= {"doc": {"k": [1, "two", None], "nested": {"x": 1.5}}, "items": ["a", 1, {"b": False}]}
+STORED |= {"moment": AWARE, "day": dt.date(2024, 2, 29)}
+
+
 @pytest.mark.clause("TYPE-009")
 def test_database_holds_what_the_api_returned(make_dataflow, probe, flow):
     define_sample(make_dataflow(), *FIELD_TYPES)
-    values = {"text": "Ünïcödé '; --", "number": -(2**40), "ratio": 0.1, "amount": Decimal("42.125"), "flag": True}
-    values |= {"doc": {"k": [1, "two", None], "nested": {"x": 1.5}}, "items": ["a", 1, {"b": False}]}
-    values |= {"moment": AWARE, "day": dt.date(2024, 2, 29)}
-    created = _roundtrip(flow, probe, values)
+    created = _roundtrip(flow, probe, STORED)
     (row,) = probe.rows("samples")
-    # The driver's values, no type mapping; JSON as the text stored, so that a document encoded twice
-    # (a JSON string holding JSON text) cannot pass for the document itself.
-    text = probe.features.json_text_type
-    (raw,) = probe.query(f"SELECT moment, day, CAST(doc AS {text}) AS doc, CAST(items AS {text}) AS items FROM samples")
     assert row["id"] == created["id"]
+    _assert_stored(probe, row["id"], STORED)
+
+
+@pytest.mark.clause("TYPE-009")
+def test_bulk_create_stores_each_type_as_written(make_dataflow, probe, flow):
+    """A bulk path that skips the conversions of a single Create (a JSON document handed to the driver as it is,
+    a datetime as the driver's default text, a Decimal through a float) stores other values than Create does.
+    Two records with different values: a value converted once and reused for the next record is caught too."""
+    define_sample(make_dataflow(), *FIELD_TYPES)
+    second = STORED | {"number": 7, "amount": Decimal("-0.001"), "doc": {"other": [True]}, "items": []}
+    second |= {"moment": AWARE + dt.timedelta(days=1, microseconds=1), "day": dt.date(1999, 12, 31)}
+    flow.node("SampleBulkCreateNode", creating([STORED, second], 1000, flow))
+    rows = probe.query("SELECT id FROM samples ORDER BY number")  # the second record's number is the larger
+    assert len(rows) == 2, f"BulkCreate of 2 records left {len(rows)} rows"
+    _assert_stored(probe, rows[0]["id"], STORED)
+    _assert_stored(probe, rows[1]["id"], second)
+
+
+def _assert_stored(probe, row_id, values: dict) -> None:
+    """The row's values read through the probe equal `values`: the driver's values, no type mapping; JSON as
+    the text stored, so that a document encoded twice (a JSON string holding JSON text) cannot pass for the
+    document itself."""
+    (row,) = probe.rows("samples", where="id = :id", id=row_id)
+    text = probe.features.json_text_type
+    (raw,) = probe.query(
+        f"SELECT moment, day, CAST(doc AS {text}) AS doc, CAST(items AS {text}) AS items FROM samples WHERE id = :id",
+        id=row_id,
+    )
     assert row["text"] == values["text"] and row["number"] == values["number"]
     assert float(row["ratio"]) == values["ratio"]
     assert Decimal(str(row["amount"])) == values["amount"]
     assert row["flag"] in (True, 1) and row["flag"] is not False
     assert _json(raw["doc"]) == values["doc"] and _json(raw["items"]) == values["items"], "JSON stored changed"
-    assert as_utc(_datetime(raw["moment"])) == AWARE, f"stored {raw['moment']!r}, not the instant {AWARE}"
+    assert as_utc(_datetime(raw["moment"])) == values["moment"], f"stored {raw['moment']!r}, not {values['moment']}"
     assert _date(raw["day"]) == values["day"]
 
 
