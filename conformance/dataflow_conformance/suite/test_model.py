@@ -6,6 +6,7 @@ import pytest
 
 from ..access.protocol import EXPRESS_PATHS, WORKFLOW_PATHS
 from ..exceptions import exception_chain
+from ..testing.bulkdata import creating
 from ..testing.model_cases import (
     EXPRESS_UPDATES,
     GONE_READS,
@@ -188,6 +189,33 @@ def test_lists_filter_and_sort_by_the_timestamps(make_dataflow, probe, flow):
     assert sorted(names(filter={"updated_at": {"$lte": pivot}})) == ["b"]
     assert names(order_by=["-created_at"]) == ["a", "c", "b"]
     assert names(order_by=["updated_at"]) == ["b", "c", "a"]
+
+
+@pytest.mark.clause("MODEL-004", "QUERY-002")
+def test_the_stored_timestamps_select_their_records_whichever_write_stored_them(make_dataflow, probe, flow):
+    """A write and a lookup that disagree: a bulk write that stores its timestamps in another form than Create
+    does (the driver's own text for a datetime, another zone) holds the same instants, yet a filter on them no
+    longer finds its records. Each instant the table holds, as a filter value, selects exactly the records
+    stamped with it (equal, and at or before it). A model of one text field: a write path may treat values
+    that need no conversion apart, the timestamps with them."""
+    db = make_dataflow()
+
+    @db.model
+    class Note:
+        label: str
+
+    flow.node("NoteCreateNode", {"label": "single"})
+    flow.node("NoteBulkCreateNode", creating([{"label": "first"}, {"label": "second"}], 1000, flow))
+    stored = {row["id"]: as_utc(row["created_at"]) for row in probe.rows("notes")}
+    assert len(stored) == 3, f"3 records written, {len(stored)} stored"
+
+    def ids(condition):
+        listed = flow.node("NoteListNode", {"filter": {"created_at": condition}, "limit": 100})["records"]
+        return sorted(record["id"] for record in listed)
+
+    for instant in sorted(set(stored.values())):
+        assert ids(instant) == sorted(i for i, at in stored.items() if at == instant), f"created_at = {instant}"
+        assert ids({"$lte": instant}) == sorted(i for i, at in stored.items() if at <= instant), f"<= {instant}"
 
 
 def check_updated_at(make_dataflow, probe, flow, write):
