@@ -204,23 +204,27 @@ def test_database_holds_what_the_api_returned(make_dataflow, probe, flow):
 
 
 @pytest.mark.clause("TYPE-009")
-def test_bulk_create_stores_each_type_as_written(make_dataflow, probe, flow):
+@pytest.mark.parametrize("node", ["BulkCreate", "BulkUpsert"])
+def test_bulk_writes_store_each_type_as_written(make_dataflow, probe, flow, node):
     """A bulk path that skips the conversions of a single Create (a JSON document handed to the driver as it is,
     a datetime as the driver's default text, a Decimal through a float) stores other values than Create does.
     Two records with different values: a value converted once and reused for the next record is caught too,
-    also where the two are equal in Python but not the same JSON (1 and True, False and 0)."""
-    define_sample(make_dataflow(), *FIELD_TYPES)
-    second = STORED | {
-        "number": 7,
-        "amount": Decimal("-0.001"),
-        "doc": {"other": [True]},
-        "items": ["a", True, {"b": 0}],
-    }
-    second |= {"moment": AWARE + dt.timedelta(days=1, microseconds=1), "day": dt.date(1999, 12, 31)}
-    flow.node("SampleBulkCreateNode", creating([STORED, second], 1000, flow))
+    also where the two are equal in Python but not the same JSON (1 and True, False and 0). BulkUpsert inserts
+    both (new keys)."""
+    annotations = {"key": str} | {name: FIELD_TYPES[name] for name in FIELD_TYPES}
+    indexes = {"indexes": [{"name": "uq_samples_key", "fields": ["key"], "unique": True}]}
+    make_dataflow().model(
+        type("Sample", (), {"__annotations__": annotations, "__dataflow__": indexes, "__module__": __name__})
+    )
+    first = STORED | {"key": "first"}
+    second = STORED | {"key": "second", "number": 7, "amount": Decimal("-0.001"), "doc": {"other": [True]}}
+    second |= {"items": ["a", True, {"b": 0}], "moment": AWARE + dt.timedelta(days=1, microseconds=1)}
+    second |= {"day": dt.date(1999, 12, 31)}
+    inputs = creating([first, second], 1000, flow)
+    flow.node(f"Sample{node}Node", inputs | ({"conflict_on": ["key"]} if node == "BulkUpsert" else {}))
     rows = probe.query("SELECT id FROM samples ORDER BY number")  # the second record's number is the larger
-    assert len(rows) == 2, f"BulkCreate of 2 records left {len(rows)} rows"
-    _assert_stored(probe, rows[0]["id"], STORED)
+    assert len(rows) == 2, f"{node} of 2 records left {len(rows)} rows"
+    _assert_stored(probe, rows[0]["id"], first)
     _assert_stored(probe, rows[1]["id"], second)
 
 
