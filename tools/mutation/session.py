@@ -171,18 +171,28 @@ DEFERRED = "deferred while the survivors are retested"
 
 
 def forget_survivors(target: Target, database: Path, meta: dict, timeouts: bool = False) -> None:
-    """Survivors become pending again (their results are removed from the tool's database), so the next exec
-    runs them against the pack as it is now; the outcomes before are kept for the report. In a session not
+    """Survivors not triaged as equivalent become pending again (their results are removed from the tool's
+    database), so the next exec runs them against the pack as it is now; the outcomes before are kept for the
+    report. In a session not
     run to its end, the mutants not run yet are set aside for that exec (a result the tool skips), so the
     retest is not spread among them; `restore_deferred` makes them pending again after it."""
+    from .report import mutant_key, triage
+
     meta.setdefault("before", outcomes(database))
+    equivalent = {key for key, entry in triage().items() if entry["kind"] == "equivalent"}
     with sqlite3.connect(database) as db:
         db.execute(
             "INSERT INTO work_results (worker_outcome, output, job_id) SELECT 'SKIPPED', ?, job_id FROM work_items"
             " WHERE job_id NOT IN (SELECT job_id FROM work_results)",
             (DEFERRED,),
         )
-        db.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'")
+        survivors = db.execute(
+            "SELECT r.job_id, s.start_pos_row, s.operator_name, s.occurrence FROM work_results r"
+            " JOIN mutation_specs s ON s.job_id = r.job_id WHERE r.test_outcome = 'SURVIVED'"
+        ).fetchall()
+        # A survivor triaged as equivalent is not run again: no test can kill it.
+        again = [(job,) for job, *spec in survivors if mutant_key(target.module, *spec) not in equivalent]
+        db.executemany("DELETE FROM work_results WHERE job_id = ?", again)
         if timeouts:  # judged under a timeout a busier machine made too short (run --timeout)
             db.execute("DELETE FROM work_results WHERE test_outcome = 'KILLED' AND output = 'timeout'")
 
