@@ -57,7 +57,7 @@ TARGETS = {
         Target("crud", (*READS_AND_WRITES, "tenant", "safety")),
         Target("bulk", ("bulk", "tenant", "model", "errors")),
         Target("batches", ("bulk", "errors")),
-        Target("fastinsert", ("bulk", "types")),
+        Target("fastinsert", ("bulk", "types", "model")),  # model: the timestamps it stores (MODEL-004)
         # Where NULL sorts (the dialect's nulls_sort_high: PostgreSQL) is decided only on a server: QUERY there.
         Target(
             "query",
