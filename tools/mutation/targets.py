@@ -84,7 +84,8 @@ TARGETS = {
         Target("transactions", ("transactions", "consistency")),
         Target("transaction_nodes", ("transactions",), workers=1),
         Target("express", EVERY_PATH),
-        Target("nodes", ("nodes", "crud", "transactions", "tenant")),
+        # model: a model's own id as a Create input; errors: unknown inputs refused, naming the model
+        Target("nodes", ("nodes", "crud", "transactions", "tenant", "model", "errors")),
         Target("operations", ("nodes", "crud", "bulk")),
         # Its connection-loss branches run only where FAULT's proxy can cut a server's connection.
         Target("driver_errors", ("errors", "fault"), ("sqlite", "postgresql"), workers=1),
