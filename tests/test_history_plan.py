@@ -82,7 +82,7 @@ def test_an_interrupted_job_stops_its_pack_and_its_row_says_so(tmp_path):
     job was interrupted, not what an earlier run found."""
     pids = tmp_path / "pids"
     python = tmp_path / "python"  # stands in for the release's interpreter: a pack run with one worker that hangs
-    python.write_text(f"#!/bin/sh\nsleep 300 &\necho $! > {pids}\nwait\n")
+    python.write_text(f"#!/bin/sh\nsleep 60 &\necho $! > {pids}\nwait\n")
     python.chmod(0o755)
     job = make(RELEASES[:1], tmp_path, SERVERS, KIT, CONTRACT).run[0]
     data = {"releases": {"2.19.0": {"backends": {"sqlite": {"ran": False, "reason": "an earlier run's reason"}}}}}
@@ -95,8 +95,12 @@ def test_an_interrupted_job_stops_its_pack_and_its_row_says_so(tmp_path):
         signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)  # as Ctrl-C does
 
     threading.Thread(target=interrupt_once_the_worker_runs, daemon=True).start()
-    with pytest.raises(KeyboardInterrupt):
-        run_job(data, job, python, env, args)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # pytest-xdist's workers ignore SIGINT
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_job(data, job, python, env, args)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     worker = int(pids.read_text())
     time.sleep(0.2)  # the kill is sent; a zombie or a gone process both read as stopped
     state = open(f"/proc/{worker}/stat").read().split()[2] if os.path.exists(f"/proc/{worker}/stat") else "gone"
