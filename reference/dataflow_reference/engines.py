@@ -37,7 +37,6 @@ class LoopEngine:
         self.counted: set[int] = set()  # ids of this pool's connections that hold one of the instance's slots
         self._opening = asyncio.Lock()  # concurrent first calls wait for one connect
         self._keeper: asyncio.Task | None = None
-        self._trimming: asyncio.Task | None = None
 
     async def open(self) -> AsyncEngine:
         async with self._opening:
@@ -71,16 +70,9 @@ class LoopEngine:
         return self.home or slots.free > 0 or pool.checkedout() > 1
 
     def trim(self) -> None:
-        """Close the pool's idle connections (on its loop; asked by a task that waits for a slot)."""
-        if self.engine is not None and self._trimming is None:
-            self._trimming = self.loop.create_task(self._trim())
-
-    async def _trim(self) -> None:
-        try:
-            if self.engine is not None:
-                await greenlet_spawn(self.engine.sync_engine.pool.dispose)
-        finally:
-            self._trimming = None
+        """Close the pool's idle connections now (on its loop; asked by a task that waits for a slot)."""
+        if self.engine is not None:
+            self.engine.sync_engine.pool.close_idle()
 
     async def close(self) -> None:
         """On the engine's loop: close its connections (those still out, as they come back)."""
@@ -129,6 +121,7 @@ class LoopPool(AsyncAdaptedQueuePool):
     closed connection gives its slot back once it is closed."""
 
     loop_engine: LoopEngine | None = None
+    _closing_idle = False
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -145,9 +138,19 @@ class LoopPool(AsyncAdaptedQueuePool):
             record.close()  # the record stays in the pool and reconnects when it is next used
         super()._do_return_conn(record)
 
-    def _close_connection(self, connection, *, terminate: bool = False) -> None:
+    def close_idle(self) -> None:
+        """Close the idle connections at once, without awaiting the server's goodbye. A polite close awaits
+        inside SQLAlchemy's greenlet: left waiting there when its loop stops (an asyncio.Runner between
+        calls), it would resume on whichever thread runs the loop next, where the greenlet cannot switch."""
+        self._closing_idle = True
         try:
-            super()._close_connection(connection, terminate=terminate)
+            self.dispose()
+        finally:
+            self._closing_idle = False
+
+    def _close_connection(self, connection, *, terminate: bool = False) -> None:
+        try:  # outside a greenlet, SQLAlchemy's terminate() closes the socket without a round trip
+            super()._close_connection(connection, terminate=terminate or self._closing_idle)
         finally:
             loop_engine = self.loop_engine
             if loop_engine is not None and id(connection) in loop_engine.counted:
