@@ -90,6 +90,8 @@ def test_model_parsing():
         ({"__annotations__": {"x": set}}, "unsupported type"),
         ({"__annotations__": {"x": int}, "x": "zero"}, "default"),
         ({"__annotations__": {"created_at": dt.datetime}}, "managed"),
+        ({"__annotations__": {"workflow_context": dict}}, "'workflow_context'.*takes an input of that name"),
+        ({"__annotations__": {"transaction_id": str}}, "'transaction_id'.*takes an input of that name"),
         ({"__annotations__": {"x": int}, "__dataflow__": {"indexes": [{"fields": ["y"]}]}}, "unknown field"),
         ({"__annotations__": {"x": int}, "__dataflow__": {"sharding": True}}, "unknown __dataflow__"),
     ],
@@ -315,3 +317,51 @@ def test_a_local_runtime_node_on_a_server_hands_its_io_to_the_home_loop(tmp_path
     with scratch_database("postgresql", tmp_path) as database:
         new, _ = _loops_of_a_local_runtime_read(database.url)
     assert new == set()  # the home loop's pool, made by create_tables(), served it
+
+
+def test_idle_connections_asked_for_close_before_their_loop_can_stop(tmp_path):
+    """A loop asked for its idle connections (a task on another loop waits for a slot) closes them before it
+    can stop. A close still waiting for the server when an asyncio.Runner returns resumes on whichever
+    thread runs the Runner next, where SQLAlchemy's greenlet cannot switch ("cannot switch to a different
+    thread"), and the connection's slot is never given back."""
+    import asyncio
+    import gc
+    import os
+    import threading
+
+    from harness.databases import scratch_database
+
+    if not os.environ.get("DFC_POSTGRESQL_URL"):
+        pytest.skip("needs a PostgreSQL server: set DFC_POSTGRESQL_URL")
+    errors = []
+
+    def in_a_thread(runner, coro):
+        thread = threading.Thread(target=runner.run, args=(coro,))
+        thread.start()
+        thread.join(timeout=30)
+
+    with scratch_database("postgresql", tmp_path) as database:
+        db = DataFlow(database.url, pool_size=3, pool_max_overflow=0)
+
+        @db.model
+        class Item:
+            name: str
+
+        async def leave_one_idle_and_ask_for_it():
+            asyncio.get_running_loop().set_exception_handler(lambda _, context: errors.append(context))
+            await db.express.create("Item", {"name": "x"})  # its connection stays idle in this loop's pool
+            db.database._engines[asyncio.get_running_loop()].trim()  # what a waiter on another loop asks
+            await asyncio.sleep(0)
+
+        try:
+            db.create_tables()
+            free = db.database.slots.free
+            with asyncio.Runner() as runner:
+                in_a_thread(runner, leave_one_idle_and_ask_for_it())
+                freed = db.database.slots.free
+                in_a_thread(runner, asyncio.sleep(0.2))  # the next call on the same loop, from another thread
+                gc.collect()
+        finally:
+            db.close()
+    assert not errors, f"the loop reported: {errors[0].get('exception')!r}"
+    assert freed == free, f"{free - freed} idle connection(s) still held a slot when the loop stopped"

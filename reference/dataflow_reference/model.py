@@ -6,6 +6,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 
+from dataflow_conformance.contract.operations import CONTEXT_INPUT, TRANSACTION_INPUT
 from sqlalchemy import BigInteger, Column, Index, MetaData, String, Table
 
 from .errors import ModelDefinitionError
@@ -153,6 +154,11 @@ def parse_model(cls: type, *, multi_tenant_default: bool = False) -> ModelSpec:
         if field_name in reserved:
             raise ModelDefinitionError(
                 f"model {name}: field {field_name!r} is managed by DataFlow and cannot be declared"
+            )
+        if field_name in (CONTEXT_INPUT, TRANSACTION_INPUT):
+            raise ModelDefinitionError(
+                f"model {name}: field {field_name!r} cannot be declared: every generated node takes an input of"
+                " that name for itself, so no node could write the field"
             )
         default = getattr(cls, field_name, MISSING)
         if default is None:
