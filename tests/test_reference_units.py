@@ -321,9 +321,9 @@ def test_a_local_runtime_node_on_a_server_hands_its_io_to_the_home_loop(tmp_path
 
 def test_idle_connections_asked_for_close_before_their_loop_can_stop(tmp_path):
     """A loop asked for its idle connections (a task on another loop waits for a slot) closes them before it
-    can stop. A close still waiting for the server when an asyncio.Runner returns resumes on whichever
-    thread runs the Runner next, where SQLAlchemy's greenlet cannot switch ("cannot switch to a different
-    thread"), and the connection's slot is never given back."""
+    can stop, and still counts the connections it has out. A close still waiting for the server when an
+    asyncio.Runner returns resumes on whichever thread runs the Runner next, where SQLAlchemy's greenlet
+    cannot switch ("cannot switch to a different thread"), and the connection's slot is never given back."""
     import asyncio
     import gc
     import os
@@ -333,12 +333,24 @@ def test_idle_connections_asked_for_close_before_their_loop_can_stop(tmp_path):
 
     if not os.environ.get("DFC_POSTGRESQL_URL"):
         pytest.skip("needs a PostgreSQL server: set DFC_POSTGRESQL_URL")
-    errors = []
+    errors, seen = [], {}
 
     def in_a_thread(runner, coro):
-        thread = threading.Thread(target=runner.run, args=(coro,))
+        outcome = {}
+
+        def run():
+            try:
+                outcome["value"] = runner.run(coro)
+            except BaseException as exc:  # re-raised below, in the test's thread
+                outcome["error"] = exc
+
+        thread = threading.Thread(target=run)
         thread.start()
         thread.join(timeout=30)
+        assert not thread.is_alive(), "the Runner's call hung"
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome.get("value")
 
     with scratch_database("postgresql", tmp_path) as database:
         db = DataFlow(database.url, pool_size=3, pool_max_overflow=0)
@@ -348,20 +360,26 @@ def test_idle_connections_asked_for_close_before_their_loop_can_stop(tmp_path):
             name: str
 
         async def leave_one_idle_and_ask_for_it():
-            asyncio.get_running_loop().set_exception_handler(lambda _, context: errors.append(context))
-            await db.express.create("Item", {"name": "x"})  # its connection stays idle in this loop's pool
-            db.database._engines[asyncio.get_running_loop()].trim()  # what a waiter on another loop asks
+            loop = asyncio.get_running_loop()
+            loop.set_exception_handler(lambda _, context: errors.append(context))
+            engine = await db.database.engine()
+            pool = engine.sync_engine.pool
+            async with engine.connect() as held:  # one connection stays out
+                await held.exec_driver_sql("SELECT 1")
+                await db.express.create("Item", {"name": "x"})  # and its connection stays idle in the pool
+                seen["before"] = (pool.checkedin(), pool.checkedout(), db.database.slots.free)
+                db.database._engines[loop].trim()  # what a waiter on another loop asks
+                seen["after"] = (pool.checkedin(), pool.checkedout(), db.database.slots.free)
             await asyncio.sleep(0)
 
         try:
-            db.create_tables()
-            free = db.database.slots.free
+            db.create_tables()  # the home loop's pool keeps one connection
             with asyncio.Runner() as runner:
                 in_a_thread(runner, leave_one_idle_and_ask_for_it())
-                freed = db.database.slots.free
                 in_a_thread(runner, asyncio.sleep(0.2))  # the next call on the same loop, from another thread
                 gc.collect()
         finally:
             db.close()
+    assert seen["before"] == (1, 1, 0), f"(idle, out, free slots) before the trim: {seen['before']}"
+    assert seen["after"] == (0, 1, 1), f"(idle, out, free slots) after the trim: {seen['after']}"
     assert not errors, f"the loop reported: {errors[0].get('exception')!r}"
-    assert freed == free, f"{free - freed} idle connection(s) still held a slot when the loop stopped"

@@ -142,11 +142,13 @@ class LoopPool(AsyncAdaptedQueuePool):
         """Close the idle connections at once, without awaiting the server's goodbye. A polite close awaits
         inside SQLAlchemy's greenlet: left waiting there when its loop stops (an asyncio.Runner between
         calls), it would resume on whichever thread runs the loop next, where the greenlet cannot switch."""
+        out = self.checkedout()
         self._closing_idle = True
         try:
             self.dispose()
         finally:
             self._closing_idle = False
+            self._overflow = out - self.size()  # dispose() counts none out: those still out come back later
 
     def _close_connection(self, connection, *, terminate: bool = False) -> None:
         try:  # outside a greenlet, SQLAlchemy's terminate() closes the socket without a round trip
