@@ -55,15 +55,15 @@ def history(args) -> int:
     builder = Builder(args.cache, ROOT)
     data = index.load(args.out)
     print(f"{len(chosen)} releases; {len(todo.run)} runs to do, {len(todo.current)} reports current", flush=True)
-    environments = build_environments(builder, chosen, data, args.out)
-    touched = {version for version, env in environments.items() if env.seconds}
-    for (version, backend), reason in todo.not_run.items():
-        index.record_not_run(data, version, backend, reason)
-    for job in todo.current:
-        index.record_outcome(data, job.release.version, runner.summarize(job.backend, store.read(job.report)), job.report, args.out)  # fmt: skip
-    jobs = sorted(todo.run, key=lambda j: releases.Version(j.release.version), reverse=True)  # newest first
-    interrupted = False
+    environments, touched, interrupted = {}, set(), False
     try:
+        build_environments(builder, chosen, data, args.out, environments)
+        touched = {version for version, env in environments.items() if env.seconds}
+        for (version, backend), reason in todo.not_run.items():
+            index.record_not_run(data, version, backend, reason)
+        for job in todo.current:
+            index.record_outcome(data, job.release.version, runner.summarize(job.backend, store.read(job.report)), job.report, args.out)  # fmt: skip
+        jobs = sorted(todo.run, key=lambda j: releases.Version(j.release.version), reverse=True)  # newest first
         for job in jobs:
             env = environments[job.release.version]
             if not env.ready:
@@ -88,30 +88,29 @@ def run_job(data: dict, job, python: Path, env, args) -> None:
     version, started = job.release.version, time.monotonic()
     print(f"{version} on {job.backend}: running", flush=True)
     when = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    index.record_not_run(data, version, job.backend, f"did not end: the history run was killed during this job (started {when})")  # fmt: skip
+    index.record_attempt(data, version, job.backend, f"did not end: the history run was killed during this job (started {when})")  # fmt: skip
     index.save(args.out, data)
     try:
         outcome = runner.run(job, python, env, args.workers, args.pytest_args)
     except KeyboardInterrupt:
         seconds = round(time.monotonic() - started)
-        index.record_not_run(data, version, job.backend, f"interrupted after {seconds} s: the history run was stopped during this job")  # fmt: skip
+        index.record_attempt(data, version, job.backend, f"interrupted after {seconds} s: the history run was stopped during this job")  # fmt: skip
         index.save(args.out, data)
         raise
     index.record_outcome(data, version, outcome, job.report, args.out)
     print(f"{version} on {job.backend}: {outcome}", flush=True)
 
 
-def build_environments(builder: Builder, chosen: list, data: dict, out: Path) -> dict:
-    """Every chosen release's environment (cached ones at once), each recorded in its row as it is built; newest
-    first, as the runs: a cold run that is stopped early has the releases users are likeliest to have."""
-    environments = {}
+def build_environments(builder: Builder, chosen: list, data: dict, out: Path, environments: dict) -> None:
+    """Every chosen release's environment into `environments` (cached ones at once), each recorded in its row as it
+    is built; newest first, as the runs: a cold run that is stopped early has the releases users are likeliest to
+    have."""
     for release in reversed(chosen):
         env = environments[release.version] = builder.build(release)
         index.record_environment(data, release, env)
         if env.seconds:
             index.save(out, data)
             print(f"{release.version}: {env.status} ({env.seconds} s) {env.reason[:160]}", flush=True)
-    return environments
 
 
 def record_run(data, args, chosen, environments, touched, seconds, load_before, interrupted=False) -> None:

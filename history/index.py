@@ -2,6 +2,7 @@
 and one entry per history run (how long it took, what it touched, the machine's load)."""
 
 import json
+import os
 from dataclasses import asdict
 from pathlib import Path
 
@@ -23,7 +24,9 @@ def save(root: Path, index: dict) -> None:
     root.mkdir(parents=True, exist_ok=True)
     ordered = dict(sorted(index["releases"].items(), key=lambda item: _key(item[0])))
     text = json.dumps({**index, "releases": ordered}, indent=1, ensure_ascii=False) + "\n"
-    (root / NAME).write_text(text, encoding="utf-8")
+    written = root / f"{NAME}.tmp"  # then renamed: a run stopped while it writes leaves the earlier index whole
+    written.write_text(text, encoding="utf-8")
+    os.replace(written, root / NAME)
 
 
 def _key(version: str):
@@ -63,6 +66,17 @@ def record_not_run(index: dict, version: str, backend: str, reason: str, keep_ea
     if backends.get(backend, {}).get("ran") or (keep_earlier and backend in backends):
         return
     backends[backend] = {"ran": False, "reason": reason}
+
+
+def record_attempt(index: dict, version: str, backend: str, what: str) -> None:
+    """What became of the job running now, when it gave no outcome: the backend's reason, or, beside a report it
+    still has (a stale one the job was to replace), its `attempt`; the row never shows an earlier run's as this
+    run's. The job's outcome, when it comes, replaces both."""
+    backends = index["releases"][version]["backends"]
+    if backends.get(backend, {}).get("ran"):
+        backends[backend]["attempt"] = what
+    else:
+        backends[backend] = {"ran": False, "reason": what}
 
 
 def counts(index: dict, versions: list[str]) -> dict:

@@ -1,6 +1,7 @@
 """The pack run in one release's environment, on one backend: the kit's own JSON report, plus a `history`
 section that says what was measured (the release, its day, the environment's packages, the load average)."""
 
+import contextlib
 import json
 import os
 import signal
@@ -38,10 +39,11 @@ def run(job: Job, env_python: Path, environment: Environment, workers: int, pyte
     with tempfile.TemporaryDirectory(prefix="dfc-history-") as work:
         command = [str(env_python), "-m", "pytest", *PACK, "-n", str(workers), "--dataflow-impl=dataflow"]
         command += [f"--dataflow-db={job.backend}", "--dataflow-report=report.json", *pytest_args]
-        process = subprocess.Popen(
-            command, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
-        )
+        process = None
         try:
+            process = subprocess.Popen(
+                command, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+            )
             output, _ = process.communicate(timeout=RUN_TIMEOUT)
         except subprocess.TimeoutExpired:
             stop(process)
@@ -71,8 +73,12 @@ def run(job: Job, env_python: Path, environment: Environment, workers: int, pyte
     return summarize(job.backend, report, seconds)
 
 
-def stop(process: subprocess.Popen) -> None:
-    os.killpg(process.pid, signal.SIGKILL)
+def stop(process: subprocess.Popen | None) -> None:
+    """Kill the pack's process group: pytest, its workers and what they started (gone already, or never started)."""
+    if process is None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
     process.communicate()
 
 

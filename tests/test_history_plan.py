@@ -76,21 +76,31 @@ def test_an_environments_only_run_keeps_what_an_earlier_run_learnt():
     assert data["releases"]["0.4.0"]["backends"]["sqlite"]["reason"] == "no DFC_SQLITE_URL"
 
 
-def test_an_interrupted_job_stops_its_pack_and_its_row_says_so(tmp_path):
+EARLIER_ROWS = {
+    "no report": {"ran": False, "reason": "an earlier run's reason"},
+    "a stale report": {"ran": True, "report": "2.19.0/sqlite.json.gz", "passed": 30, "failed": 90},
+}
+
+
+@pytest.mark.parametrize("earlier", list(EARLIER_ROWS))
+def test_an_interrupted_job_stops_its_pack_and_its_row_says_so(tmp_path, earlier):
     """history/__main__.py run_job and history/runner.py: Ctrl-C or SIGTERM during a job stops pytest and its
     workers (they run in their own session, so no signal reaches them otherwise) and the release's row says the
-    job was interrupted, not what an earlier run found."""
+    job was interrupted, not what an earlier run found: as its reason, or beside the stale report it keeps."""
     pids = tmp_path / "pids"
     python = tmp_path / "python"  # stands in for the release's interpreter: a pack run with one worker that hangs
     python.write_text(f"#!/bin/sh\nsleep 60 &\necho $! > {pids}\nwait\n")
     python.chmod(0o755)
     job = make(RELEASES[:1], tmp_path, SERVERS, KIT, CONTRACT).run[0]
-    data = {"releases": {"2.19.0": {"backends": {"sqlite": {"ran": False, "reason": "an earlier run's reason"}}}}}
+    data = {"releases": {"2.19.0": {"backends": {"sqlite": dict(EARLIER_ROWS[earlier])}}}}
     args = argparse.Namespace(out=tmp_path, workers=1, pytest_args=[])
     env = Environment("2.19.0", "", str(python))
 
     def interrupt_once_the_worker_runs():
+        deadline = time.monotonic() + 30
         while not pids.exists() or not pids.read_text().strip():
+            if time.monotonic() > deadline:  # run_job failed before the pack started: pytest.raises says so
+                return
             time.sleep(0.05)
         signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)  # as Ctrl-C does
 
@@ -105,5 +115,7 @@ def test_an_interrupted_job_stops_its_pack_and_its_row_says_so(tmp_path):
     time.sleep(0.2)  # the kill is sent; a zombie or a gone process both read as stopped
     state = open(f"/proc/{worker}/stat").read().split()[2] if os.path.exists(f"/proc/{worker}/stat") else "gone"
     assert state in ("Z", "gone"), f"the pack's worker {worker} still runs ({state})"
-    reason = index.load(tmp_path)["releases"]["2.19.0"]["backends"]["sqlite"]["reason"]
-    assert reason.startswith("interrupted after "), reason
+    row = index.load(tmp_path)["releases"]["2.19.0"]["backends"]["sqlite"]
+    said = row["attempt"] if row["ran"] else row["reason"]
+    assert said.startswith("interrupted after "), row
+    assert row["ran"] == EARLIER_ROWS[earlier]["ran"], "the row lost the report it had"
