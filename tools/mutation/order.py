@@ -13,7 +13,7 @@ import pytest
 _durations: dict[str, float] = {}
 
 
-@pytest.hookimpl(trylast=True)  # after the twins plugin has dropped the twins
+@pytest.hookimpl(trylast=True)  # after the suite's own ordering; twins.py only drops items, so either may go first
 def pytest_collection_modifyitems(items):
     if not (path := os.environ.get("DFC_MUTATION_FIRST")):
         return

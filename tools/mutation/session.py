@@ -99,7 +99,8 @@ def initialise(target: Target, workers: list[str]) -> dict:
     write_config(target, 3600, [], record_reach=True)
     cosmic_ray("baseline", str(config))
     baseline = time.monotonic() - started
-    # A mutant that makes the pack hang or crawl is killed after 3x the unmutated run (and at least 2 minutes).
+    # A mutant that makes the pack hang or crawl is killed after 3x the unmutated run (and at least 2 minutes);
+    # that run is under coverage, slower than a mutant's, so the limit errs long.
     meta = {"module": target.module, "source": digest(target), "baseline_seconds": round(baseline, 1), "runs": []}
     meta["timeout"] = max(120.0, 3 * baseline)
     write_config(target, meta["timeout"], workers)
@@ -173,9 +174,8 @@ DEFERRED = "deferred while the survivors are retested"
 def forget_survivors(target: Target, database: Path, meta: dict, timeouts: bool = False) -> None:
     """Survivors not triaged as equivalent become pending again (their results are removed from the tool's
     database), so the next exec runs them against the pack as it is now; the outcomes before are kept for the
-    report. In a session not
-    run to its end, the mutants not run yet are set aside for that exec (a result the tool skips), so the
-    retest is not spread among them; `restore_deferred` makes them pending again after it."""
+    report. In a session not run to its end, the mutants not run yet are set aside for that exec (a result the
+    tool skips), so the retest is not spread among them; `restore_deferred` makes them pending again after it."""
     from .report import mutant_key, triage
 
     meta.setdefault("before", outcomes(database))
