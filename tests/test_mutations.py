@@ -135,6 +135,32 @@ MUTANTS = {
         "stmt = select(self.table.c.id).where(match).with_for_update()",
         "test_express_bulk_writes_by_key_touch_only_the_bound_tenant",
     ),
+    # TENANT-002 on a soft-delete model: a delete is an UPDATE of deleted_at, built without the tenant's term
+    "soft_delete_ignores_tenant": Mutant(
+        "crud.py",
+        "self._delete_by_id = self.visible(sql_update(table).where(by_id))",
+        "self._delete_by_id = sql_update(table).where(by_id).where(table.c[SOFT_DELETE_FIELD].is_(None))",
+        "test_soft_delete_models_touch_only_the_bound_tenant",
+    ),
+    # ... and a bulk upsert's lookups of existing and deleted keys without the tenant (a key only another tenant
+    # holds counts as acme's: reported updated or skipped, or refused as deleted)
+    "bulk_upsert_key_lookups_ignore_tenant": Mutant(
+        "bulk.py",
+        "stmt = self.store.of_tenant(stmt).where(self.table.c[SOFT_DELETE_FIELD].is_not(None))\n"
+        "            else:\n                stmt = self.store.visible(stmt)\n",
+        "stmt = stmt.where(self.table.c[SOFT_DELETE_FIELD].is_not(None))\n",
+        "key_only_another_tenant",
+    ),
+    # SAFE-002: filter keys checked only at the top level, and a key inside $or/$and/$not spliced as SQL
+    "nested_filter_keys_spliced": Mutant(
+        "query.py",
+        "        if key not in self.visible:\n",
+        '        if key not in self.visible and where != "filter":\n'
+        "            from sqlalchemy import literal_column\n\n"
+        "            return literal_column(key) == value\n"
+        "        if key not in self.visible:\n",
+        "test_filter_keys_inside_logical_operators",
+    ),
     # An option honoured on one access path but not another: the express list drops order_by
     "express_list_ignores_order_by": Mutant(
         "express.py",

@@ -16,6 +16,7 @@ from ..testing.model_cases import (
     REFUSED,
     UPDATES,
     as_datetime,
+    define_page,
 )
 from .support import Optional, as_utc, define_user, expect_failure, seed, seed_users, stored_json, utc_now
 
@@ -365,14 +366,6 @@ def test_soft_delete(make_dataflow, probe, flow):
     assert [r["title"] for r in flow.node("DocListNode", {})["records"]] == ["kept"]
     assert flow.node("DocCountNode", {})["count"] == 1
     assert sorted(r["title"] for r in probe.rows("docs")) == ["gone", "kept"], "soft delete removed the row"
-
-
-def define_page(db):
-    @db.model
-    class Page:
-        slug: str
-        title: str
-        __dataflow__ = {"soft_delete": True, "indexes": [{"name": "uq_pages_slug", "fields": ["slug"], "unique": True}]}
 
 
 def soft_deleted_page(make_dataflow, flow, probe):

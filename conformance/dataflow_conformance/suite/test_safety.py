@@ -70,6 +70,34 @@ def test_filter_keys_of_node_writes_are_checked(make_dataflow, probe, flow, key,
     check_key_refused(make_dataflow, probe, flow, node_type, lambda record_id: params(key, record_id))
 
 
+# A key inside `$or`, `$and` or `$not`: a compiler that checks only the top level splices it.
+NESTED_KEYED = {
+    "list-in-or": ("UserListNode", lambda key, record_id: {"filter": {"$or": [{key: "n"}, {"age": -1}]}}),
+    "count-in-and": ("UserCountNode", lambda key, record_id: {"filter": {"$and": [{"age": 0}, {key: "n"}]}}),
+    "list-in-not": ("UserListNode", lambda key, record_id: {"filter": {"$not": {key: "n"}}}),
+}
+NODE_NESTED_KEYED = {
+    "bulk-delete-in-or": ("UserBulkDeleteNode", lambda key, record_id: {"filter": {"$or": [{key: "n"}, {"age": -1}]}}),
+}
+
+
+@pytest.mark.clause("SAFE-002")
+@pytest.mark.parametrize("place", sorted(NESTED_KEYED))
+@pytest.mark.parametrize("key", HOSTILE_KEYS[:2])
+def test_filter_keys_inside_logical_operators_are_checked(make_dataflow, probe, flow, key, place):
+    node_type, params = NESTED_KEYED[place]
+    check_key_refused(make_dataflow, probe, flow, node_type, lambda record_id: params(key, record_id))
+
+
+@pytest.mark.clause("SAFE-002")
+@pytest.mark.paths(*WORKFLOW_PATHS)
+@pytest.mark.parametrize("place", sorted(NODE_NESTED_KEYED))
+@pytest.mark.parametrize("key", HOSTILE_KEYS[:2])
+def test_filter_keys_inside_logical_operators_of_node_writes_are_checked(make_dataflow, probe, flow, key, place):
+    node_type, params = NODE_NESTED_KEYED[place]
+    check_key_refused(make_dataflow, probe, flow, node_type, lambda record_id: params(key, record_id))
+
+
 @pytest.mark.clause("SAFE-003")
 @pytest.mark.parametrize("key", ["name; DROP TABLE users", "(SELECT 1)", "name DESC, id", "-name--", "1"])
 def test_order_by_keys_are_checked(make_dataflow, probe, flow, key):

@@ -16,6 +16,9 @@ from ..contract.operations import BY_NAME, OPERATIONS
 from ..testing.tenants import (
     CALLS,
     CHECKS,
+    KEYS_OF_ANOTHER_TENANT,
+    NODE_ONLY_SOFT_DELETE_WRITES,
+    SOFT_DELETE_WRITES,
     SUPPLIED,
     TENANTS,
     UPSERTS_AS_ACME,
@@ -27,12 +30,16 @@ from ..testing.tenants import (
     create_and_list,
     email,
     express_bulk_delete,
+    express_bulk_delete_pages,
     express_bulk_update,
+    pages_of,
+    per_tenant_keys,
     rows_of,
     seed_tenants,
     tenant_db,
+    tenant_pages,
 )
-from .support import blocked_by, define_user, expect_failure, seed_users
+from .support import USER_DEFAULTS, blocked_by, define_user, expect_failure, seed_users
 
 # -- TENANT-001 / TENANT-007 -----------------------------------------------------------------
 
@@ -103,6 +110,103 @@ def test_upserts_match_the_bound_tenants_record_when_another_tenants_comes_first
 @pytest.mark.parametrize("act", [express_bulk_update, express_bulk_delete], ids=["bulk_update", "bulk_delete"])
 def test_express_bulk_writes_by_key_touch_only_the_bound_tenant(make_dataflow, probe, flow, act):
     check_only_acme_changes(make_dataflow, probe, flow, act)
+
+
+@pytest.mark.clause("TENANT-002")
+@pytest.mark.parametrize("operation", sorted(set(SOFT_DELETE_WRITES) - NODE_ONLY_SOFT_DELETE_WRITES))
+def test_soft_delete_models_touch_only_the_bound_tenant(make_dataflow, probe, flow, operation):
+    """On a soft-delete model a delete is an UPDATE of `deleted_at`, and every read and write carries a second
+    term (not deleted) beside the tenant's: neither may lose the tenant, nor let an `$or` escape it."""
+    _check_pages_as_acme(make_dataflow, probe, flow, SOFT_DELETE_WRITES[operation], operation)
+
+
+@pytest.mark.clause("TENANT-002")
+@pytest.mark.paths(*WORKFLOW_PATHS)  # writes by filter are node features
+@pytest.mark.parametrize("operation", sorted(NODE_ONLY_SOFT_DELETE_WRITES))
+def test_soft_delete_models_touch_only_the_bound_tenant_by_filter(make_dataflow, probe, flow, operation):
+    _check_pages_as_acme(make_dataflow, probe, flow, SOFT_DELETE_WRITES[operation], operation)
+
+
+@pytest.mark.clause("TENANT-002")
+@pytest.mark.paths(*EXPRESS_PATHS)
+def test_soft_delete_models_express_bulk_delete_touches_only_the_bound_tenant(make_dataflow, probe, flow):
+    _check_pages_as_acme(make_dataflow, probe, flow, express_bulk_delete_pages, "bulk_delete")
+
+
+def _check_pages_as_acme(make_dataflow, probe, flow, act, operation):
+    db, created = tenant_pages(make_dataflow, probe)
+    globex_before = pages_of(probe, "globex")
+    with as_acme(db):
+        answered = act(flow, created)
+    assert pages_of(probe, "globex") == globex_before, f"{operation} as acme changed globex's pages"
+    assert answered, f"{operation} as acme did not answer for acme's pages alone"
+
+
+@pytest.mark.clause("TENANT-002", "MODEL-010")
+@pytest.mark.parametrize("operation", sorted(KEYS_OF_ANOTHER_TENANT))
+def test_a_key_only_another_tenant_deleted_is_free(make_dataflow, probe, flow, operation):
+    """A soft-deleted record keeps its key (MODEL-010) within its tenant only: the lookup that refuses a
+    deleted record's key must carry the tenant, or acme is refused (and told of) a key only globex held."""
+    db, _ = tenant_pages(make_dataflow, probe)
+    per_tenant_keys(probe, db, "pages", {t: {"slug": "both", "title": "t", "deleted_at": None} for t in TENANTS})
+    globex_before = pages_of(probe, "globex")
+    with as_acme(db):
+        answered = KEYS_OF_ANOTHER_TENANT[operation](flow, "globex-gone")
+    assert pages_of(probe, "globex") == globex_before, f"{operation} as acme changed globex's pages"
+    assert answered, f"{operation} as acme of a key only globex's deleted page holds did not create acme's page"
+    mine = [r for r in probe.rows("pages") if r["tenant_id"] == "acme" and r["slug"] == "globex-gone"]
+    assert [(r["title"], r["deleted_at"]) for r in mine] == [("acme's", None)], f"acme's pages with the key: {mine}"
+
+
+@pytest.mark.clause("TENANT-002")
+def test_upserts_of_a_key_only_another_tenant_holds_create_the_bound_tenants_record(make_dataflow, probe, flow):
+    _upsert_keys_only_globex_holds(make_dataflow, probe, flow, "update")
+
+
+@pytest.mark.clause("TENANT-002")
+@pytest.mark.paths(*WORKFLOW_PATHS)  # conflict_resolution="skip" is a node feature
+def test_skipping_upserts_of_a_key_only_another_tenant_holds_create_the_bound_tenants_record(
+    make_dataflow, probe, flow
+):
+    _upsert_keys_only_globex_holds(make_dataflow, probe, flow, "skip")
+
+
+def _upsert_keys_only_globex_holds(make_dataflow, probe, flow, resolution):
+    """An upsert's lookup of existing keys without the tenant finds globex's record: it then counts acme's
+    new record as updated or skipped and writes nothing, or changes globex's. Batches of one record, so every
+    batch's lookup is judged."""
+    db = tenant_db(make_dataflow)
+    per_tenant_keys(probe, db, "users", {t: {**USER_DEFAULTS, "name": "both", "email": "both@x.org"} for t in TENANTS})
+    seed_users(probe, db, [{"name": "globex-only", "email": "theirs@x.org", "tenant_id": "globex"}])
+    globex_before = rows_of(probe, "globex")
+    data = [{"name": "acme-a", "email": "theirs@x.org", "age": 50}, {"name": "acme-b", "email": "new@x.org"}]
+    params = {"data": data, "conflict_on": ["email"], "batch_size": 1}
+    if resolution == "skip":
+        params["conflict_resolution"] = "skip"
+    with as_acme(db):
+        result = flow.node("UserBulkUpsertNode", params)
+        single = flow.node(
+            "UserUpsertNode", {"where": {"email": "theirs2@x.org"}, "create": {"name": "acme-c"}, "update": {"age": 9}}
+        )
+    assert rows_of(probe, "globex") == globex_before, "an upsert as acme changed globex's rows"
+    counts = (result["inserted"], result["updated"], result["skipped"])
+    assert counts == (2, 0, 0), f"(inserted, updated, skipped) of two new acme records: {counts}"
+    assert single["created"] is True, f"an upsert of a key acme does not hold answered {single!r}"
+    mine = sorted(r["email"] for r in rows_of(probe, "acme"))
+    assert mine == ["both@x.org", "new@x.org", "theirs2@x.org", "theirs@x.org"], f"acme's records: {mine}"
+
+
+@pytest.mark.clause("TENANT-002")
+@pytest.mark.paths(*EXPRESS_PATHS)  # find_one is an express call
+def test_find_one_finds_the_bound_tenants_record_when_another_tenants_comes_first(make_dataflow, probe, flow):
+    db = tenant_db(make_dataflow)
+    for tenant in ("globex", "acme"):  # globex's rows first: the lower ids
+        seed_users(probe, db, [{"name": f"{tenant}-0", "email": email(tenant, 0), "tenant_id": tenant}])
+    with as_acme(db):
+        found = flow.call("find_one", "User", {"age": 0})
+        missing = flow.call("find_one", "User", {"email": email("globex", 0)})
+    assert (found or {}).get("name") == "acme-0", f"find_one as acme found {found!r}"
+    assert missing is None, f"find_one as acme of globex's email found {missing!r}"
 
 
 # -- TENANT-003: a supplied tenant_id never reaches another tenant ----------------------------

@@ -4,6 +4,17 @@ answer it got), and the writes that name a soft-deleted record's key."""
 
 import datetime as dt
 
+
+def define_page(db):
+    """A soft-delete model with a unique key (the MODEL-010 tests' and the soft-delete TENANT tests')."""
+
+    @db.model
+    class Page:
+        slug: str
+        title: str
+        __dataflow__ = {"soft_delete": True, "indexes": [{"name": "uq_pages_slug", "fields": ["slug"], "unique": True}]}
+
+
 OLD_STAMP = "2001-02-03 04:05:06"
 UPDATES = {  # write(path, ids of the two seeded records): updates the first one's age to 5
     "update": lambda path, ids: path.node("UserUpdateNode", {"filter": {"id": ids[0]}, "fields": {"age": 5}}),

@@ -9,7 +9,8 @@ index (TENANT-007): isolation is judged on an implementation whose unique constr
 
 from kailash.workflow.builder import WorkflowBuilder
 
-from ..suite.support import define_user, expect_failure, seed_users
+from ..suite.support import blocked_by, define_user, expect_failure, seed, seed_users, utc_now
+from .model_cases import define_page
 
 TENANTS = ("acme", "globex")
 
@@ -269,3 +270,92 @@ def create_and_list(tenant, index) -> WorkflowBuilder:
     builder.add_node("UserCreateNode", "create", {"name": f"{tenant}-{index}", "email": f"{index}@x.org"})
     builder.add_node("UserListNode", "list", {})
     return builder
+
+
+# -- TENANT-002 crossed with soft delete (MODEL-010) and with upserts' key lookups --------------------------
+
+
+def tenant_pages(make_dataflow, probe):
+    """A multi-tenant soft-delete model (Page: unique slug) whose two tenants each hold two live pages titled
+    "same" and one deleted, arranged through the probe; returns (db, the stored rows by tenant). A write on
+    the deleted rows goes through an UPDATE of `deleted_at`, which must carry the tenant as any write does."""
+    db = make_dataflow(multi_tenant=True)
+    define_page(db)
+    for tenant in TENANTS:
+        db.tenant_context.register_tenant(tenant, tenant.title())
+    deleted_at = utc_now().replace(tzinfo=None)
+    created = {}
+    for tenant in ("globex", "acme"):  # globex's rows first: the lower ids
+        rows = [{"slug": f"{tenant}-{i}", "title": "same", "deleted_at": None, "tenant_id": tenant} for i in (0, 1)]
+        rows.append({"slug": f"{tenant}-gone", "title": "same", "deleted_at": deleted_at, "tenant_id": tenant})
+        created[tenant] = seed(probe, db, "pages", rows)
+    return db, created
+
+
+def pages_of(probe, tenant):
+    return [row for row in probe.snapshot("pages") if ("tenant_id", repr(tenant)) in row]
+
+
+def per_tenant_keys(probe, db, table: str, rows_by_tenant: dict) -> None:
+    """The same unique key in both tenants, arranged through the probe: an implementation whose unique
+    indexes are global cannot hold it (TENANT-007), and a test whose act needs it is blocked, not failed."""
+    with blocked_by("TENANT-007"):
+        for tenant, row in rows_by_tenant.items():
+            seed(probe, db, table, [{**row, "tenant_id": tenant}])
+
+
+SOFT_DELETE_WRITES = {
+    # the operations as acme, and what each must report: acme's rows only, globex's never
+    "delete": lambda flow, created: (
+        flow.node("PageDeleteNode", {"id": created["globex"][0]["id"]})["deleted"] is False
+        and flow.node("PageDeleteNode", {"id": created["acme"][0]["id"]})["deleted"] is True
+    ),
+    "bulk_delete": lambda flow, created: flow.node("PageBulkDeleteNode", {"filter": {"title": "same"}})["deleted"] == 2,
+    "bulk_delete_or": lambda flow, created: (  # a filter of two alternatives under the tenant and deleted_at terms
+        flow.node("PageBulkDeleteNode", {"filter": {"$or": [{"slug": "acme-0"}, {"slug": "globex-0"}]}})["deleted"] == 1
+    ),
+    "bulk_update_or": lambda flow, created: (
+        flow.node(
+            "PageBulkUpdateNode",
+            {"filter": {"$or": [{"slug": "acme-1"}, {"slug": "globex-1"}]}, "fields": {"title": "changed"}},
+        )["updated"]
+        == 1
+    ),
+    "list_or": lambda flow, created: (
+        [
+            r["slug"]
+            for r in flow.node("PageListNode", {"filter": {"$or": [{"title": "same"}, {"slug": "globex-0"}]}})[
+                "records"
+            ]
+        ]
+        == ["acme-0", "acme-1"]
+    ),
+    "count_or": lambda flow, created: (
+        flow.node("PageCountNode", {"filter": {"$or": [{"slug": "acme-gone"}, {"slug": "globex-0"}]}})["count"] == 0
+    ),
+}
+NODE_ONLY_SOFT_DELETE_WRITES = {"bulk_delete", "bulk_delete_or", "bulk_update_or"}
+
+
+def express_bulk_delete_pages(flow, created):
+    """globex's ids, live and deleted, as acme: no record of acme's has them."""
+    flow.call("bulk_delete", "Page", [r["id"] for r in created["globex"]])
+    return True
+
+
+KEYS_OF_ANOTHER_TENANT = {
+    # a write as acme naming a key that only globex holds (on the Page model: deleted), and whether it said so
+    "create": lambda flow, key: flow.node("PageCreateNode", {"slug": key, "title": "acme's"})["slug"] == key,
+    "upsert": lambda flow, key: (
+        flow.node(
+            "PageUpsertNode", {"where": {"slug": key}, "create": {"title": "acme's"}, "update": {"title": "acme's"}}
+        )["created"]
+        is True
+    ),
+    "bulk_upsert": lambda flow, key: (
+        flow.node("PageBulkUpsertNode", {"data": [{"slug": key, "title": "acme's"}], "conflict_on": ["slug"]})[
+            "inserted"
+        ]
+        == 1
+    ),
+}
