@@ -16,6 +16,7 @@ from ..contract.operations import BY_NAME, OPERATIONS
 from ..testing.tenants import (
     CALLS,
     CHECKS,
+    EXPRESS_BULK_DELETE_PAGES,
     KEYS_OF_ANOTHER_TENANT,
     NODE_ONLY_SOFT_DELETE_WRITES,
     SOFT_DELETE_WRITES,
@@ -30,7 +31,6 @@ from ..testing.tenants import (
     create_and_list,
     email,
     express_bulk_delete,
-    express_bulk_delete_pages,
     express_bulk_update,
     pages_of,
     per_tenant_keys,
@@ -130,10 +130,11 @@ def test_soft_delete_models_touch_only_the_bound_tenant_by_filter(make_dataflow,
 @pytest.mark.clause("TENANT-002")
 @pytest.mark.paths(*EXPRESS_PATHS)
 def test_soft_delete_models_express_bulk_delete_touches_only_the_bound_tenant(make_dataflow, probe, flow):
-    _check_pages_as_acme(make_dataflow, probe, flow, express_bulk_delete_pages, "bulk_delete")
+    _check_pages_as_acme(make_dataflow, probe, flow, EXPRESS_BULK_DELETE_PAGES, "bulk_delete")
 
 
-def _check_pages_as_acme(make_dataflow, probe, flow, act, operation):
+def _check_pages_as_acme(make_dataflow, probe, flow, case, operation):
+    act, expected = case
     db, created = tenant_pages(make_dataflow, probe)
     globex_before = pages_of(probe, "globex")
     with as_acme(db):
@@ -142,7 +143,7 @@ def _check_pages_as_acme(make_dataflow, probe, flow, act, operation):
                 flow.node("PageCountNode", {"filter": {"$or": [{"slug": "acme-0"}, {"slug": "acme-1"}]}})
         answered = act(flow, created)
     assert pages_of(probe, "globex") == globex_before, f"{operation} as acme changed globex's pages"
-    assert answered, f"{operation} as acme did not answer for acme's pages alone"
+    assert answered == expected, f"{operation} as acme answered {answered!r}, not {expected!r} (acme's pages alone)"
 
 
 @pytest.mark.clause("TENANT-002", "MODEL-010")
