@@ -161,6 +161,14 @@ MUTANTS = {
         "        if key not in self.visible:\n",
         "test_filter_keys_inside_logical_operators",
     ),
+    # express.upsert answers upsert_advanced's whole answer, not the record its signature promises
+    "express_upsert_returns_the_answer": Mutant(
+        "express.py",
+        "        answer = await self.upsert_advanced(model, where, data, update, keys, transaction_id=transaction_id)\n"
+        '        return answer["record"]',
+        "        return await self.upsert_advanced(model, where, data, update, keys, transaction_id=transaction_id)",
+        "test_express_upsert_of_a_key_only_another_tenant_holds",
+    ),
     # An option honoured on one access path but not another: the express list drops order_by
     "express_list_ignores_order_by": Mutant(
         "express.py",

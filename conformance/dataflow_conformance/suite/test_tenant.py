@@ -213,6 +213,21 @@ def test_find_one_finds_the_bound_tenants_record_when_another_tenants_comes_firs
     assert missing is None, f"find_one as acme of globex's email found {missing!r}"
 
 
+@pytest.mark.clause("TENANT-002")
+@pytest.mark.paths(*EXPRESS_PATHS)  # express.upsert(model, data, conflict_on) has no node form
+def test_express_upsert_of_a_key_only_another_tenant_holds_creates_the_bound_tenants_record(make_dataflow, probe, flow):
+    db = tenant_db(make_dataflow)
+    per_tenant_keys(probe, db, "users", {t: {**USER_DEFAULTS, "name": "both", "email": "both@x.org"} for t in TENANTS})
+    seed_users(probe, db, [{"name": "globex-only", "email": "theirs@x.org", "tenant_id": "globex"}])
+    globex_before = rows_of(probe, "globex")
+    with as_acme(db):
+        record = flow.call("upsert", "User", {"name": "acme-a", "email": "theirs@x.org", "age": 50}, ["email"])
+    assert rows_of(probe, "globex") == globex_before, "express.upsert as acme changed globex's rows"
+    assert (record or {}).get("name") == "acme-a", f"express.upsert as acme answered {record!r}, not acme's record"
+    mine = [(r["name"], r["age"]) for r in rows_of(probe, "acme") if r["email"] == "theirs@x.org"]
+    assert mine == [("acme-a", 50)], f"acme's records with the key: {mine}"
+
+
 # -- TENANT-003: a supplied tenant_id never reaches another tenant ----------------------------
 
 
