@@ -76,7 +76,7 @@ def record_attempt(index: dict, version: str, backend: str, what: str) -> None:
     if backends.get(backend, {}).get("ran"):
         backends[backend]["attempt"] = what
     else:
-        backends[backend] = {"ran": False, "reason": what}
+        record_not_run(index, version, backend, what)
 
 
 def counts(index: dict, versions: list[str]) -> dict:

@@ -33,10 +33,10 @@ from ..testing.tenants import (
     email,
     express_bulk_delete,
     express_bulk_update,
-    pages_of,
     per_tenant_keys,
     rows_of,
     seed_tenants,
+    snapshot_of,
     tenant_db,
     tenant_pages,
 )
@@ -97,9 +97,8 @@ def test_upserts_match_the_bound_tenants_record_when_another_tenants_comes_first
     writes nothing, or writes it: either way a lookup and a write that disagree. Both tenants hold the key,
     which needs per-tenant unique indexes (TENANT-007)."""
     db = tenant_db(make_dataflow)
-    with blocked_by("TENANT-007"):
-        for tenant in ("globex", "acme"):  # globex's rows first
-            seed_users(probe, db, [{"name": f"{tenant}-0", "email": "same@x.org", "tenant_id": tenant}])
+    same_key = {t: {**USER_DEFAULTS, "name": f"{t}-0", "email": "same@x.org"} for t in ("globex", "acme")}
+    per_tenant_keys(probe, db, "users", same_key)  # globex's rows first
     with as_acme(db):
         UPSERTS_AS_ACME[operation](flow)
     ages = {r["tenant_id"]: r["age"] for r in probe.rows("users")}
@@ -137,7 +136,7 @@ def test_soft_delete_models_express_bulk_delete_touches_only_the_bound_tenant(ma
 def _check_pages_as_acme(make_dataflow, probe, flow, case, operation):
     act, expected = case
     db, created = tenant_pages(make_dataflow, probe)
-    globex_before = pages_of(probe, "globex")
+    globex_before = snapshot_of(probe, "globex", "pages")
     with as_acme(db):
         with blocked_by("MODEL-010"):  # the deleted page is gone, whatever the tenancy
             assert flow.node("PageCountNode", {"filter": {"slug": "acme-gone"}})["count"] == 0
@@ -146,7 +145,7 @@ def _check_pages_as_acme(make_dataflow, probe, flow, case, operation):
                 either = {"filter": {"$or": [{"slug": "acme-0"}, {"slug": "acme-1"}]}}
                 assert [r["slug"] for r in flow.node("PageListNode", either)["records"]] == ["acme-0", "acme-1"]
         answered = act(flow, created)
-    assert pages_of(probe, "globex") == globex_before, f"{operation} as acme changed globex's pages"
+    assert snapshot_of(probe, "globex", "pages") == globex_before, f"{operation} as acme changed globex's pages"
     if expected is not None:
         assert answered == expected, f"{operation} as acme answered {answered!r}, not {expected!r} (acme's pages alone)"
 
@@ -158,12 +157,12 @@ def test_a_key_only_another_tenant_deleted_is_free(make_dataflow, probe, flow, o
     deleted record's key must carry the tenant, or acme is refused (and told of) a key only globex held."""
     db, _ = tenant_pages(make_dataflow, probe)
     per_tenant_keys(probe, db, "pages", {t: {"slug": "both", "title": "t", "deleted_at": None} for t in TENANTS})
-    globex_before = pages_of(probe, "globex")
+    globex_before = snapshot_of(probe, "globex", "pages")
     with as_acme(db):
         answered = KEYS_OF_ANOTHER_TENANT[operation](flow, "globex-gone")
-    assert pages_of(probe, "globex") == globex_before, f"{operation} as acme changed globex's pages"
+    assert snapshot_of(probe, "globex", "pages") == globex_before, f"{operation} as acme changed globex's pages"
     assert answered, f"{operation} as acme of a key only globex's deleted page holds did not create acme's page"
-    mine = [r for r in probe.rows("pages") if r["tenant_id"] == "acme" and r["slug"] == "globex-gone"]
+    mine = [r for r in rows_of(probe, "acme", "pages") if r["slug"] == "globex-gone"]
     assert [(r["title"], r["deleted_at"]) for r in mine] == [("acme's", None)], f"acme's pages with the key: {mine}"
 
 

@@ -41,8 +41,13 @@ def seed_tenants(probe, db) -> dict[str, list[dict]]:
     }
 
 
-def rows_of(probe, tenant):
-    return probe.rows("users", where="tenant_id = :tenant", tenant=tenant)
+def rows_of(probe, tenant, table="users"):
+    return probe.rows(table, where="tenant_id = :tenant", tenant=tenant)
+
+
+def snapshot_of(probe, tenant, table="users"):
+    """The tenant's rows as the probe's snapshot has them (every column, as stored): to compare before and after."""
+    return [row for row in probe.snapshot(table) if ("tenant_id", repr(tenant)) in row]
 
 
 def as_acme(db):
@@ -139,12 +144,10 @@ CHECKS = {
 def check_only_acme_changes(make_dataflow, probe, flow, act):
     db = tenant_db(make_dataflow)
     created = seed_tenants(probe, db)
-    theirs = probe.snapshot("users")
+    globex_before = snapshot_of(probe, "globex")
     with as_acme(db):
         act(flow, db, created, probe)
-    globex_before = [row for row in theirs if ("tenant_id", repr("globex")) in row]
-    globex_after = [row for row in probe.snapshot("users") if ("tenant_id", repr("globex")) in row]
-    assert globex_after == globex_before, "an operation as acme changed globex's rows"
+    assert snapshot_of(probe, "globex") == globex_before, "an operation as acme changed globex's rows"
     assert {r["tenant_id"] for r in probe.rows("users")} <= set(TENANTS)
 
 
@@ -223,16 +226,16 @@ def check_supplied_tenant_id(make_dataflow, probe, flow, node_type, params):
     # an email only acme holds: moving this row would collide with nothing
     (solo,) = seed_users(probe, db, [{"name": "acme-solo", "email": "solo@x.org", "age": 7, "tenant_id": "acme"}])
     ids = {"SOLO": solo["id"], "GLOBEX0": created["globex"][0]["id"]}
-    globex_before = probe.snapshot("users")
-    globex_before = [row for row in globex_before if ("tenant_id", repr("globex")) in row]
+    globex_before = snapshot_of(probe, "globex")
     with as_acme(db):
         try:
             result = flow.node(node_type, _with_ids(params, ids))
         except Exception as exc:  # refusing is fine; the message must say why
             assert "tenant_id" in str(exc), f"the refusal does not name tenant_id: {exc}"
             result = None
-    globex_after = [row for row in probe.snapshot("users") if ("tenant_id", repr("globex")) in row]
-    assert globex_after == globex_before, f"a tenant_id in {node_type} {params} changed or added globex rows"
+    assert snapshot_of(probe, "globex") == globex_before, (
+        f"a tenant_id in {node_type} {params} changed or added globex rows"
+    )
     if result is not None and "records" in result:
         assert all(r.get("tenant_id", "acme") == "acme" for r in result["records"]), "globex rows were returned"
         assert result["records"] == [], "a filter on another tenant's id returned rows"
@@ -291,10 +294,6 @@ def tenant_pages(make_dataflow, probe):
         rows.append({"slug": f"{tenant}-gone", "title": "same", "deleted_at": deleted_at, "tenant_id": tenant})
         created[tenant] = seed(probe, db, "pages", rows)
     return db, created
-
-
-def pages_of(probe, tenant):
-    return [row for row in probe.snapshot("pages") if ("tenant_id", repr(tenant)) in row]
 
 
 def per_tenant_keys(probe, db, table: str, rows_by_tenant: dict) -> None:
