@@ -5,7 +5,8 @@ import os
 
 import pytest
 
-POSTGRESQL_URL = os.environ.get("DFC_POSTGRESQL_URL")  # read before run_pack hides it from the pack
+# read before run_pack hides them from the pack
+SERVER_URLS = {"postgresql": os.environ.get("DFC_POSTGRESQL_URL"), "mysql": os.environ.get("DFC_MYSQL_URL")}
 
 
 class Mutant:
@@ -179,6 +180,15 @@ MUTANTS = {
         "        return records[-1] if records else None",
         "test_find_one_returns_the_first_match",
     ),
+    # TXN-001: an upsert that retries after the server aborted its scope's transaction in a deadlock (MariaDB then
+    # runs the retry in a new transaction, and the scope's commit keeps it without the writes before it)
+    "upsert_retries_inside_a_scope": Mutant(
+        "crud.py",
+        "return scope is not None and scope.database is self.db",
+        "return scope is not None and scope.database is not self.db",
+        "test_a_scope_the_server_aborts_in_a_deadlock",
+        backend="mysql",
+    ),
 }
 
 
@@ -186,10 +196,10 @@ MUTANTS = {
 def test_the_pack_catches_the_mutant(run_pack, mutate_reference, name):
     mutant = MUTANTS[name]
     backend = ["--dataflow-db", "sqlite"]
-    if mutant.backend == "postgresql":
-        if not POSTGRESQL_URL:
-            pytest.skip("this mutant shows only on PostgreSQL: set DFC_POSTGRESQL_URL")
-        backend = ["--dataflow-dburi", POSTGRESQL_URL]
+    if mutant.backend != "sqlite":
+        if not SERVER_URLS[mutant.backend]:
+            pytest.skip(f"this mutant shows only on {mutant.backend}: set DFC_{mutant.backend.upper()}_URL")
+        backend = ["--dataflow-dburi", SERVER_URLS[mutant.backend]]
     module = mutate_reference(f"mutant_{name}", MUTANTS[name])
     result = run_pack(f"--dataflow-impl={module}", *backend, "-k", mutant.tests, "--maxfail=1", "-q")
     outcomes = result.parseoutcomes()

@@ -53,6 +53,7 @@ class BackendSpec:
     sessions_sql: str | None = None
     busy_sessions_filter: str = ""  # appended to sessions_sql: only sessions running a statement
     end_session_sql: str | None = None  # ends the session `:session`
+    lock_waits_sql: str | None = None  # counts the sessions of the current database waiting for a row lock
     json_text_type: str = "TEXT"  # CAST(json_column AS ...) reads a JSON document as the text stored
     # The columns of table `:table` with their types, in order: one cheap query that tells whether a table the
     # probe reflected earlier has changed since.
@@ -103,6 +104,8 @@ REGISTRY = (
         "WHERE attrelid = to_regclass(quote_ident(:table)) AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
         busy_sessions_filter=" AND state <> 'idle'",
         end_session_sql="SELECT pg_terminate_backend(:session)",
+        lock_waits_sql="SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND wait_event_type = 'Lock'",
         row_level_security=True,
         django_engine="django.db.backends.postgresql",
     ),
@@ -130,6 +133,8 @@ REGISTRY = (
         "WHERE table_schema = DATABASE() AND table_name = :table ORDER BY ordinal_position",
         busy_sessions_filter=" AND COMMAND <> 'Sleep'",
         end_session_sql="KILL :session",
+        lock_waits_sql="SELECT count(*) FROM information_schema.INNODB_TRX t JOIN information_schema.PROCESSLIST p "
+        "ON p.ID = t.trx_mysql_thread_id WHERE t.trx_state = 'LOCK WAIT' AND p.DB = DATABASE()",
         json_text_type="CHAR",
         django_engine="django.db.backends.mysql",
         django_options={"charset": "utf8mb4"},

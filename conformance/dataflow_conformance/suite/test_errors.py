@@ -4,7 +4,7 @@ import pytest
 from kailash.workflow.builder import WorkflowBuilder
 
 from ..access.protocol import WORKFLOW_PATHS
-from .support import define_user, exception_chain, expect_failure, seed_users
+from .support import blocked_by, define_user, exception_chain, expect_failure, seed_users
 
 
 @pytest.mark.clause("ERR-001")
@@ -101,16 +101,61 @@ def test_unique_violation_is_an_implementation_error(make_dataflow, dataflow_imp
     seed_users(probe, flow.db, [{"name": "first", "email": "dup@x.org"}])
     with pytest.raises(Exception) as info:
         flow.node("UserCreateNode", {"name": "second", "email": "dup@x.org"})
-    message = str(info.value)
+    assert_names_the_violation(info.value, dataflow_impl)
+    assert [r["name"] for r in probe.rows("users")] == ["first"]
+
+
+def assert_names_the_violation(error: BaseException, dataflow_impl) -> None:
+    """ERR-007's error: it names the model and the field, and the implementation raised it."""
+    message = str(error)
     assert "User" in message and "email" in message, f"the error does not name the model and field: {message}"
     # An error of the implementation: its class, or one of its bases, is the implementation's code (an adapter
     # may re-export, subclass or wrap another implementation's DataFlow and its errors).
     packages = dataflow_impl.packages
-    chain = exception_chain(info.value)
+    chain = exception_chain(error)
     ours = [e for e in chain if any(c.__module__.split(".")[0] in packages for c in type(e).__mro__)]
     assert ours, (
         f"no error of the implementation ({', '.join(sorted(packages))}) in the chain "
         f"{' <- '.join(f'{type(e).__module__}.{type(e).__qualname__}' for e in chain)}: "
         "a unique violation must surface as the implementation's own error (or a subclass of it), not only the driver's"
     )
-    assert [r["name"] for r in probe.rows("users")] == ["first"]
+
+
+# Writes of a taken email onto the second user, each first made once with a value nothing else holds (that the
+# write works at all is the clause it blocks on): (node, the write, the harmless write, its clause).
+UPDATES_INTO_A_TAKEN_KEY = {
+    "update": (
+        "UserUpdateNode",
+        lambda second: {"filter": {"id": second["id"]}, "fields": {"email": "dup@x.org"}},
+        lambda second: {"filter": {"id": second["id"]}, "fields": {"age": 5}},
+        "CRUD-004",
+    ),
+    # Upsert's update branch: the matched record takes a key another record holds, which no retry can clear
+    "upsert": (
+        "UserUpsertNode",
+        lambda second: {
+            "where": {"email": "second@x.org"},
+            "create": {"name": "second"},
+            "update": {"email": "dup@x.org"},
+        },
+        lambda second: {"where": {"email": "second@x.org"}, "create": {"name": "second"}, "update": {"age": 5}},
+        "QUERY-011",
+    ),
+}
+
+
+@pytest.mark.clause("ERR-007")
+@pytest.mark.parametrize("write", list(UPDATES_INTO_A_TAKEN_KEY))
+def test_unique_violation_of_an_update_is_an_implementation_error(make_dataflow, dataflow_impl, probe, flow, write):
+    node, clashing, harmless, clause = UPDATES_INTO_A_TAKEN_KEY[write]
+    define_user(make_dataflow())
+    _, second = seed_users(
+        probe, flow.db, [{"name": "first", "email": "dup@x.org"}, {"name": "second", "email": "second@x.org"}]
+    )
+    with blocked_by(clause):
+        flow.node(node, harmless(second))
+    with pytest.raises(Exception) as info:
+        flow.node(node, clashing(second))
+    assert_names_the_violation(info.value, dataflow_impl)
+    stored = sorted((r["name"], r["email"], r["age"]) for r in probe.rows("users"))
+    assert stored == [("first", "dup@x.org", 0), ("second", "second@x.org", 5)], f"the refused {write} wrote: {stored}"

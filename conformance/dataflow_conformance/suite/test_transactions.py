@@ -2,11 +2,13 @@
 
 import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from kailash.workflow.builder import WorkflowBuilder
 
 from ..access.protocol import WORKFLOW_PATHS, WorkflowFailed
+from ..backends.registry import SERVERS
 from ..testing.scopes import Scope
 from .support import define_user, expect_failure, seed_users, with_deadline
 
@@ -235,6 +237,49 @@ def test_commit_after_failure_is_refused(make_dataflow, probe, flow):
     assert [r["email"] for r in probe.rows("users")] == ["t0@x.org"], "a write of the failed scope persisted"
     flow.node("UserCreateNode", user(3), db=db)  # outside any scope: works
     assert probe.count("users") == 2
+
+
+@pytest.mark.clause("TXN-001")
+@pytest.mark.backends(*SERVERS)
+def test_a_scope_the_server_aborts_in_a_deadlock_is_never_partly_committed(make_dataflow, probe, flow):
+    """The server breaks a deadlock by rolling back the scope's whole transaction (InnoDB rolls back the
+    transaction that changed fewer rows; PostgreSQL the one that waited first). Whatever the implementation
+    does next, the scope's writes persist together or not at all: a node that retries on the same connection
+    runs in a new transaction, and the commit would then keep the retry without the writes before it."""
+    db = make_dataflow()
+    define_user(db)
+    ballast = [user(i) for i in range(10, 20)]  # rows the outside transaction changes, so that it weighs more
+    first, second, *more = seed_users(probe, db, [user(1), user(2), *ballast])
+    scope_id = _open_scope(flow, db)
+    flow.run(_in_scope(scope_id, ("UserUpdateNode", {"filter": {"id": first["id"]}, "fields": {"age": 1}})), db=db)
+    upsert = {"where": {"email": second["email"]}, "create": {"name": second["name"]}, "update": {"age": 2}}
+    with probe.engine.connect() as outside:
+        outside.exec_driver_sql("BEGIN")
+        for row in [second, *more]:  # one row at a time: a scan would lock (InnoDB) every row it reads
+            outside.exec_driver_sql(f"UPDATE users SET age = 7 WHERE id = {row['id']}")
+        blocked = ThreadPoolExecutor(1)
+        upserted = blocked.submit(flow.concurrently, [_in_scope(scope_id, ("UserUpsertNode", upsert))], db=db)
+        deadline = time.monotonic() + 30
+        while not probe.scalar(probe.features.lock_waits_sql) and not upserted.done():
+            assert time.monotonic() < deadline, "the scope's upsert never waited for the outside transaction's lock"
+            time.sleep(0.05)
+        assert not upserted.done(), f"the scope's upsert did not wait for the locked row: {upserted.result()}"
+        try:  # the deadlock: the server aborts one of the two transactions
+            outside.exec_driver_sql(f"UPDATE users SET age = 8 WHERE id = {first['id']}")
+        finally:
+            outside.exec_driver_sql("ROLLBACK")
+    (upsert_outcome,) = upserted.result(timeout=60)
+    blocked.shutdown()
+    committed = with_deadline(lambda: flow.run(_in_scope(scope_id, ("TransactionCommitNode", {})), db=db), 60)
+    assert committed[0], "the commit after the deadlock hung"
+    stored = {r["email"]: r["age"] for r in probe.rows("users", where=f"id IN ({first['id']}, {second['id']})")}
+    ages = (stored[first["email"]], stored[second["email"]])
+    assert ages in [(0, 0), (1, 2)], (
+        f"the scope was partly committed: ages {ages}, of (1, 2) it wrote (the upsert after the deadlock "
+        f"answered {upsert_outcome!r}, the commit {committed[1]!r})"
+    )
+    if ages == (0, 0):
+        assert isinstance(committed[1], Exception), "the commit succeeded, yet none of the scope's writes persisted"
 
 
 @pytest.mark.clause("TXN-011")
