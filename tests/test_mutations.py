@@ -180,6 +180,15 @@ MUTANTS = {
         "        return records[-1] if records else None",
         "test_find_one_returns_the_first_match",
     ),
+    # ERR-007: a unique violation told as the model's first unique index, whichever clashed (PostgreSQL's message
+    # names only the index)
+    "violation_names_the_first_unique_field": Mutant(
+        "crud.py",
+        'if index["unique"] and (index["name"] in message',
+        'if index["unique"] or (index["name"] in message',
+        "test_a_unique_violation_names_the_unique_field_that_clashed",
+        backend="postgresql",
+    ),
     # TXN-001: an upsert that retries after the server aborted its scope's transaction in a deadlock (MariaDB then
     # runs the retry in a new transaction, and the scope's commit keeps it without the writes before it)
     "upsert_retries_inside_a_scope": Mutant(

@@ -4,7 +4,7 @@ import pytest
 from kailash.workflow.builder import WorkflowBuilder
 
 from ..access.protocol import WORKFLOW_PATHS
-from .support import blocked_by, define_user, exception_chain, expect_failure, seed_users
+from .support import blocked_by, define_user, exception_chain, expect_failure, seed, seed_users
 
 
 @pytest.mark.clause("ERR-001")
@@ -103,6 +103,33 @@ def test_unique_violation_is_an_implementation_error(make_dataflow, dataflow_imp
         flow.node("UserCreateNode", {"name": "second", "email": "dup@x.org"})
     assert_names_the_violation(info.value, dataflow_impl)
     assert [r["name"] for r in probe.rows("users")] == ["first"]
+
+
+@pytest.mark.clause("ERR-007")
+def test_a_unique_violation_names_the_unique_field_that_clashed(make_dataflow, probe, flow):
+    """Of two unique fields, the one that clashed: an implementation that tells the clash from its model must
+    find the index the database names, not take the first unique one. The index names leave out the fields'
+    (a server's message may name only the index)."""
+    db = make_dataflow()
+
+    @db.model
+    class Account:
+        email: str
+        handle: str
+        __dataflow__ = {
+            "indexes": [
+                {"name": "uq_accounts_first", "fields": ["email"], "unique": True},
+                {"name": "uq_accounts_second", "fields": ["handle"], "unique": True},
+            ]
+        }
+
+    seed(probe, db, "accounts", [{"email": "ann@x.org", "handle": "ann"}])
+    with pytest.raises(Exception) as info:
+        flow.node("AccountCreateNode", {"email": "bob@x.org", "handle": "ann"})
+    message = str(info.value)  # not the chain: the driver's error there quotes the whole INSERT
+    assert "Account" in message, f"the error does not name the model: {message[:500]}"
+    assert "handle" in message, f"the error does not name the field that clashed (handle): {message[:500]}"
+    assert [r["email"] for r in probe.rows("accounts")] == ["ann@x.org"]
 
 
 def assert_names_the_violation(error: BaseException, dataflow_impl) -> None:
