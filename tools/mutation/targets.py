@@ -57,7 +57,12 @@ TARGETS = {
         # An upsert's retry after a conflict the server reports (a deadlock aborts the scope's whole transaction)
         # runs only on a server, and shows on MariaDB, which goes on with a new transaction: TXN there. Which
         # unique fields clashed is told from the model where the driver's message names only the index: ERR there.
-        Target("crud", (*READS_AND_WRITES, "tenant", "safety"), ("sqlite", "mysql"), server_suites=("transactions", "errors")),
+        Target(
+            "crud",
+            (*READS_AND_WRITES, "tenant", "safety"),
+            ("sqlite", "mysql"),
+            server_suites=("transactions", "errors"),
+        ),
         Target("bulk", ("bulk", "tenant", "model", "errors")),
         Target("batches", ("bulk", "errors")),
         Target("fastinsert", ("bulk", "types", "model")),  # model: the timestamps it stores (MODEL-004)
