@@ -198,6 +198,15 @@ MUTANTS = {
         "test_a_scope_the_server_aborts_in_a_deadlock",
         backend="mysql",
     ),
+    # ... and without rollback_on_error: the node's savepoint rolled back after the deadlock (InnoDB has dropped
+    # it) fails on its own, the scope stays open, and its commit answers success with nothing stored
+    "savepoint_rolled_back_after_a_conflict": Mutant(
+        "transactions.py",
+        "if savepoint.is_active and not self.connection.invalidated and not conflict:",
+        "if savepoint.is_active and not self.connection.invalidated:",
+        "test_a_scope_the_server_aborts_in_a_deadlock",
+        backend="mysql",
+    ),
 }
 
 

@@ -16,6 +16,8 @@ import contextlib
 import contextvars
 import itertools
 
+from sqlalchemy.exc import DBAPIError
+
 from .driver_errors import commit
 from .errors import TransactionError
 from .runner import on_home
@@ -90,8 +92,11 @@ class ActiveTransaction:
             savepoint = await self.connection.begin_nested()
             try:
                 yield self.connection
-            except BaseException:
-                if savepoint.is_active and not self.connection.invalidated:
+            except BaseException as exc:
+                # A conflict (deadlock, serialisation failure) may have ended the whole transaction on the server,
+                # savepoint included (InnoDB's does): the conflict itself goes up, and the scope is rolled back.
+                conflict = isinstance(exc, DBAPIError) and self.database.dialect.is_conflict(exc)
+                if savepoint.is_active and not self.connection.invalidated and not conflict:
                     await savepoint.rollback()
                 raise
             await savepoint.commit()

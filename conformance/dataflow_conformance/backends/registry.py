@@ -53,7 +53,7 @@ class BackendSpec:
     sessions_sql: str | None = None
     busy_sessions_filter: str = ""  # appended to sessions_sql: only sessions running a statement
     end_session_sql: str | None = None  # ends the session `:session`
-    lock_waits_sql: str | None = None  # counts the sessions of the current database waiting for a row lock
+    lock_waits_sql: str | None = None  # counts the other sessions of the current database waiting for a lock
     json_text_type: str = "TEXT"  # CAST(json_column AS ...) reads a JSON document as the text stored
     # The columns of table `:table` with their types, in order: one cheap query that tells whether a table the
     # probe reflected earlier has changed since.
@@ -133,8 +133,10 @@ REGISTRY = (
         "WHERE table_schema = DATABASE() AND table_name = :table ORDER BY ordinal_position",
         busy_sessions_filter=" AND COMMAND <> 'Sleep'",
         end_session_sql="KILL :session",
-        lock_waits_sql="SELECT count(*) FROM information_schema.INNODB_TRX t JOIN information_schema.PROCESSLIST p "
-        "ON p.ID = t.trx_mysql_thread_id WHERE t.trx_state = 'LOCK WAIT' AND p.DB = DATABASE()",
+        # A statement running for a second or more: MariaDB's INNODB_TRX does not say LOCK WAIT for a SELECT ...
+        # FOR UPDATE that waits while it is planned (state Statistics), and nothing else runs that long there.
+        lock_waits_sql="SELECT count(*) FROM information_schema.PROCESSLIST WHERE DB = DATABASE() "
+        "AND ID <> CONNECTION_ID() AND COMMAND = 'Query' AND TIME >= 1",
         json_text_type="CHAR",
         django_engine="django.db.backends.mysql",
         django_options={"charset": "utf8mb4"},
