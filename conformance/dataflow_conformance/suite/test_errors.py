@@ -161,11 +161,11 @@ UPDATES_INTO_A_TAKEN_KEY = {
     "upsert": (
         "UserUpsertNode",
         lambda second: {
-            "where": {"email": "second@x.org"},
-            "create": {"name": "second"},
+            "where": {"email": second["email"]},
+            "create": {"name": second["name"]},
             "update": {"email": "dup@x.org"},
         },
-        lambda second: {"where": {"email": "second@x.org"}, "create": {"name": "second"}, "update": {"age": 5}},
+        lambda second: {"where": {"email": second["email"]}, "create": {"name": second["name"]}, "update": {"age": 5}},
         "QUERY-011",
     ),
 }
