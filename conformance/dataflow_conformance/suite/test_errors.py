@@ -1,5 +1,7 @@
 """ERR: bad input is refused with an error that names the problem, and nothing is written."""
 
+import re
+
 import pytest
 from kailash.workflow.builder import WorkflowBuilder
 
@@ -132,10 +134,28 @@ def test_a_unique_violation_names_the_unique_field_that_clashed(make_dataflow, p
     assert [r["email"] for r in probe.rows("accounts")] == ["ann@x.org"]
 
 
-def assert_names_the_violation(error: BaseException, dataflow_impl) -> None:
-    """ERR-007's error: it names the model and the field, and the implementation raised it."""
+@pytest.mark.clause("ERR-007")
+def test_a_taken_id_is_a_unique_violation_naming_the_id(make_dataflow, dataflow_impl, probe, flow):
+    """A Create with a supplied id that a record holds: the primary key is a unique field too (a server's message
+    may name only its index: `tokens_pkey`, `PRIMARY`)."""
+    db = make_dataflow()
+
+    @db.model
+    class Token:
+        id: str
+        owner: str
+
+    seed(probe, db, "tokens", [{"id": "tok-1", "owner": "ann"}])
+    with pytest.raises(Exception) as info:
+        flow.node("TokenCreateNode", {"id": "tok-1", "owner": "bob"})
+    assert_names_the_violation(info.value, dataflow_impl, model="Token", field=r"\bid\b")
+    assert [(r["id"], r["owner"]) for r in probe.rows("tokens")] == [("tok-1", "ann")]
+
+
+def assert_names_the_violation(error: BaseException, dataflow_impl, model="User", field="email") -> None:
+    """ERR-007's error: it names the model and the field (a pattern), and the implementation raised it."""
     message = str(error)
-    assert "User" in message and "email" in message, f"the error does not name the model and field: {message}"
+    assert model in message and re.search(field, message), f"the error does not name the model and field: {message}"
     # An error of the implementation: its class, or one of its bases, is the implementation's code (an adapter
     # may re-export, subclass or wrap another implementation's DataFlow and its errors).
     packages = dataflow_impl.packages
