@@ -28,7 +28,10 @@ def test_every_target_runs_existing_suite_modules_on_known_backends():
             assert (SUITE / f"test_{suite}.py").exists(), f"{target.module}: no suite module test_{suite}.py"
         assert set(target.backends) <= {"sqlite", "postgresql", "mysql"}
         for suite in target.server_suites:
-            assert (SUITE / f"test_{suite}.py").exists(), f"{target.module}: no suite module test_{suite}.py"
+            module, _, name = suite.partition("::")
+            path = SUITE / f"test_{module}.py"
+            assert path.exists(), f"{target.module}: no suite module test_{module}.py"
+            assert f"def {name}" in path.read_text(encoding="utf-8"), f"{target.module}: no test {name} in {path.name}"
         assert not target.server_suites or len(target.backends) > 1, f"{target.module}: server suites, no server"
 
 

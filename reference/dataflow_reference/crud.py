@@ -5,7 +5,9 @@ them); results are plain values (a record or None, a count), shaped for nodes on
 All coroutines here run on the event loop that does the operation's I/O (see runner.py).
 """
 
+import asyncio
 import datetime as dt
+import random
 
 from sqlalchemy import String, bindparam, delete, func, insert, select
 from sqlalchemy import update as sql_update
@@ -17,7 +19,8 @@ from .query import FilterCompiler
 from .tenancy import require_tenant
 from .transactions import CURRENT
 
-UPSERT_RETRIES = 3
+UPSERT_RETRIES = 5
+CONFLICT_BACKOFF = 0.005  # seconds: the longest first pause after a deadlock between upserts, doubled each time
 
 
 def utc_now() -> dt.datetime:
@@ -33,7 +36,6 @@ class ModelStore:
         self.visible_columns = [table.c[name] for name in spec.column_names if name != SOFT_DELETE_FIELD]
         # Built once: reusing a statement object reuses its compiled form and cache key.
         self._by_id = self.select_visible().where(table.c.id == bindparam("record_id"))
-        self._by_id_for_update = self._by_id.with_for_update()
         self._insert_returning = insert(table).returning(*self.visible_columns)
         by_id = table.c.id == bindparam("record_id")
         if spec.soft_delete:
@@ -148,9 +150,8 @@ class ModelStore:
         """SELECT of the record fields of the rows this operation may see."""
         return self.visible(select(*self.visible_columns))
 
-    async def fetch(self, conn, record_id, *, lock=False):
-        stmt = self._by_id_for_update if lock else self._by_id  # a database without row locks ignores FOR UPDATE
-        row = (await conn.execute(stmt, {"record_id": record_id})).first()
+    async def fetch(self, conn, record_id):
+        row = (await conn.execute(self._by_id, {"record_id": record_id})).first()
         return None if row is None else self.record(row)
 
     async def _insert(self, conn, values: dict) -> dict:
@@ -244,6 +245,11 @@ class ModelStore:
                 # transaction, and a retry would commit this upsert without the scope's earlier writes.
                 if attempt == UPSERT_RETRIES - 1 or isinstance(exc, ConflictError) and self.in_scope():
                     raise
+                if isinstance(exc, ConflictError):
+                    # InnoDB's deadlock between upserts of one new key (their lookups' gap locks): the winner
+                    # inserts once the losers stand back, and a loser that came straight back would take a
+                    # gap lock again before that insert. A random pause, longer each time, lets it through.
+                    await asyncio.sleep(random.uniform(0, CONFLICT_BACKOFF * 2**attempt))
 
     async def _upsert_once(self, match, create_values, update_values):
         async with self.transaction(write=True) as conn:

@@ -30,7 +30,8 @@ class Target:
     # `local` and `express` only, not again on their twins `async` and `express_sync` (twins.py says why).
     twins: bool = False
     # Suites for the backends after the first, where part of the module runs only on a server (its limits, its
-    # collations): the mutants SQLite did not kill run them there (default: `suites`).
+    # collations): the mutants SQLite did not kill run them there (default: `suites`). `module::name` narrows a
+    # suite module to the tests whose names contain `name`.
     server_suites: tuple[str, ...] = ()
 
     @property
@@ -46,7 +47,13 @@ class Target:
         """The -k expression on one backend: the server suites on a server after the first backend."""
         if backend == self.backends[0] or not self.server_suites:
             return self.keyword
-        return " or ".join(f"test_{suite}.py" for suite in self.server_suites)
+        return " or ".join(_selection(suite) for suite in self.server_suites)
+
+
+def _selection(suite: str) -> str:
+    """The -k term of a server suite: `module`, or `module::name` for its tests whose names contain `name`."""
+    module, _, name = suite.partition("::")
+    return f"(test_{module}.py and {name})" if name else f"test_{module}.py"
 
 
 _DIALECT_SUITES = ("types", "errors", "transactions", "tenant", "migrate", "bulk", "crud")
@@ -55,13 +62,14 @@ TARGETS = {
     t.module: t
     for t in (
         # An upsert's retry after a conflict the server reports (a deadlock aborts the scope's whole transaction)
-        # runs only on a server, and shows on MariaDB, which goes on with a new transaction: TXN there. Which
-        # unique fields clashed is told from the model where the driver's message names only the index: ERR there.
+        # runs only on a server, and shows on MariaDB, which goes on with a new transaction: TXN there, and upserts
+        # of one key racing. Which unique fields clashed is told from the model where the driver's message names
+        # only the index: ERR there.
         Target(
             "crud",
             (*READS_AND_WRITES, "tenant", "safety"),
             ("sqlite", "mysql"),
-            server_suites=("transactions", "errors"),
+            server_suites=("transactions", "errors", "query::test_concurrent_upserts"),
         ),
         Target("bulk", ("bulk", "tenant", "model", "errors")),
         Target("batches", ("bulk", "errors")),

@@ -347,6 +347,33 @@ def test_upsert_matches_on_conflict_on_and_writes_the_matched_record(make_datafl
     assert result["created"] is False and result["record"]["id"] == existing["id"]
 
 
+CONCURRENT_UPSERTS = 8  # of each key, all at once: on a server most look the key up before the first commits
+
+
+@pytest.mark.clause("QUERY-011")
+def test_concurrent_upserts_of_one_new_key_each_create_or_update(make_dataflow, probe, flow):
+    """Upserts of one new key, all at once: exactly one creates the record and every other updates it (an upsert
+    that finds no record and then meets the other's insert has a record to update); none fails."""
+    db = make_dataflow()
+    define_user(db)
+    db.create_tables()
+    keys = [f"k{n}@x.org" for n in range(3)]
+    calls = [
+        ("UserUpsertNode", {"where": {"email": key}, "create": {"name": f"c{i}"}, "update": {"age": i}})
+        for key in keys
+        for i in range(CONCURRENT_UPSERTS)
+    ]
+    results = flow.concurrently(calls, db=db)
+    failed = [r for r in results if isinstance(r, BaseException)]
+    assert not failed, f"{len(failed)} of {len(calls)} concurrent upserts failed, e.g. {failed[0]!r}"[:800]
+    for index, key in enumerate(keys):
+        answers = results[index * CONCURRENT_UPSERTS : (index + 1) * CONCURRENT_UPSERTS]
+        created = [a["created"] for a in answers]
+        assert created.count(True) == 1, f"{key}: {created.count(True)} of the upserts say they created the record"
+    stored = sorted(r["email"] for r in probe.rows("users"))
+    assert stored == keys, f"one record per key expected: {stored}"
+
+
 @pytest.mark.clause("QUERY-014")
 @pytest.mark.paths(*EXPRESS_PATHS)  # find_one is an express call
 def test_find_one_returns_the_first_match_in_the_default_order(people, flow):
