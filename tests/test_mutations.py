@@ -198,6 +198,14 @@ MUTANTS = {
         "test_a_scope_the_server_aborts_in_a_deadlock",
         backend="mysql",
     ),
+    # QUERY-011: an upsert that gives up at its first unique violation or deadlock (upserts of one new key racing)
+    "upsert_never_retries": Mutant(
+        "crud.py",
+        "if attempt == UPSERT_RETRIES - 1 or isinstance(exc, ConflictError) and self.in_scope():",
+        "if attempt < UPSERT_RETRIES - 1 or isinstance(exc, ConflictError) and self.in_scope():",
+        "test_concurrent_upserts_of_one_new_key",
+        backend="mysql",
+    ),
     # ... and without rollback_on_error: the node's savepoint rolled back after the deadlock (InnoDB has dropped
     # it) fails on its own, the scope stays open, and its commit answers success with nothing stored
     "savepoint_rolled_back_after_a_conflict": Mutant(
