@@ -3,6 +3,7 @@ different driver than the implementation's, used to arrange data and to check wh
 
 import datetime as dt
 import os
+import time
 from pathlib import Path
 
 from sqlalchemy import MetaData, Table, func, inspect, select, text
@@ -126,6 +127,15 @@ class Probe:
     def snapshot(self, table: str) -> list[tuple]:
         """A comparable picture of a table, to prove that a failed operation changed nothing."""
         return [tuple(sorted((k, repr(v)) for k, v in row.items())) for row in self.rows(table)]
+
+    def connections_after_close(self, grace: float = 2.0) -> int:
+        """`connections()` once the server has ended the sessions whose sockets a close() just closed: a server
+        ends a session a moment after it reads its client's end, so the count is read again for up to `grace`
+        seconds while it is not 0 (short: a connection left open stays open, and no garbage collector is awaited)."""
+        deadline = time.monotonic() + grace
+        while (count := self.connections()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return count
 
     def connections(self, *, busy: bool = False) -> int:
         """Connections to this database other than the probe's own: sessions on a server (`busy`: only

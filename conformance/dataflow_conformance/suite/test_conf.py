@@ -132,4 +132,4 @@ def test_close_releases_connections(dataflow_impl, backend, database_url, probe,
     for index in range(3):
         flow.node("UserCreateNode", {"name": "c", "email": f"c{index}@example.com"}, db=db)
     db.close()
-    assert probe.connections() == 0, "connections are still open after close()"
+    assert probe.connections_after_close() == 0, "connections are still open after close()"

@@ -169,7 +169,7 @@ def test_close_leaves_nothing_behind(dataflow_impl, backend, database_url, probe
         assert probe.count("users") >= 3, "the operations before close() did not all run"
         left = _left_behind(threads, fds, caller.get_loop())
         assert not left, f"close() left {'; '.join(left)}"
-        assert probe.connections() == 0, "server connections are still open after close()"
+        assert probe.connections_after_close() == 0, "server connections are still open after close()"
 
 
 async def _from_a_running_loop(local, db):

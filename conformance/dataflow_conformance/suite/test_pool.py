@@ -80,7 +80,7 @@ def test_no_connection_left_after_1000_workflows_and_close(dataflow_impl, backen
     finally:
         db.close()
     assert probe.scalar("SELECT age FROM users") == 332 % 90
-    assert probe.connections() == 0, "connections are still open after close()"
+    assert probe.connections_after_close() == 0, "connections are still open after close()"
 
 
 def _hold_the_only_connection(flow, db) -> str:
