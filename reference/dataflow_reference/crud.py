@@ -35,9 +35,9 @@ class ModelStore:
         )
         self.visible_columns = [table.c[name] for name in spec.column_names if name != SOFT_DELETE_FIELD]
         # Built once: reusing a statement object reuses its compiled form and cache key.
-        self._by_id = self.select_visible().where(table.c.id == bindparam("record_id"))
-        self._insert_returning = insert(table).returning(*self.visible_columns)
         by_id = table.c.id == bindparam("record_id")
+        self._by_id = self.select_visible().where(by_id)
+        self._insert_returning = insert(table).returning(*self.visible_columns)
         if spec.soft_delete:
             self._delete_by_id = self.visible(sql_update(table).where(by_id))
         else:
